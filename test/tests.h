@@ -1,0 +1,28 @@
+/* tests.h — the one list of tests; runner.c runs them in this order. */
+#define TEST_LIST(X)                              \
+  X(book_add_sets_best_and_level)                 \
+  X(book_levels_are_ordered_best_first)           \
+  X(book_fifo_queue_position)                     \
+  X(book_cancel_execute_delete)                   \
+  X(book_set_level_l2)                            \
+  X(book_anonymous_liquidity_queue)               \
+  X(book_truncate_forgets_deep_levels)            \
+  X(book_queue_compaction_keeps_positions)        \
+  X(book_check_detects_corruption)                \
+  X(book_no_allocation_after_warmup)              \
+  X(book_property_random_ops_match_reference)     \
+  X(lobster_parse_message_fields)                 \
+  X(lobster_parse_message_rejects_bad_rows)       \
+  X(lobster_parse_book_row_checks)                \
+  X(lobster_calendar)                             \
+  X(lobster_textin_lines)                         \
+  X(lobster_textin_zstd_and_truncation)           \
+  X(lobster_replay_steps)                         \
+  X(lobster_replay_reports_mismatch)              \
+  X(lobster_bundled_sample_zero_mismatches)       \
+  X(lobster_shared_data_zero_mismatches)          \
+  X(cli_help_version_usage)                       \
+  X(cli_bad_input_exit_1_with_file_and_line)      \
+  X(cli_replay_verify_mismatch_exit_1)            \
+  X(cli_replay_json)                              \
+  X(cli_demo_runs)
