@@ -28,7 +28,11 @@
  *
  * With verify on, after every message the book's top N levels (both sides, prices
  * and sizes) are compared with the orderbook row; differences are counted and the
- * first one is kept. Files may be plain or zstd-compressed. */
+ * first one is kept; every row is then parsed and checked in full (column count,
+ * integers, dummy prices, level order, no crossed row). Without verify a row is parsed
+ * only where the replay needs it (the first row, and whenever a side holds fewer than
+ * N levels); the other rows only have their column count checked. Files may be plain
+ * or zstd-compressed. */
 #ifndef OBI_LOBSTER_H
 #define OBI_LOBSTER_H
 

@@ -26,7 +26,8 @@ obi_err obi_textin_open_mem(obi_textin **out, const char *data, size_t len);
 /* The next line: *line points into the reader's buffer (valid until the next call),
  * *len excludes the terminator. Returns OBI_OK, OBI_EEOF after the last line, OBI_EIO
  * on a read or decompression error (a truncated zstd frame included), OBI_EPARSE for
- * a line longer than 1 MiB or containing a NUL byte. *line_no is 1-based. */
+ * a line longer than 1 MiB. Lines may contain any byte but '\n' (NUL included): the
+ * parsers that consume them reject what they do not expect. */
 obi_err obi_textin_line(obi_textin *t, const char **line, size_t *len);
 
 /* Number of the line last returned (1-based; 0 before the first). */

@@ -2,10 +2,11 @@
  * message file and its orderbook file (the method is described in lobster.h).
  *
  * Parsing is hand-written and strict: every field must be a plain decimal integer
- * (the time a decimal with at most 9 fractional digits), the field count must be
+ * (the time a decimal, rounded to the nanosecond), the field count must be
  * exact, and every error names the field and what was expected. Both files are read
- * in step, one line each per message; a row is parsed in full every time so that a
- * malformed orderbook file is reported wherever the fault is. */
+ * in step, one line each per message. With verification every row is parsed and
+ * checked in full; without, a row is parsed only where the replay needs it (see
+ * lobster_next) and the others only have their columns counted. */
 #include "obi/lobster.h"
 
 #include <stdarg.h>
@@ -15,17 +16,68 @@
 
 static const char *const lobster_field_names[6] = {"time", "type", "order id", "size", "price", "direction"};
 
-/* Parses an optionally negative decimal integer of at most 18 digits at p; returns the
- * end of the digits, or NULL when there are none or too many. */
-static inline const char *scan_i64(const char *p, const char *end, int64_t *out) {
-  int neg = 0;
-  if (p < end && *p == '-') neg = 1, p++;
+/* Eight ASCII bytes at once (SWAR): the number of leading decimal digits of the 64-bit
+ * little-endian word x, 0..8. A byte b is a digit when b ^ '0' is at most 9: its high
+ * nibble is 0 and adding 6 does not carry into the high nibble. A carry out of a
+ * non-digit byte can only disturb later bytes, which do not change the first non-digit. */
+__attribute__((always_inline)) static inline int swar_digit_run(uint64_t x) {
+  uint64_t a = x ^ 0x3030303030303030ULL;
+  uint64_t nondigit = (a | (a + 0x0606060606060606ULL)) & 0xF0F0F0F0F0F0F0F0ULL;
+  return nondigit ? __builtin_ctzll(nondigit) >> 3 : 8;
+}
+
+/* The value of the first n (1..8) digits of x: shift them to the top so that the
+ * missing digits become leading zeros, then combine neighbours pairwise:
+ * bytes -> 2-digit lanes -> 4-digit lanes -> the 8-digit value. */
+__attribute__((always_inline)) static inline uint64_t swar_digits_value(uint64_t x, int n) {
+  uint64_t v = (x & 0x0F0F0F0F0F0F0F0FULL) << (8 * (8 - n));
+  v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FFULL;
+  v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFFULL;
+  return (v * 10000 + (v >> 32)) & 0xFFFFFFFFULL;
+}
+
+static const uint64_t pow10_u64[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+
+/* The general case of scan_i64: any digit count, near the end of the line. */
+__attribute__((noinline)) static const char *scan_digits_slow(const char *p, const char *end, uint64_t *out) {
   const char *start = p;
   uint64_t v = 0;
-  while (p < end && (unsigned)(*p - '0') < 10) v = v * 10 + (uint64_t)(*p++ - '0');
+  while (p < end && (unsigned)(*p - '0') < 10 && p - start <= 18) v = v * 10 + (uint64_t)(*p++ - '0');
   if (p == start || p - start > 18) return NULL;
-  *out = neg ? -(int64_t)v : (int64_t)v;
+  *out = v;
   return p;
+}
+
+/* Parses an optionally negative decimal integer of at most 18 digits at p; returns the
+ * end of the digits, or NULL when there are none or too many. The common cases, up to
+ * 15 digits with 8 (16) bytes left in the line, take one (two) SWAR steps; nothing is
+ * read past end. */
+__attribute__((always_inline)) static inline const char *scan_i64(const char *p, const char *end, int64_t *out) {
+  int neg = p < end && *p == '-';
+  p += neg;
+  uint64_t v;
+  const char *q = NULL;
+  if (end - p >= 8) {
+    uint64_t x;
+    memcpy(&x, p, 8);
+    int n = swar_digit_run(x);
+    if (n > 0 && n < 8) {
+      v = swar_digits_value(x, n);
+      q = p + n;
+    } else if (n == 8 && end - p >= 16) { /* 8 to 15 digits: two words */
+      uint64_t y;
+      memcpy(&y, p + 8, 8);
+      int m = swar_digit_run(y);
+      if (m < 8) {
+        v = swar_digits_value(x, 8);
+        if (m > 0) v = v * pow10_u64[m] + swar_digits_value(y, m);
+        q = p + 8 + m;
+      }
+    }
+  }
+  if (!q && !(q = scan_digits_slow(p, end, &v))) return NULL;
+  *out = neg ? -(int64_t)v : (int64_t)v;
+  return q;
 }
 
 static int report(char *why, size_t why_len, const char *fmt, ...) {
@@ -66,13 +118,20 @@ obi_err lobster_parse_message(const char *line, size_t len, lobster_msg *m, char
     /* LOBSTER writes up to 9 decimals, but some files carry binary floating-point
      * artefacts ("34397.878728270996"): digits beyond the 9th round to the nearest ns. */
     const char *d = ++q;
-    while (q < end && (unsigned)(*q - '0') < 10 && q - d < 9) frac = frac * 10 + (*q++ - '0');
-    for (int digits = (int)(q - d); digits < 9; digits++) frac *= 10;
-    if (q < end && (unsigned)(*q - '0') < 10) {
-      frac += *q >= '5';
-      const char *extra = q;
-      while (q < end && (unsigned)(*q - '0') < 10) q++;
-      if (q - extra > 9) return field_error(p, end, 0, "at most 18 decimals", why, why_len);
+    int64_t digits_value;
+    const char *after = scan_i64(q, end, &digits_value);
+    if (after && *q != '-') {
+      int digits = (int)(after - q);
+      if (digits <= 9) {
+        frac = digits_value * (int64_t)pow10_u64[9 - digits];
+      } else { /* keep 9 digits, round on the 10th */
+        int64_t scale = 1;
+        for (int k = 9; k < digits; k++) scale *= 10;
+        frac = digits_value / scale + (digits_value % scale >= scale / 2);
+      }
+      q = after;
+    } else if (q < end && (unsigned)(*q - '0') < 10) {
+      return field_error(p, end, 0, "at most 18 decimals", why, why_len);
     }
     if (q == d) return field_error(p, end, 0, "decimals after '.'", why, why_len);
   }
@@ -335,6 +394,21 @@ static obi_err start(lobster_replay *r, int levels, const lobster_msg *m, int64_
   return OBI_OK;
 }
 
+/* Commas in a line, eight bytes at a time: a byte equal to ',' becomes 0 after the xor,
+ * and (y & 0x7f..) + 0x7f.. sets the high bit of every non-zero byte without carries. */
+static size_t count_commas(const char *line, size_t len) {
+  size_t n = 0, i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t x;
+    memcpy(&x, line + i, 8);
+    uint64_t y = x ^ 0x2C2C2C2C2C2C2C2CULL;
+    uint64_t nonzero = ((y & 0x7F7F7F7F7F7F7F7FULL) + 0x7F7F7F7F7F7F7F7FULL) | y;
+    n += (size_t)((((~nonzero & 0x8080808080808080ULL) >> 7) * 0x0101010101010101ULL) >> 56);
+  }
+  for (; i < len; i++) n += line[i] == ',';
+  return n;
+}
+
 /* Step 4 of lobster.h: levels below the known ones enter from the row. */
 static obi_err fill_from_row(lobster_replay *r, int64_t ts) {
   for (int side = 0; side < 2; side++) {
@@ -429,7 +503,7 @@ obi_err lobster_next(lobster_replay *r, obi_event *ev) {
                                    "more rows than the %llu messages of %s", (unsigned long long)line_no, r->msg_name);
   }
   if (err) return fail(r, err, r->msg_name, line_no, err == OBI_EIO ? "read error (file truncated or corrupt?)"
-                                                                  : "line too long or contains a NUL byte");
+                                                                  : "line longer than 1 MiB");
   lobster_msg m;
   err = lobster_parse_message(line, len, &m, why, sizeof why);
   if (err) return fail(r, err, r->msg_name, line_no, "%s", why);
@@ -437,30 +511,42 @@ obi_err lobster_next(lobster_replay *r, obi_event *ev) {
   if (err == OBI_EEOF) return fail(r, OBI_EPARSE, r->book_name, line_no, "missing: the orderbook file ends before "
                                    "message %llu", (unsigned long long)line_no);
   if (err) return fail(r, err, r->book_name, line_no, err == OBI_EIO ? "read error (file truncated or corrupt?)"
-                                                                     : "line too long or contains a NUL byte");
-  int nl = lobster_parse_book_row(row_line, row_len, r->levels ? r->levels : r->opt.levels, r->row, why, sizeof why);
-  if (nl < 0) return fail(r, nl, r->book_name, line_no, "%s", why);
+                                                                     : "line longer than 1 MiB");
+  /* Without verification a row is parsed only when the replay needs it (the first row,
+   * or a side with fewer than N known levels); every other row has its columns counted. */
+  int row_parsed = 0;
+  if (r->levels == 0 || r->opt.verify) {
+    int nl = lobster_parse_book_row(row_line, row_len, r->levels ? r->levels : r->opt.levels, r->row, why, sizeof why);
+    if (nl < 0) return fail(r, nl, r->book_name, line_no, "%s", why);
+    if (r->levels == 0) {
+      lobster_to_event(&m, r->day_start_ns, ev);
+      err = start(r, nl, &m, ev->ts_ns);
+      if (err) return fail(r, err, r->book_name, line_no, "cannot start the book from this row: %s", obi_strerror(err));
+    }
+    row_parsed = 1;
+  } else if (count_commas(row_line, row_len) != (size_t)4 * r->levels - 1) {
+    int nl = lobster_parse_book_row(row_line, row_len, r->levels, r->row, why, sizeof why);
+    return fail(r, nl < 0 ? nl : OBI_EPARSE, r->book_name, line_no, "%s", why);
+  }
   lobster_to_event(&m, r->day_start_ns, ev);
   r->stats.messages++;
   r->stats.by_type[m.type]++;
-  if (r->levels == 0) {
-    err = start(r, nl, &m, ev->ts_ns);
-    if (err) return fail(r, err, r->book_name, line_no, "cannot start the book from this row: %s", obi_strerror(err));
-    if (m.type == 1) err = apply(r, &m, ev, line_no);
-  } else {
-    err = apply(r, &m, ev, line_no);
-  }
+  if (r->stats.messages > 1 || m.type == 1) err = apply(r, &m, ev, line_no);
   if (err) return r->failed ? err : fail(r, err, r->msg_name, line_no, "%s", obi_strerror(err));
   for (int side = 0; side < 2; side++) {
+    if (book_depth(&r->book, side) <= (uint32_t)r->levels) continue;
     uint32_t before = r->book.map_count;
-    uint32_t gone = book_truncate(&r->book, side, (uint32_t)r->levels);
-    if (gone) {
-      r->stats.levels_forgotten += gone;
-      r->stats.orders_forgotten += before - r->book.map_count;
-    }
+    r->stats.levels_forgotten += book_truncate(&r->book, side, (uint32_t)r->levels);
+    r->stats.orders_forgotten += before - r->book.map_count;
   }
-  err = fill_from_row(r, ev->ts_ns);
-  if (err) return fail(r, err, r->book_name, line_no, "%s", obi_strerror(err));
+  if (book_depth(&r->book, OBI_BID) < (uint32_t)r->levels || book_depth(&r->book, OBI_ASK) < (uint32_t)r->levels) {
+    if (!row_parsed) {
+      int nl = lobster_parse_book_row(row_line, row_len, r->levels, r->row, why, sizeof why);
+      if (nl < 0) return fail(r, nl, r->book_name, line_no, "%s", why);
+    }
+    err = fill_from_row(r, ev->ts_ns);
+    if (err) return fail(r, err, r->book_name, line_no, "%s", obi_strerror(err));
+  }
   if (book_crossed(&r->book)) {
     int64_t bid = 0, ask = 0;
     book_best(&r->book, OBI_BID, &bid, NULL);

@@ -116,7 +116,6 @@ obi_err obi_textin_line(obi_textin *t, const char **line, size_t *len) {
       t->pos += n + (nl != NULL);
       if (n > 0 && start[n - 1] == '\r') n--;
       t->line_no++;
-      if (memchr(start, '\0', n)) return OBI_EPARSE;
       *line = start;
       *len = n;
       return OBI_OK;

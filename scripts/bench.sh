@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# make bench: throughput (bench_book, median of 5 timed runs) and instructions per message
+# (valgrind --tool=callgrind over exactly one pass after a warm-up pass), on the largest
+# LOBSTER sample available: ../shared/data when present, else the bundled data/.
+# Prints one JSON object; the human summary goes to stderr.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shared=${OBI_SHARED_DATA:-../shared/data}
+pick() { # largest message file (by rows) of a directory
+  local best="" rows=0
+  for f in "$1"/*_message_*.csv.zst; do
+    [[ -e "$f" ]] || continue
+    local n
+    n=$(zstd -dc "$f" | wc -l)
+    if ((n > rows)); then rows=$n best=$f; fi
+  done
+  echo "$best"
+}
+msg=$(pick "$shared/lobster")
+[[ -n "$msg" ]] || msg=$(pick data/lobster)
+book=${msg/_message_/_orderbook_}
+echo "bench: $msg" >&2
+
+throughput=$(build/bench_book "$msg" "$book")
+instr_json=""
+if command -v valgrind >/dev/null; then
+  for w in replay apply parse; do
+    out=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect=counted_pass \
+      build/bench_book --callgrind "$w" "$msg" "$book" 2>&1)
+    ir=$(echo "$out" | sed -n 's/.*Collected : \([0-9]*\).*/\1/p')
+    msgs=$(echo "$out" | sed -n 's/.*"messages":\([0-9]*\).*/\1/p')
+    allocs=$(echo "$out" | sed -n 's/.*"allocations":\([0-9]*\).*/\1/p')
+    per=$(awk -v a="$ir" -v b="$msgs" 'BEGIN { printf "%.1f", a / b }')
+    echo "callgrind $w: $per instructions per message, $allocs allocations in the pass" >&2
+    instr_json+="${instr_json:+,}\"$w\":{\"instructions_per_message\":$per,\"allocations_in_pass\":$allocs}"
+  done
+fi
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+printf '{"machine":"%s, %s cores","throughput":%s,"callgrind":{%s}}\n' "$cpu" "$(nproc)" "$throughput" "$instr_json"
