@@ -14,30 +14,30 @@ const char *test_tmpdir(void);
 /* Writes text to <tmpdir>/name and returns the path (static buffer per call slot). */
 const char *test_write_file(const char *name, const char *text);
 
-#define CHECK(cond)                                         \
-  do {                                                      \
-    if (!(cond)) {                                          \
-      test_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);    \
-      return;                                               \
-    }                                                       \
+#define CHECK(cond)                                                                                                    \
+  do {                                                                                                                 \
+    if (!(cond)) {                                                                                                     \
+      test_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);                                                               \
+      return;                                                                                                          \
+    }                                                                                                                  \
   } while (0)
 
-#define CHECK_EQ(a, b)                                                                                  \
-  do {                                                                                                  \
-    long long a_ = (long long)(a), b_ = (long long)(b);                                                 \
-    if (a_ != b_) {                                                                                     \
-      test_fail(__FILE__, __LINE__, "CHECK_EQ(%s, %s): %lld != %lld", #a, #b, a_, b_);                  \
-      return;                                                                                           \
-    }                                                                                                   \
+#define CHECK_EQ(a, b)                                                                                                 \
+  do {                                                                                                                 \
+    long long a_ = (long long)(a), b_ = (long long)(b);                                                                \
+    if (a_ != b_) {                                                                                                    \
+      test_fail(__FILE__, __LINE__, "CHECK_EQ(%s, %s): %lld != %lld", #a, #b, a_, b_);                                 \
+      return;                                                                                                          \
+    }                                                                                                                  \
   } while (0)
 
-#define CHECK_STR_CONTAINS(hay, needle)                                                                 \
-  do {                                                                                                  \
-    const char *h_ = (hay);                                                                             \
-    if (!h_ || !strstr(h_, (needle))) {                                                                 \
-      test_fail(__FILE__, __LINE__, "'%s' does not contain '%s'", h_ ? h_ : "(null)", (needle));        \
-      return;                                                                                           \
-    }                                                                                                   \
+#define CHECK_STR_CONTAINS(hay, needle)                                                                                \
+  do {                                                                                                                 \
+    const char *h_ = (hay);                                                                                            \
+    if (!h_ || !strstr(h_, (needle))) {                                                                                \
+      test_fail(__FILE__, __LINE__, "'%s' does not contain '%s'", h_ ? h_ : "(null)", (needle));                       \
+      return;                                                                                                          \
+    }                                                                                                                  \
   } while (0)
 
 #endif

@@ -4,13 +4,13 @@
 #include "obi/book.h"
 #include "test.h"
 
-#define CHECK_BOOK(b)                                                           \
-  do {                                                                          \
-    char why_[256];                                                             \
-    if (book_check((b), why_, sizeof why_) != OBI_OK) {                         \
-      test_fail(__FILE__, __LINE__, "book_check: %s", why_);                    \
-      return;                                                                   \
-    }                                                                           \
+#define CHECK_BOOK(b)                                                                                                  \
+  do {                                                                                                                 \
+    char why_[256];                                                                                                    \
+    if (book_check((b), why_, sizeof why_) != OBI_OK) {                                                                \
+      test_fail(__FILE__, __LINE__, "book_check: %s", why_);                                                           \
+      return;                                                                                                          \
+    }                                                                                                                  \
   } while (0)
 
 void book_add_sets_best_and_level(void) {

@@ -139,8 +139,10 @@ void book_property_random_ops_match_reference(void) {
       int64_t price = random_price(side), size = rnd_range(1, 50);
       CHECK_EQ(book_add_anon(&b, side, price, size, step), OBI_OK);
       int a = ref_find_anon(r, side, price);
-      if (a >= 0) r->o[a].size += size;
-      else r->o[r->n++] = (ref_order){0, side, price, size, r->next_seq++};
+      if (a >= 0)
+        r->o[a].size += size;
+      else
+        r->o[r->n++] = (ref_order){0, side, price, size, r->next_seq++};
     } else if (op < 95) { /* anonymous liquidity leaves */
       r = ref_side(side);
       int64_t price = random_price(side), size = rnd_range(1, 30);
@@ -162,9 +164,12 @@ void book_property_random_ops_match_reference(void) {
         } else {
           int a = ref_find_anon(r, side, price);
           int64_t anon = size - identified;
-          if (a >= 0 && anon == 0) ref_remove(r, a);
-          else if (a >= 0) r->o[a].size = anon;
-          else if (anon > 0) r->o[r->n++] = (ref_order){0, side, price, anon, r->next_seq++};
+          if (a >= 0 && anon == 0)
+            ref_remove(r, a);
+          else if (a >= 0)
+            r->o[a].size = anon;
+          else if (anon > 0)
+            r->o[r->n++] = (ref_order){0, side, price, anon, r->next_seq++};
         }
       }
     } else { /* keep only the best few levels */

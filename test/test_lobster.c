@@ -113,7 +113,7 @@ void lobster_calendar(void) {
   CHECK_EQ(obi_us_eastern_offset_s(2012, 11, 4), -4 * 3600);
   CHECK_EQ(obi_us_eastern_offset_s(2012, 11, 5), -5 * 3600);
   CHECK_EQ(obi_us_eastern_offset_s(2012, 1, 15), -5 * 3600);
-  CHECK_EQ(obi_us_eastern_offset_s(2005, 4, 4), -4 * 3600); /* old rule: first Sunday of April (Apr 3) */
+  CHECK_EQ(obi_us_eastern_offset_s(2005, 4, 4), -4 * 3600);   /* old rule: first Sunday of April (Apr 3) */
   CHECK_EQ(obi_us_eastern_offset_s(2005, 10, 31), -5 * 3600); /* last Sunday of October (Oct 30) */
   int found;
   /* 2012-06-21 00:00 in New York is 04:00 UTC: `date -u -d '2012-06-21 04:00' +%s` = 1340251200 */
@@ -164,8 +164,8 @@ void lobster_textin_zstd_and_truncation(void) {
   /* a compressed file cut short is an I/O error, not a silent end of data */
   char big[300];
   snprintf(big, sizeof big, "%s/big.txt", test_tmpdir());
-  snprintf(cmd, sizeof cmd, "seq 1 200000 > '%s' && zstd -q -f '%s' -o '%s.zst' && truncate -s -100 '%s.zst'", big,
-           big, big, big);
+  snprintf(cmd, sizeof cmd, "seq 1 200000 > '%s' && zstd -q -f '%s' -o '%s.zst' && truncate -s -100 '%s.zst'", big, big,
+           big, big);
   CHECK_EQ(system(cmd), 0);
   snprintf(zpath, sizeof zpath, "%s.zst", big);
   CHECK_EQ(obi_textin_open(&t, zpath), OBI_OK);
@@ -187,14 +187,13 @@ static const char *const demo_messages =
     "34204,5,0,7,1001000,-1\n"             /* hidden execution: book unchanged */
     "34205,2,777,5,1002000,-1\n";          /* partial cancel of an unknown order at a re-entered level */
 
-static const char *const demo_rows =
-    "1001000,50,1000000,30,1002000,40,999000,60\n"
-    "1001000,50,1000000,10,1002000,40,999000,60\n"
-    "1001000,50,999000,60,1002000,40,998000,70\n"
-    "1000500,5,999000,60,1001000,50,998000,70\n"
-    "1001000,50,999000,60,1002000,40,998000,70\n"
-    "1001000,50,999000,60,1002000,40,998000,70\n"
-    "1001000,50,999000,60,1002000,35,998000,70\n";
+static const char *const demo_rows = "1001000,50,1000000,30,1002000,40,999000,60\n"
+                                     "1001000,50,1000000,10,1002000,40,999000,60\n"
+                                     "1001000,50,999000,60,1002000,40,998000,70\n"
+                                     "1000500,5,999000,60,1001000,50,998000,70\n"
+                                     "1001000,50,999000,60,1002000,40,998000,70\n"
+                                     "1001000,50,999000,60,1002000,40,998000,70\n"
+                                     "1001000,50,999000,60,1002000,35,998000,70\n";
 
 void lobster_replay_steps(void) {
   const char *msgs = test_write_file("steps_message_2.csv", demo_messages);
@@ -250,11 +249,12 @@ void lobster_replay_reports_mismatch(void) {
   memcpy(row6, "1001000,49", 10); /* row 6 claims 49 at the best ask */
   lobster_options opt = {.verify = 1};
   lobster_replay *r;
-  CHECK_EQ(lobster_open(&r, test_write_file("mm_message_2.csv", demo_messages), test_write_file("mm_orderbook_2.csv", rows),
-                        &opt, NULL, 0),
+  CHECK_EQ(lobster_open(&r, test_write_file("mm_message_2.csv", demo_messages),
+                        test_write_file("mm_orderbook_2.csv", rows), &opt, NULL, 0),
            OBI_OK);
   obi_event ev;
-  while (lobster_next(r, &ev) == OBI_OK) {}
+  while (lobster_next(r, &ev) == OBI_OK) {
+  }
   const lobster_stats *s = lobster_get_stats(r);
   CHECK_EQ(s->mismatches, 1);
   CHECK_EQ(s->first_mismatch_line, 6);

@@ -26,21 +26,21 @@
 #define BOOK_NONE UINT32_MAX
 
 typedef struct {
-  uint64_t id;     /* exchange order id; 0 for anonymous liquidity */
-  int64_t size;    /* remaining visible size, > 0 while live */
-  int64_t ts_ns;   /* time the order entered the book (for order-age features) */
-  uint32_t level;  /* index of its level in the level pool */
-  uint32_t slot;   /* position in the level's queue (arrival order) */
+  uint64_t id;    /* exchange order id; 0 for anonymous liquidity */
+  int64_t size;   /* remaining visible size, > 0 while live */
+  int64_t ts_ns;  /* time the order entered the book (for order-age features) */
+  uint32_t level; /* index of its level in the level pool */
+  uint32_t slot;  /* position in the level's queue (arrival order) */
   uint8_t side;
-  uint8_t anon;    /* 1: anonymous liquidity, not in the id map */
+  uint8_t anon; /* 1: anonymous liquidity, not in the id map */
   uint8_t live;
 } book_order;
 
 typedef struct {
   int64_t price;
-  int64_t size;     /* sum of the sizes of the live orders */
-  uint32_t orders;  /* live orders */
-  uint32_t anon;    /* order index of the anonymous order, or BOOK_NONE */
+  int64_t size;    /* sum of the sizes of the live orders */
+  uint32_t orders; /* live orders */
+  uint32_t anon;   /* order index of the anonymous order, or BOOK_NONE */
   uint8_t side;
   /* The queue: slots[head..tail) hold order indices in arrival order, BOOK_NONE for
    * orders that left; fen is a Fenwick tree over the slot sizes (0 for empty slots)
@@ -76,7 +76,7 @@ typedef struct {
   uint64_t *map_keys;
   uint32_t *map_vals; /* BOOK_NONE marks an empty slot */
   uint32_t map_cap, map_count;
-  void *pool[33];     /* free queue blocks by log2(capacity) */
+  void *pool[33]; /* free queue blocks by log2(capacity) */
   uint64_t live_orders;
   book_stats stats;
 } obi_book;
@@ -143,7 +143,7 @@ const book_level *book_find_level(const obi_book *b, int side, int64_t price);
 const book_order *book_find_order(const obi_book *b, uint64_t id);
 
 /* Queue position of a live order: the total size and the number of orders ahead of it
- * at its price level (anonymous liquidity counts as one order). O(log Q) for the size. 
+ * at its price level (anonymous liquidity counts as one order). O(log Q) for the size.
  * orders_ahead may be NULL (computing it walks the queue, O(Q)). */
 obi_err book_queue_position(const obi_book *b, uint64_t id, int64_t *size_ahead, uint32_t *orders_ahead);
 

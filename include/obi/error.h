@@ -8,20 +8,20 @@
 #ifndef OBI_ERROR_H
 #define OBI_ERROR_H
 
-#define OBI_ERRNO_MAP(X)                                         \
-  X(OK, 0, "success")                                            \
-  X(NOMEM, -1, "out of memory")                                  \
-  X(IO, -2, "input/output error")                                \
-  X(NOENT, -3, "no such file")                                   \
-  X(PARSE, -4, "malformed input")                                \
-  X(RANGE, -5, "value out of range")                             \
-  X(INVAL, -6, "invalid argument")                               \
-  X(EOF, -7, "end of input")                                     \
-  X(UNKNOWN_ORDER, -8, "unknown order id")                       \
-  X(DUP_ORDER, -9, "duplicate order id")                         \
-  X(OVERFILL, -10, "size exceeds the order or level")            \
-  X(CROSSED, -11, "crossed book")                                \
-  X(INVARIANT, -12, "book invariant violated")                   \
+#define OBI_ERRNO_MAP(X)                                                                                               \
+  X(OK, 0, "success")                                                                                                  \
+  X(NOMEM, -1, "out of memory")                                                                                        \
+  X(IO, -2, "input/output error")                                                                                      \
+  X(NOENT, -3, "no such file")                                                                                         \
+  X(PARSE, -4, "malformed input")                                                                                      \
+  X(RANGE, -5, "value out of range")                                                                                   \
+  X(INVAL, -6, "invalid argument")                                                                                     \
+  X(EOF, -7, "end of input")                                                                                           \
+  X(UNKNOWN_ORDER, -8, "unknown order id")                                                                             \
+  X(DUP_ORDER, -9, "duplicate order id")                                                                               \
+  X(OVERFILL, -10, "size exceeds the order or level")                                                                  \
+  X(CROSSED, -11, "crossed book")                                                                                      \
+  X(INVARIANT, -12, "book invariant violated")                                                                         \
   X(UNSUPPORTED, -13, "unsupported")
 
 typedef enum {

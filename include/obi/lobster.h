@@ -44,23 +44,23 @@
 #include "obi/event.h"
 #include "obi/textin.h"
 
-#define LOBSTER_DUMMY_ASK 9999999999LL   /* price of an empty ask level */
+#define LOBSTER_DUMMY_ASK 9999999999LL    /* price of an empty ask level */
 #define LOBSTER_DUMMY_BID (-9999999999LL) /* price of an empty bid level */
 #define LOBSTER_MAX_LEVELS 1000
 
 typedef struct {
-  int64_t time_ns;   /* nanoseconds after midnight, exchange local time */
-  int type;          /* 1..7 */
-  int64_t order_id;  /* >= 0; -1 allowed for type 6 (cross trades have no order) */
+  int64_t time_ns;  /* nanoseconds after midnight, exchange local time */
+  int type;         /* 1..7 */
+  int64_t order_id; /* >= 0; -1 allowed for type 6 (cross trades have no order) */
   int64_t size;
-  int64_t price;     /* dollars x 10^4; -1/0/1 for type 7 */
-  int direction;     /* 1 buy limit order (bid side), -1 sell limit order (ask side) */
+  int64_t price; /* dollars x 10^4; -1/0/1 for type 7 */
+  int direction; /* 1 buy limit order (bid side), -1 sell limit order (ask side) */
 } lobster_msg;
 
 /* Parses one message line ("34200.18960767,1,11885113,21,2238100,1"). Checks field count,
- * integers, the time as seconds with up to 18 decimals (rounded to the nanosecond), type 1..7, direction +-1, size > 0 and price > 0
- * for types 1-5, price in {-1, 0, 1} for type 7. On error returns OBI_EPARSE or OBI_ERANGE
- * and writes "field 4 (size): ..." into why. */
+ * integers, the time as seconds with up to 18 decimals (rounded to the nanosecond), type 1..7, direction +-1, size > 0
+ * and price > 0 for types 1-5, price in {-1, 0, 1} for type 7. On error returns OBI_EPARSE or OBI_ERANGE and writes
+ * "field 4 (size): ..." into why. */
 obi_err lobster_parse_message(const char *line, size_t len, lobster_msg *m, char *why, size_t why_len);
 
 /* Parses one orderbook row of `levels` levels into row[4 * levels] (ask price, ask size,
@@ -80,24 +80,24 @@ int64_t lobster_day_start_ns(const char *path, int *found);
 
 typedef struct {
   uint64_t messages;
-  uint64_t by_type[8];               /* LOBSTER types 1..7 */
-  uint64_t unknown_order_msgs;       /* cancels/deletes/executions of ids never seen (step 2) */
-  int64_t unknown_order_size;        /* their total size, taken from anonymous liquidity */
-  uint64_t unmatched_msgs;           /* unknown ids at a price without anonymous liquidity (book left unchanged) */
-  uint64_t levels_from_orderbook;    /* levels that entered from the orderbook (steps 1 and 4) */
+  uint64_t by_type[8];            /* LOBSTER types 1..7 */
+  uint64_t unknown_order_msgs;    /* cancels/deletes/executions of ids never seen (step 2) */
+  int64_t unknown_order_size;     /* their total size, taken from anonymous liquidity */
+  uint64_t unmatched_msgs;        /* unknown ids at a price without anonymous liquidity (book left unchanged) */
+  uint64_t levels_from_orderbook; /* levels that entered from the orderbook (steps 1 and 4) */
   int64_t size_from_orderbook;
-  uint64_t levels_forgotten;         /* levels that fell below the top N (step 3) */
-  uint64_t orders_forgotten;         /* identified orders dropped with them */
+  uint64_t levels_forgotten; /* levels that fell below the top N (step 3) */
+  uint64_t orders_forgotten; /* identified orders dropped with them */
   uint64_t rows_verified;
   uint64_t mismatches;
-  uint64_t first_mismatch_line;      /* 1-based line of the message and of the orderbook row */
+  uint64_t first_mismatch_line; /* 1-based line of the message and of the orderbook row */
 } lobster_stats;
 
 typedef struct {
-  int levels;          /* N; 0 = the orderbook file's column count / 4 */
-  int verify;          /* compare the book with every orderbook row */
-  int verify_levels;   /* compare the top k <= N levels (0 = N) */
-  int day_from_name;   /* 1: timestamps from the date in the message file's name (default) */
+  int levels;        /* N; 0 = the orderbook file's column count / 4 */
+  int verify;        /* compare the book with every orderbook row */
+  int verify_levels; /* compare the top k <= N levels (0 = N) */
+  int day_from_name; /* 1: timestamps from the date in the message file's name (default) */
 } lobster_options;
 
 typedef struct lobster_replay lobster_replay;

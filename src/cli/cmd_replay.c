@@ -6,17 +6,17 @@
 #include "cli.h"
 #include "obi/lobster.h"
 
-static const char *const type_names[8] = {"",           "submission",  "cancellation", "deletion",
-                                          "execution",  "hidden exec", "cross trade",  "halt"};
+static const char *const type_names[8] = {"",          "submission",  "cancellation", "deletion",
+                                          "execution", "hidden exec", "cross trade",  "halt"};
 
 static void print_side_by_side(FILE *out, const int64_t *expected, const int64_t *book, int levels) {
   fprintf(out, "    %-5s | %-37s | %-37s\n", "level", "orderbook row (bid size@price  ask)", "replayed book");
   for (int k = 0; k < levels; k++) {
     const int64_t *e = expected + 4 * k, *b = book + 4 * k;
     int differs = memcmp(e, b, 4 * sizeof *e) != 0;
-    fprintf(out, "    %-5d | %7lld@%-10lld %7lld@%-10lld | %7lld@%-10lld %7lld@%-10lld %s\n", k + 1,
-            (long long)e[3], (long long)e[2], (long long)e[1], (long long)e[0], (long long)b[3], (long long)b[2],
-            (long long)b[1], (long long)b[0], differs ? "<--" : "");
+    fprintf(out, "    %-5d | %7lld@%-10lld %7lld@%-10lld | %7lld@%-10lld %7lld@%-10lld %s\n", k + 1, (long long)e[3],
+            (long long)e[2], (long long)e[1], (long long)e[0], (long long)b[3], (long long)b[2], (long long)b[1],
+            (long long)b[0], differs ? "<--" : "");
   }
 }
 
@@ -80,8 +80,7 @@ int cmd_replay_run(const char *msg_path, const char *book_path, int verify, int 
   } else {
     fprintf(out, "replay   %s\n         %s (%d levels)\n", msg_path, book_path, levels);
     fprintf(out, "messages %llu\n", (unsigned long long)s->messages);
-    for (int t = 1; t <= 7; t++)
-      fprintf(out, "  %d %-13s %llu\n", t, type_names[t], (unsigned long long)s->by_type[t]);
+    for (int t = 1; t <= 7; t++) fprintf(out, "  %d %-13s %llu\n", t, type_names[t], (unsigned long long)s->by_type[t]);
     fprintf(out, "unknown-order messages %llu (%lld shares, taken from anonymous liquidity)\n",
             (unsigned long long)s->unknown_order_msgs, (long long)s->unknown_order_size);
     fprintf(out, "unmatched messages     %llu\n", (unsigned long long)s->unmatched_msgs);
@@ -114,16 +113,22 @@ static int cmd_replay(int argc, char **argv) {
   int npaths = 0, verify = 0, json = 0, quiet = 0;
   long levels = 0;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--verify")) verify = 1;
-    else if (!strcmp(argv[i], "--json")) json = 1;
-    else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) quiet = 1;
+    if (!strcmp(argv[i], "--verify"))
+      verify = 1;
+    else if (!strcmp(argv[i], "--json"))
+      json = 1;
+    else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q"))
+      quiet = 1;
     else if (!strcmp(argv[i], "--levels")) {
       if (i + 1 >= argc || cli_parse_int(argv[i + 1], 1, LOBSTER_MAX_LEVELS, &levels))
         return cli_usage_error(&cmd_replay_def, "--levels needs a number from 1 to %d", LOBSTER_MAX_LEVELS);
       i++;
-    } else if (argv[i][0] == '-' && argv[i][1]) return cli_usage_error(&cmd_replay_def, "unknown option '%s'", argv[i]);
-    else if (npaths < 2) paths[npaths++] = argv[i];
-    else return cli_usage_error(&cmd_replay_def, "too many files ('%s')", argv[i]);
+    } else if (argv[i][0] == '-' && argv[i][1])
+      return cli_usage_error(&cmd_replay_def, "unknown option '%s'", argv[i]);
+    else if (npaths < 2)
+      paths[npaths++] = argv[i];
+    else
+      return cli_usage_error(&cmd_replay_def, "too many files ('%s')", argv[i]);
   }
   if (npaths != 2) return cli_usage_error(&cmd_replay_def, "needs a message file and an orderbook file");
   return cmd_replay_run(paths[0], paths[1], verify, (int)levels, json, quiet, stdout);

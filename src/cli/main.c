@@ -74,8 +74,7 @@ void cli_progress_update(cli_progress *p, double fraction, uint64_t count) {
   for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
   bar[width] = 0;
   double elapsed = now - p->started;
-  fprintf(stderr, "\r%s [%s] %3.0f%% %llu in %.1fs", p->label, bar, fraction * 100, (unsigned long long)count,
-          elapsed);
+  fprintf(stderr, "\r%s [%s] %3.0f%% %llu in %.1fs", p->label, bar, fraction * 100, (unsigned long long)count, elapsed);
   fflush(stderr);
 }
 

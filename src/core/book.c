@@ -195,8 +195,10 @@ static uint32_t side_lower_bound(const book_side *s, int64_t key) {
   }
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
-    if (s->prices[mid] < key) lo = mid + 1;
-    else hi = mid;
+    if (s->prices[mid] < key)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo;
 }
@@ -577,12 +579,12 @@ int book_crossed(const obi_book *b) {
   return book_best(b, OBI_BID, &bid, NULL) && book_best(b, OBI_ASK, &ask, NULL) && bid >= ask;
 }
 
-#define CHECK(cond, ...)                                     \
-  do {                                                       \
-    if (!(cond)) {                                           \
-      if (why) snprintf(why, why_len, __VA_ARGS__);          \
-      return OBI_EINVARIANT;                                 \
-    }                                                        \
+#define CHECK(cond, ...)                                                                                               \
+  do {                                                                                                                 \
+    if (!(cond)) {                                                                                                     \
+      if (why) snprintf(why, why_len, __VA_ARGS__);                                                                    \
+      return OBI_EINVARIANT;                                                                                           \
+    }                                                                                                                  \
   } while (0)
 
 /* Every Fenwick node i covers the slots (i - lowbit(i), i]: compare it with prefix sums. */
@@ -639,8 +641,8 @@ obi_err book_check(const obi_book *b, char *why, size_t why_len) {
         sum += o->size;
         count++;
       }
-      CHECK(sum == l->size, "level %lld: size %lld but its orders sum to %lld", (long long)l->price,
-            (long long)l->size, (long long)sum);
+      CHECK(sum == l->size, "level %lld: size %lld but its orders sum to %lld", (long long)l->price, (long long)l->size,
+            (long long)sum);
       CHECK(count == l->orders, "level %lld: %u orders counted, %u recorded", (long long)l->price, count, l->orders);
       CHECK(anon_seen <= 1 && (anon_seen == 1) == (l->anon != BOOK_NONE),
             "level %lld: anonymous order bookkeeping is wrong", (long long)l->price);

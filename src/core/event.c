@@ -1,12 +1,12 @@
 /* event.c — names and small helpers shared by every module: error messages, event
  * type names, and the calendar arithmetic that turns an exchange's local date into
  * Unix time. Nothing here allocates. */
-#include "obi/error.h"
 #include "obi/event.h"
+#include "obi/error.h"
 
 const char *obi_strerror(obi_err err) {
   switch (err) {
-#define OBI__ERR_MSG(name, code, msg) \
+#define OBI__ERR_MSG(name, code, msg)                                                                                  \
   case code: return msg;
     OBI_ERRNO_MAP(OBI__ERR_MSG)
 #undef OBI__ERR_MSG
@@ -16,7 +16,7 @@ const char *obi_strerror(obi_err err) {
 
 const char *obi_err_name(obi_err err) {
   switch (err) {
-#define OBI__ERR_NAME(name, code, msg) \
+#define OBI__ERR_NAME(name, code, msg)                                                                                 \
   case code: return "OBI_E" #name;
     OBI_ERRNO_MAP(OBI__ERR_NAME)
 #undef OBI__ERR_NAME
@@ -25,9 +25,9 @@ const char *obi_err_name(obi_err err) {
 }
 
 const char *obi_event_type_name(int type) {
-  static const char *const names[OBI_EV__COUNT] = {
-      "none", "add", "cancel", "delete", "exec", "exec_hidden", "trade",
-      "halt", "level_set", "snapshot_begin", "snapshot_end"};
+  static const char *const names[OBI_EV__COUNT] = {"none",        "add",   "cancel", "delete",    "exec",
+                                                   "exec_hidden", "trade", "halt",   "level_set", "snapshot_begin",
+                                                   "snapshot_end"};
   return type >= 0 && type < OBI_EV__COUNT ? names[type] : "?";
 }
 
@@ -36,9 +36,9 @@ const char *obi_event_type_name(int type) {
 int64_t obi_days_from_civil(int year, int month, int day) {
   int64_t y = year - (month <= 2);
   int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;                                     /* [0, 399] */
+  int64_t yoe = y - era * 400;                                            /* [0, 399] */
   int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1; /* [0, 365] */
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;             /* [0, 146096] */
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;                    /* [0, 146096] */
   return era * 146097 + doe - 719468;
 }
 

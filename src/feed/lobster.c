@@ -98,8 +98,7 @@ static void quote_field(const char *p, const char *end, char *out, size_t out_le
   out[n] = 0;
 }
 
-static obi_err field_error(const char *p, const char *end, int field, const char *expected, char *why,
-                           size_t why_len) {
+static obi_err field_error(const char *p, const char *end, int field, const char *expected, char *why, size_t why_len) {
   char found[32];
   quote_field(p, end, found, sizeof found);
   report(why, why_len, "field %d (%s): expected %s, found '%s'", field + 1, lobster_field_names[field], expected,
@@ -182,8 +181,9 @@ obi_err lobster_parse_message(const char *line, size_t len, lobster_msg *m, char
     return OBI_ERANGE;
   }
   if (m->size < 0 || m->price <= 0) {
-    report(why, why_len, m->size < 0 ? "field 4 (size): must not be negative, found %lld"
-                                     : "field 5 (price): must be positive, found %lld",
+    report(why, why_len,
+           m->size < 0 ? "field 4 (size): must not be negative, found %lld"
+                       : "field 5 (price): must be positive, found %lld",
            (long long)(m->size < 0 ? m->size : m->price));
     return OBI_ERANGE;
   }
@@ -203,8 +203,9 @@ int lobster_parse_book_row(const char *line, size_t len, int levels, int64_t *ro
       return OBI_EPARSE;
     }
     if (n == max_cols) {
-      report(why, why_len, levels > 0 ? "expected %d columns (%d levels), found more"
-                                      : "more than %d columns (%d levels)", max_cols, max_cols / 4);
+      report(why, why_len,
+             levels > 0 ? "expected %d columns (%d levels), found more" : "more than %d columns (%d levels)", max_cols,
+             max_cols / 4);
       return OBI_EPARSE;
     }
     row[n++] = v;
@@ -212,8 +213,10 @@ int lobster_parse_book_row(const char *line, size_t len, int levels, int64_t *ro
     p = q + 1;
   }
   if ((levels > 0 && n != 4 * levels) || n % 4 != 0) {
-    if (levels > 0) report(why, why_len, "expected %d columns (%d levels), found %d", 4 * levels, levels, n);
-    else report(why, why_len, "expected a multiple of 4 columns, found %d", n);
+    if (levels > 0)
+      report(why, why_len, "expected %d columns (%d levels), found %d", 4 * levels, levels, n);
+    else
+      report(why, why_len, "expected a multiple of 4 columns, found %d", n);
     return OBI_EPARSE;
   }
   int nl = n / 4;
@@ -237,8 +240,9 @@ int lobster_parse_book_row(const char *line, size_t len, int levels, int64_t *ro
         continue;
       }
       if (empty_seen || price <= 0 || price >= LOBSTER_DUMMY_ASK) {
-        report(why, why_len, empty_seen ? "%s level %d: occupied after an empty level"
-                                        : "%s level %d: price %lld out of range", name, k + 1, (long long)price);
+        report(why, why_len,
+               empty_seen ? "%s level %d: occupied after an empty level" : "%s level %d: price %lld out of range", name,
+               k + 1, (long long)price);
         return OBI_ERANGE;
       }
       if (k > 0 && (side == 0 ? price <= row[4 * (k - 1)] : price >= row[4 * (k - 1) + 2])) {
@@ -255,8 +259,8 @@ int lobster_parse_book_row(const char *line, size_t len, int levels, int64_t *ro
 }
 
 void lobster_to_event(const lobster_msg *m, int64_t day_start_ns, obi_event *ev) {
-  static const uint8_t types[8] = {OBI_EV_NONE,      OBI_EV_ADD,         OBI_EV_CANCEL, OBI_EV_DELETE,
-                                   OBI_EV_EXEC,      OBI_EV_EXEC_HIDDEN, OBI_EV_TRADE,  OBI_EV_HALT};
+  static const uint8_t types[8] = {OBI_EV_NONE, OBI_EV_ADD,         OBI_EV_CANCEL, OBI_EV_DELETE,
+                                   OBI_EV_EXEC, OBI_EV_EXEC_HIDDEN, OBI_EV_TRADE,  OBI_EV_HALT};
   ev->ts_ns = day_start_ns + m->time_ns;
   ev->type = types[m->type];
   ev->side = m->direction == 1 ? OBI_BID : OBI_ASK;
@@ -305,8 +309,10 @@ static obi_err fail(lobster_replay *r, obi_err code, const char *name, uint64_t 
   va_start(ap, fmt);
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
-  if (line) snprintf(r->err, sizeof r->err, "%s:%llu: %s", name, (unsigned long long)line, what);
-  else snprintf(r->err, sizeof r->err, "%s: %s", name, what);
+  if (line)
+    snprintf(r->err, sizeof r->err, "%s:%llu: %s", name, (unsigned long long)line, what);
+  else
+    snprintf(r->err, sizeof r->err, "%s: %s", name, what);
   r->failed = 1;
   return code;
 }
@@ -321,8 +327,10 @@ obi_err lobster_open_readers(lobster_replay **out, obi_textin *msgs, const char 
   r->book_in = book;
   snprintf(r->msg_name, sizeof r->msg_name, "%s", msg_name);
   snprintf(r->book_name, sizeof r->book_name, "%s", book_name);
-  if (opt) r->opt = *opt;
-  else r->opt.day_from_name = 1;
+  if (opt)
+    r->opt = *opt;
+  else
+    r->opt.day_from_name = 1;
   err = OBI_EINVAL;
   if (r->opt.levels < 0 || r->opt.levels > LOBSTER_MAX_LEVELS || r->opt.verify_levels < 0) {
     report(err_msg, err_len, "levels must be between 1 and %d", LOBSTER_MAX_LEVELS);
@@ -333,7 +341,7 @@ obi_err lobster_open_readers(lobster_replay **out, obi_textin *msgs, const char 
   err = OBI_ENOMEM;
   size_t row_bytes = sizeof(int64_t) * 4 * LOBSTER_MAX_LEVELS;
   r->row = malloc(row_bytes);
-  if (!r->row || book_init(&r->book, 1 << 16)) goto fail;
+  if (!r->row || book_init(&r->book, 4096)) goto fail;
   r->book_ready = 1;
   *out = r;
   return OBI_OK;
@@ -499,19 +507,25 @@ obi_err lobster_next(lobster_replay *r, obi_event *ev) {
   if (err == OBI_EEOF) {
     err = obi_textin_line(r->book_in, &row_line, &row_len);
     if (err == OBI_EEOF) return OBI_EEOF;
-    if (err == OBI_OK) return fail(r, OBI_EPARSE, r->book_name, obi_textin_line_no(r->book_in),
-                                   "more rows than the %llu messages of %s", (unsigned long long)line_no, r->msg_name);
+    if (err == OBI_OK)
+      return fail(r, OBI_EPARSE, r->book_name, obi_textin_line_no(r->book_in), "more rows than the %llu messages of %s",
+                  (unsigned long long)line_no, r->msg_name);
   }
-  if (err) return fail(r, err, r->msg_name, line_no, err == OBI_EIO ? "read error (file truncated or corrupt?)"
-                                                                  : "line longer than 1 MiB");
+  if (err)
+    return fail(r, err, r->msg_name, line_no,
+                err == OBI_EIO ? "read error (file truncated or corrupt?)" : "line longer than 1 MiB");
   lobster_msg m;
   err = lobster_parse_message(line, len, &m, why, sizeof why);
   if (err) return fail(r, err, r->msg_name, line_no, "%s", why);
   err = obi_textin_line(r->book_in, &row_line, &row_len);
-  if (err == OBI_EEOF) return fail(r, OBI_EPARSE, r->book_name, line_no, "missing: the orderbook file ends before "
-                                   "message %llu", (unsigned long long)line_no);
-  if (err) return fail(r, err, r->book_name, line_no, err == OBI_EIO ? "read error (file truncated or corrupt?)"
-                                                                     : "line longer than 1 MiB");
+  if (err == OBI_EEOF)
+    return fail(r, OBI_EPARSE, r->book_name, line_no,
+                "missing: the orderbook file ends before "
+                "message %llu",
+                (unsigned long long)line_no);
+  if (err)
+    return fail(r, err, r->book_name, line_no,
+                err == OBI_EIO ? "read error (file truncated or corrupt?)" : "line longer than 1 MiB");
   /* Without verification a row is parsed only when the replay needs it (the first row,
    * or a side with fewer than N known levels); every other row has its columns counted. */
   int row_parsed = 0;
@@ -551,8 +565,8 @@ obi_err lobster_next(lobster_replay *r, obi_event *ev) {
     int64_t bid = 0, ask = 0;
     book_best(&r->book, OBI_BID, &bid, NULL);
     book_best(&r->book, OBI_ASK, &ask, NULL);
-    return fail(r, OBI_ECROSSED, r->msg_name, line_no, "crossed book after this message: best bid %lld >= best ask %lld",
-                (long long)bid, (long long)ask);
+    return fail(r, OBI_ECROSSED, r->msg_name, line_no,
+                "crossed book after this message: best bid %lld >= best ask %lld", (long long)bid, (long long)ask);
   }
   if (r->opt.verify) verify(r, line_no);
   return OBI_OK;

@@ -13,15 +13,15 @@
 #include <string.h>
 #include <zstd.h>
 
-#define TEXTIN_WINDOW (1u << 20)    /* the longest accepted line */
+#define TEXTIN_WINDOW (1u << 20) /* the longest accepted line */
 #define TEXTIN_READ (1u << 17)
 
 struct obi_textin {
   FILE *file;
   ZSTD_DCtx *zstd;
-  char *buf;          /* window (owned unless mem) */
+  char *buf; /* window (owned unless mem) */
   size_t pos, end, cap;
-  char *zin;          /* compressed input chunk */
+  char *zin; /* compressed input chunk */
   size_t zin_pos, zin_len;
   int zstd_frame_open; /* 1 while a frame is only partly decoded */
   int eof, mem;
