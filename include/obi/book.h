@@ -41,6 +41,7 @@ typedef struct {
   int64_t size;    /* sum of the sizes of the live orders */
   uint32_t orders; /* live orders */
   uint32_t anon;   /* order index of the anonymous order, or BOOK_NONE */
+  int64_t ts_sum;  /* sum of (order ts_ns - book.epoch_ns) over live orders: mean order age in O(1) */
   uint8_t side;
   /* The queue: slots[head..tail) hold order indices in arrival order, BOOK_NONE for
    * orders that left; fen is a Fenwick tree over the slot sizes (0 for empty slots)
@@ -78,6 +79,8 @@ typedef struct {
   uint32_t map_cap, map_count;
   void *pool[33]; /* free queue blocks by log2(capacity) */
   uint64_t live_orders;
+  int64_t epoch_ns; /* ts_ns of the first order ever queued: the origin of level.ts_sum */
+  int epoch_set;
   book_stats stats;
 } obi_book;
 
@@ -149,6 +152,16 @@ obi_err book_queue_position(const obi_book *b, uint64_t id, int64_t *size_ahead,
 
 /* Orders of a level in queue order: pass *cursor = 0 first; returns NULL at the end. */
 const book_order *book_level_next_order(const obi_book *b, const book_level *l, uint32_t *cursor);
+
+/* The first order in a level's queue (the oldest), or NULL for an empty level. O(1). */
+static inline const book_order *book_level_front(const obi_book *b, const book_level *l) {
+  return l->orders ? &b->orders[l->slots[l->head]] : NULL;
+}
+
+/* Mean entry time (ns since the epoch) of the orders of a level: now - this is their mean age. */
+static inline double book_level_mean_ts(const obi_book *b, const book_level *l) {
+  return l->orders ? (double)b->epoch_ns + (double)l->ts_sum / (double)l->orders : 0.0;
+}
 
 /* 1 when both sides are non-empty and best bid >= best ask. */
 int book_crossed(const obi_book *b);

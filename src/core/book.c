@@ -308,6 +308,8 @@ static obi_err order_enqueue(obi_book *b, uint32_t oi, uint32_t li) {
   o->live = 1;
   l->slots[o->slot] = oi;
   fen_add(l->fen, l->cap, o->slot, o->size);
+  if (!b->epoch_set) b->epoch_ns = o->ts_ns, b->epoch_set = 1;
+  l->ts_sum += o->ts_ns - b->epoch_ns;
   l->size += o->size;
   l->orders++;
   if (o->anon) l->anon = oi;
@@ -324,6 +326,7 @@ static void order_remove(obi_book *b, uint32_t oi, uint32_t map_pos, int keep_le
   fen_add(l->fen, l->cap, o->slot, -o->size);
   l->slots[o->slot] = BOOK_NONE;
   while (l->head < l->tail && l->slots[l->head] == BOOK_NONE) l->head++;
+  l->ts_sum -= o->ts_ns - b->epoch_ns;
   l->size -= o->size;
   l->orders--;
   if (o->anon) {
@@ -616,7 +619,7 @@ obi_err book_check(const obi_book *b, char *why, size_t why_len) {
       CHECK(l->orders > 0 && l->size > 0, "level %lld (side %d) is empty but listed", (long long)l->price, side);
       CHECK(l->head <= l->tail && l->tail <= l->cap, "level %lld: queue bounds head %u tail %u cap %u",
             (long long)l->price, l->head, l->tail, l->cap);
-      int64_t sum = 0;
+      int64_t sum = 0, ts_sum = 0;
       uint32_t count = 0, anon_seen = 0;
       CHECK(fenwick_ok(b, l), "level %lld: queue index disagrees with the order sizes", (long long)l->price);
       for (uint32_t slot = 0; slot < l->tail; slot++) {
@@ -639,10 +642,13 @@ obi_err book_check(const obi_book *b, char *why, size_t why_len) {
           identified++;
         }
         sum += o->size;
+        ts_sum += o->ts_ns - b->epoch_ns;
         count++;
       }
       CHECK(sum == l->size, "level %lld: size %lld but its orders sum to %lld", (long long)l->price, (long long)l->size,
             (long long)sum);
+      CHECK(ts_sum == l->ts_sum, "level %lld: order times sum to %lld, recorded %lld", (long long)l->price,
+            (long long)ts_sum, (long long)l->ts_sum);
       CHECK(count == l->orders, "level %lld: %u orders counted, %u recorded", (long long)l->price, count, l->orders);
       CHECK(anon_seen <= 1 && (anon_seen == 1) == (l->anon != BOOK_NONE),
             "level %lld: anonymous order bookkeeping is wrong", (long long)l->price);
