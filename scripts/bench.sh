@@ -35,5 +35,16 @@ if command -v valgrind >/dev/null; then
     instr_json+="${instr_json:+,}\"$w\":{\"instructions_per_message\":$per,\"allocations_in_pass\":$allocs}"
   done
 fi
+features=$(build/bench_features "$msg" "$book")
+if command -v valgrind >/dev/null; then
+  out=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect=feat_update \
+    --toggle-collect=feat_compute build/bench_features --callgrind "$msg" "$book" 2>&1)
+  ir=$(echo "$out" | sed -n 's/.*Collected : \([0-9]*\).*/\1/p')
+  events=$(echo "$out" | sed -n 's/.*"events":\([0-9]*\).*/\1/p')
+  per=$(awk -v a="$ir" -v b="$events" 'BEGIN { printf "%.1f", a / b }')
+  echo "callgrind features: $per instructions per event (feat_update + feat_compute of every column)" >&2
+  instr_json+="${instr_json:+,}\"features\":{\"instructions_per_event\":$per}"
+fi
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-printf '{"machine":"%s, %s cores","throughput":%s,"callgrind":{%s}}\n' "$cpu" "$(nproc)" "$throughput" "$instr_json"
+printf '{"machine":"%s, %s cores","book":%s,"features":%s,"callgrind":{%s}}\n' "$cpu" "$(nproc)" "$throughput" \
+  "$features" "$instr_json"

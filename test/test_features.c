@@ -100,7 +100,10 @@ void features_causality_property(void) {
       int s = (int)(seed >> 63);
       const book_level *best = book_level_at(&alt, s, 0);
       int64_t price = best->price + (s == OBI_BID ? -100 : 100) * (int64_t)((seed >> 40) % 3);
-      obi_event x = {.ts_ns = ev.ts_ns + 1000 * (k + 1), .type = OBI_EV_LEVEL_SET, .side = (uint8_t)s, .price = price,
+      obi_event x = {.ts_ns = ev.ts_ns + 1000 * (k + 1),
+                     .type = OBI_EV_LEVEL_SET,
+                     .side = (uint8_t)s,
+                     .price = price,
                      .size = 1 + (int64_t)((seed >> 20) % 500)};
       book_apply(&alt, &x);
       feat_update(e, &x, &alt);
@@ -129,8 +132,8 @@ void features_microprice_hand_chain(void) {
   feat_mp_obs obs[41];
   for (int k = 0; k < 41; k++) {
     int i = k % 8;
-    obs[k] = (feat_mp_obs){.bid_size = state[i] ? 3 : 1, .ask_size = state[i] ? 1 : 3, .spread_ticks = 1,
-                           .mid_ticks = mid[i]};
+    obs[k] = (feat_mp_obs){
+        .bid_size = state[i] ? 3 : 1, .ask_size = state[i] ? 1 : 3, .spread_ticks = 1, .mid_ticks = mid[i]};
   }
   feat_microprice mp;
   feat_mp_fit_info info;
@@ -282,7 +285,8 @@ void npy_round_trip_and_bad_files(void) {
            path);
   CHECK_EQ(system(cmd), 0);
   /* and we read what numpy writes */
-  snprintf(cmd, sizeof cmd, "/usr/bin/python3 -c \"import numpy as np; np.save('%s/np.npy', np.arange(5, dtype='<i8'))\"",
+  snprintf(cmd, sizeof cmd,
+           "/usr/bin/python3 -c \"import numpy as np; np.save('%s/np.npy', np.arange(5, dtype='<i8'))\"",
            test_tmpdir());
   CHECK_EQ(system(cmd), 0);
   snprintf(path, sizeof path, "%s/np.npy", test_tmpdir());
@@ -358,7 +362,8 @@ void features_cli_end_to_end(void) {
            test_tmpdir());
   CHECK_EQ(run_obi(args), 0);
   snprintf(cmd, sizeof cmd,
-           "/usr/bin/python3 -c \"import numpy as np; f = np.load('%s/fdir/features.npy'); assert f.shape == (101, 3), f.shape\" && head -1 '%s/fdir/features.csv' | grep -q '^ts_ns,mid,ofi_l1_10s,imb_l1,'",
+           "/usr/bin/python3 -c \"import numpy as np; f = np.load('%s/fdir/features.npy'); assert f.shape == (101, 3), "
+           "f.shape\" && head -1 '%s/fdir/features.csv' | grep -q '^ts_ns,mid,ofi_l1_10s,imb_l1,'",
            test_tmpdir(), test_tmpdir());
   CHECK_EQ(system(cmd), 0);
   CHECK_EQ(run_obi("features --list"), 0);
@@ -387,7 +392,8 @@ void features_cli_bad_input(void) {
            test_tmpdir());
   CHECK_EQ(run_obi(args), 1);
   CHECK_STR_CONTAINS(err_text, "none of the 20000 rows has a complete label horizon");
-  snprintf(args, sizeof args, "features " AMZN10 "message_10.csv.zst " AMZN10 "orderbook_10.csv.zst --sample sometimes --out x");
+  snprintf(args, sizeof args,
+           "features " AMZN10 "message_10.csv.zst " AMZN10 "orderbook_10.csv.zst --sample sometimes --out x");
   CHECK_EQ(run_obi(args), 2);
   CHECK_EQ(run_obi("features " AMZN10 "message_10.csv.zst " AMZN10 "orderbook_10.csv.zst"), 2);
   CHECK_STR_CONTAINS(err_text, "needs --out");

@@ -137,7 +137,7 @@ static void ref_bars(const rec *R, int f, int i, ref_row *out) {
   int has[B + 1] = {0};
   int64_t J = R[i].ts / NS, J0 = R[f].ts / NS;
   int64_t nc = J - J0 > 0 ? J - J0 : 0, n = nc < B ? nc : B;
-  double pk = 0, gk = 0, rs = 0, yz[3] = {0, 0, 0};
+  double pk = 0, gk = 0, rs = 0, rsm = 0, yz[3] = {0, 0, 0};
   if (n > 0) {
     int64_t jb = J - n, jp = jb - 1 >= J0 ? jb - 1 : J0; /* slots: bars jp..J-1 */
     int ns = (int)(J - jp);
@@ -158,8 +158,9 @@ static void ref_bars(const rec *R, int f, int i, ref_row *out) {
       double hl = 1e4 * log(H[b] / L[b]), co = 1e4 * log(C[b] / O[b]);
       pk += hl * hl / (4 * log(2.0));
       gk += 0.5 * hl * hl - (2 * log(2.0) - 1) * co * co;
-      rs += 1e4 * log(H[b] / C[b]) * 1e4 * log(H[b] / O[b]) + 1e4 * log(L[b] / C[b]) * 1e4 * log(L[b] / O[b]);
-      if (b >= 1) o[m] = 1e4 * log(O[b] / C[b - 1]), c[m] = co, m++; /* bars with a previous bar */
+      double rs_b = 1e4 * log(H[b] / C[b]) * 1e4 * log(H[b] / O[b]) + 1e4 * log(L[b] / C[b]) * 1e4 * log(L[b] / O[b]);
+      rs += rs_b;
+      if (b >= 1) o[m] = 1e4 * log(O[b] / C[b - 1]), c[m] = co, rsm += rs_b, m++; /* bars with a previous bar */
     }
     pk /= n, gk /= n, rs /= n;
     /* Yang-Zhang: when the first bar of the day is among the n bars, only m = n - 1 bars have a
@@ -172,7 +173,8 @@ static void ref_bars(const rec *R, int f, int i, ref_row *out) {
     for (int v = 0; v < 3; v++) {
       if (need[v] < 3 || cnt[v] < 2) continue;
       double k = 0.34 / (1.34 + (cnt[v] + 1.0) / (cnt[v] - 1.0));
-      yz[v] = vo / (cnt[v] - 1) + k * vc / (cnt[v] - 1) + (1 - k) * rs;
+      /* docs/features.md: the Rogers-Satchell term is the mean over the same m bars */
+      yz[v] = vo / (cnt[v] - 1) + k * vc / (cnt[v] - 1) + (1 - k) * (m ? rsm / m : 0);
     }
   }
   put(out, G_BARS, 0, pk, "vol_parkinson");

@@ -25,13 +25,16 @@
   X(cli_bad_input_exit_1_with_file_and_line)                                                                           \
   X(cli_replay_verify_mismatch_exit_1)                                                                                 \
   X(cli_replay_json)                                                                                                   \
-  X(cli_demo_runs)                                \
-  X(features_columns_and_config)                  \
-  X(features_causality_property)                  \
-  X(features_microprice_hand_chain)               \
-  X(labels_parse_horizons)                        \
-  X(labels_hand_series)                           \
-  X(labels_alpha_from_training_rows_only)         \
-  X(npy_round_trip_and_bad_files)                 \
-  X(features_cli_end_to_end)                      \
-  X(features_cli_bad_input)
+  X(cli_demo_runs)                                                                                                     \
+  X(features_columns_and_config)                                                                                       \
+  X(features_causality_property)                                                                                       \
+  X(features_microprice_hand_chain)                                                                                    \
+  X(labels_parse_horizons)                                                                                             \
+  X(labels_hand_series)                                                                                                \
+  X(labels_alpha_from_training_rows_only)                                                                              \
+  X(npy_round_trip_and_bad_files)                                                                                      \
+  X(features_cli_end_to_end)                                                                                           \
+  X(features_cli_bad_input)                                                                                            \
+  X(features_match_naive_reference)                                                                                    \
+  X(features_ofi_hand_cases)                                                                                           \
+  X(features_volatility_hand_bars)

@@ -30,15 +30,15 @@
 #define FEAT_MAX_COLS 128
 
 typedef struct {
-  int levels;                        /* K: levels read per side, 1..FEAT_MAX_LEVELS (default 10) */
-  int64_t window_ns[FEAT_WINDOWS];   /* rolling time windows, increasing (default 1 s, 10 s, 60 s) */
-  int event_window;                  /* events in the rolling event window of ofi_l1_<N>ev (default 100) */
-  double level_decay;                /* lambda of imb_decay's weights exp(-lambda (k - 1)) (default 0.5) */
-  double intensity_tau_s;            /* time constant of the queue intensities, seconds (default 5) */
-  int64_t bar_ns;                    /* length of the OHLC bars of the mid (default 1 s) */
-  int bars;                          /* completed bars used by the bar volatility estimators (default 60) */
-  double price_scale;                /* price units per currency unit (LOBSTER: 10000) */
-  double tick;                       /* tick size in price units (US equities: 100) */
+  int levels;                      /* K: levels read per side, 1..FEAT_MAX_LEVELS (default 10) */
+  int64_t window_ns[FEAT_WINDOWS]; /* rolling time windows, increasing (default 1 s, 10 s, 60 s) */
+  int event_window;                /* events in the rolling event window of ofi_l1_<N>ev (default 100) */
+  double level_decay;              /* lambda of imb_decay's weights exp(-lambda (k - 1)) (default 0.5) */
+  double intensity_tau_s;          /* time constant of the queue intensities, seconds (default 5) */
+  int64_t bar_ns;                  /* length of the OHLC bars of the mid (default 1 s) */
+  int bars;                        /* completed bars used by the bar volatility estimators (default 60) */
+  double price_scale;              /* price units per currency unit (LOBSTER: 10000) */
+  double tick;                     /* tick size in price units (US equities: 100) */
 } feat_config;
 
 /* Fills the defaults above; price_scale 10000 and tick 100 (LOBSTER US equities). */
@@ -70,8 +70,8 @@ typedef struct {
 } feat_mp_obs;
 
 typedef struct {
-  int iterations; /* terms of the series g = G1 + B G1 + B^2 G1 + ... that were summed */
-  int converged;  /* the terms fell below 1e-12 ticks; if not, g is the first-order G1 */
+  int iterations;  /* terms of the series g = G1 + B G1 + B^2 G1 + ... that were summed */
+  int converged;   /* the terms fell below 1e-12 ticks; if not, g is the first-order G1 */
   int states_used; /* states with at least FEAT_MP_MIN_COUNT observations */
   uint64_t transitions;
 } feat_mp_fit_info;

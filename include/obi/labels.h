@@ -37,8 +37,8 @@ obi_err label_parse_horizons(const char *spec, label_horizon *out, int max, int 
 typedef enum { LABEL_ALPHA_FIXED, LABEL_ALPHA_BALANCED, LABEL_ALPHA_SPREAD } label_alpha_mode;
 
 typedef struct {
-  const double *mid;       /* mid per row */
-  const int64_t *ts;       /* timestamp per row, non-decreasing */
+  const double *mid;        /* mid per row */
+  const int64_t *ts;        /* timestamp per row, non-decreasing */
   const double *rel_spread; /* spread / mid per row (for LABEL_ALPHA_SPREAD; may be NULL otherwise) */
   size_t n;
   size_t train_rows; /* rows [0, train_rows) are the training part */

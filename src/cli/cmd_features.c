@@ -41,13 +41,18 @@ static int sampler_parse(sampler *s, const char *spec) {
   memset(s, 0, sizeof *s);
   snprintf(s->spec, sizeof s->spec, "%s", spec);
   long v;
-  if (!strcmp(spec, "every")) s->kind = SAMPLE_EVERY;
-  else if (!strcmp(spec, "trades")) s->kind = SAMPLE_TRADES;
-  else if (!strcmp(spec, "mid")) s->kind = SAMPLE_MID;
-  else if (!strncmp(spec, "events:", 7) && !cli_parse_int(spec + 7, 1, 1000000000, &v)) s->kind = SAMPLE_EVENTS, s->n = v;
+  if (!strcmp(spec, "every"))
+    s->kind = SAMPLE_EVERY;
+  else if (!strcmp(spec, "trades"))
+    s->kind = SAMPLE_TRADES;
+  else if (!strcmp(spec, "mid"))
+    s->kind = SAMPLE_MID;
+  else if (!strncmp(spec, "events:", 7) && !cli_parse_int(spec + 7, 1, 1000000000, &v))
+    s->kind = SAMPLE_EVENTS, s->n = v;
   else if (!strncmp(spec, "time:", 5) && !cli_parse_int(spec + 5, 1, 86400000, &v))
     s->kind = SAMPLE_TIME, s->n = v * 1000000LL;
-  else return -1;
+  else
+    return -1;
   return 0;
 }
 
@@ -60,7 +65,9 @@ static int sampler_take(sampler *s, const obi_event *ev, const obi_book *b) {
   switch (s->kind) {
   case SAMPLE_EVERY: take = 1; break;
   case SAMPLE_EVENTS: take = s->events % (uint64_t)s->n == 0; break;
-  case SAMPLE_TRADES: take = ev->type == OBI_EV_EXEC || ev->type == OBI_EV_EXEC_HIDDEN || ev->type == OBI_EV_TRADE; break;
+  case SAMPLE_TRADES:
+    take = ev->type == OBI_EV_EXEC || ev->type == OBI_EV_EXEC_HIDDEN || ev->type == OBI_EV_TRADE;
+    break;
   case SAMPLE_MID: take = bid + ask != s->last_bid + s->last_ask; break;
   case SAMPLE_TIME:
     take = ev->ts_ns >= s->next_t;
@@ -143,9 +150,12 @@ static void json_string(FILE *f, const char *s) {
   fputc('"', f);
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-    else if (c < 0x20) fprintf(f, "\\u%04x", c);
-    else fputc(c, f);
+    if (c == '"' || c == '\\')
+      fprintf(f, "\\%c", c);
+    else if (c < 0x20)
+      fprintf(f, "\\u%04x", c);
+    else
+      fputc(c, f);
   }
   fputc('"', f);
 }
@@ -360,8 +370,7 @@ static int run_features(features_args *a) {
     }
     fprintf(csv, "ts_ns");
     for (int c = 0; c < nc; c++) fprintf(csv, ",%s", feat_name(e, a->cols[c]));
-    for (int h = 0; h < a->nh; h++)
-      fprintf(csv, ",label_a_%s,label_b_%s", a->horizons[h].name, a->horizons[h].name);
+    for (int h = 0; h < a->nh; h++) fprintf(csv, ",label_a_%s,label_b_%s", a->horizons[h].name, a->horizons[h].name);
     fprintf(csv, ",label_next_mid_change");
     for (int h = 0; h < a->nh; h++) fprintf(csv, ",ret_bps_%s", a->horizons[h].name);
     fputc('\n', csv);
@@ -386,7 +395,8 @@ static int run_features(features_args *a) {
     feat_update(e, &ev, b);
     int64_t bid, ask;
     int has_mid = book_best(b, OBI_BID, &bid, NULL) && book_best(b, OBI_ASK, &ask, NULL);
-    if (a->report) cks_event(&cks, ev.ts_ns, feat_last_ofi(e, 1), has_mid, has_mid ? (double)(bid + ask) * 0.5 / a->fc.tick : 0);
+    if (a->report)
+      cks_event(&cks, ev.ts_ns, feat_last_ofi(e, 1), has_mid, has_mid ? (double)(bid + ask) * 0.5 / a->fc.tick : 0);
     if ((++events & 0xffff) == 0) cli_progress_update(&prog, lobster_progress(r), events);
     if (!sampler_take(&s2, &ev, b)) continue;
     if (row >= n) break; /* cannot happen: the same replay and sampler */
@@ -468,7 +478,8 @@ static int run_features(features_args *a) {
   fprintf(js, "],\n  \"labels\": [");
   for (int h = 0; h < a->nh; h++)
     fprintf(js, "%s\"label_a_%s\", \"label_b_%s\"", h ? ", " : "", a->horizons[h].name, a->horizons[h].name);
-  fprintf(js, ", \"label_next_mid_change\"],\n  \"label_encoding\": {\"0\": \"down\", \"1\": \"stationary\", \"2\": \"up\"},\n");
+  fprintf(js, ", \"label_next_mid_change\"],\n  \"label_encoding\": {\"0\": \"down\", \"1\": \"stationary\", \"2\": "
+              "\"up\"},\n");
   fprintf(js, "  \"returns\": [");
   for (int h = 0; h < a->nh; h++) fprintf(js, "%s\"ret_bps_%s\"", h ? ", " : "", a->horizons[h].name);
   static const char *const modes[] = {"fixed", "balanced", "spread"};
@@ -479,8 +490,9 @@ static int run_features(features_args *a) {
             alphas[h].alpha_a, alphas[h].alpha_b);
   fprintf(js, "],\n  \"alpha_mode\": \"%s\",\n", modes[a->alpha_mode]);
   if (has_mp) {
-    fprintf(js, "  \"microprice\": {\"n_imb\": %d, \"n_spread\": %d, \"iterations\": %d, \"converged\": %s, "
-                "\"states_used\": %d, \"transitions\": %llu, \"spread_upper_ticks\": [",
+    fprintf(js,
+            "  \"microprice\": {\"n_imb\": %d, \"n_spread\": %d, \"iterations\": %d, \"converged\": %s, "
+            "\"states_used\": %d, \"transitions\": %llu, \"spread_upper_ticks\": [",
             mp.n_imb, mp.n_spread, mp_info.iterations, mp_info.converged ? "true" : "false", mp_info.states_used,
             (unsigned long long)mp_info.transitions);
     for (int si = 0; si < mp.n_spread; si++) fprintf(js, "%s%lld", si ? ", " : "", (long long)mp.spread_upper[si]);
@@ -511,7 +523,8 @@ static int run_features(features_args *a) {
 
   /* the report */
   if (a->report) {
-    double *rx = malloc(out_rows * sizeof *rx), *ry = malloc(out_rows * sizeof *ry), *ic = malloc((size_t)nc * (size_t)a->nh * sizeof *ic);
+    double *rx = malloc(out_rows * sizeof *rx), *ry = malloc(out_rows * sizeof *ry),
+           *ic = malloc((size_t)nc * (size_t)a->nh * sizeof *ic);
     uint32_t *idx = malloc(out_rows * sizeof *idx);
     float *tmp = malloc(out_rows * sizeof *tmp), *retk = malloc(out_rows * (size_t)a->nh * sizeof *retk);
     if (!rx || !ry || !ic || !idx || !tmp || !retk) {
@@ -547,8 +560,9 @@ static int run_features(features_args *a) {
       for (int h = 0; h < a->nh; h++) fprintf(rep, " %+10.4f", ic[c * a->nh + h]);
       fputc('\n', rep);
     }
-    fprintf(rep, "Cont-Kukanov-Stoikov regression, mid change (ticks) on OFI L1 (lots) over %lld s intervals: "
-                 "%zu intervals, slope %.3g ticks/lot, R^2 %.3f\n",
+    fprintf(rep,
+            "Cont-Kukanov-Stoikov regression, mid change (ticks) on OFI L1 (lots) over %lld s intervals: "
+            "%zu intervals, slope %.3g ticks/lot, R^2 %.3f\n",
             (long long)(CKS_INTERVAL_NS / 1000000000LL), cks.n, slope, r2);
     FILE *rj = fopen(paths.report, "w");
     if (rj) {
@@ -562,7 +576,8 @@ static int run_features(features_args *a) {
         for (int h = 0; h < a->nh; h++) fprintf(rj, "%s%.6f", h ? ", " : "", ic[c * a->nh + h]);
         fputc(']', rj);
       }
-      fprintf(rj, "}, \"cks\": {\"interval_s\": %lld, \"intervals\": %zu, \"slope_ticks_per_lot\": %.6g, \"r2\": %.6f}}\n",
+      fprintf(rj,
+              "}, \"cks\": {\"interval_s\": %lld, \"intervals\": %zu, \"slope_ticks_per_lot\": %.6g, \"r2\": %.6f}}\n",
               (long long)(CKS_INTERVAL_NS / 1000000000LL), cks.n, slope, r2);
       fclose(rj);
     }
@@ -573,8 +588,8 @@ static int run_features(features_args *a) {
            "\"features\": \"%s\", \"sidecar\": \"%s\"}\n",
            out_rows, n, n - out_rows, nc, train, paths.features, paths.json);
   else if (!a->quiet)
-    printf("features: %zu rows x %d columns -> %s (%zu rows without a complete horizon dropped; sidecar %s)\n", out_rows,
-           nc, paths.features, n - out_rows, paths.json);
+    printf("features: %zu rows x %d columns -> %s (%zu rows without a complete horizon dropped; sidecar %s)\n",
+           out_rows, nc, paths.features, n - out_rows, paths.json);
   rc = EXIT_OK;
 done:
   if (writers_open) {
@@ -608,25 +623,36 @@ static int cmd_features(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     long n;
-    if (!strcmp(o, "--list")) list = 1;
-    else if (!strcmp(o, "--csv")) a.csv = 1;
-    else if (!strcmp(o, "--report")) a.report = 1;
-    else if (!strcmp(o, "--json")) a.json = 1;
-    else if (!strcmp(o, "--quiet") || !strcmp(o, "-q")) a.quiet = 1;
-    else if (!strcmp(o, "--out") && v) a.out = v, i++;
-    else if (!strcmp(o, "--horizons") && v) horizons = v, i++;
-    else if (!strcmp(o, "--features") && v) select = v, i++;
+    if (!strcmp(o, "--list"))
+      list = 1;
+    else if (!strcmp(o, "--csv"))
+      a.csv = 1;
+    else if (!strcmp(o, "--report"))
+      a.report = 1;
+    else if (!strcmp(o, "--json"))
+      a.json = 1;
+    else if (!strcmp(o, "--quiet") || !strcmp(o, "-q"))
+      a.quiet = 1;
+    else if (!strcmp(o, "--out") && v)
+      a.out = v, i++;
+    else if (!strcmp(o, "--horizons") && v)
+      horizons = v, i++;
+    else if (!strcmp(o, "--features") && v)
+      select = v, i++;
     else if (!strcmp(o, "--sample") && v) {
       if (sampler_parse(&a.sample, v))
-        return cli_usage_error(&cmd_features_def, "--sample: expected every, events:N, trades, mid or time:MS, got '%s'", v);
+        return cli_usage_error(&cmd_features_def,
+                               "--sample: expected every, events:N, trades, mid or time:MS, got '%s'", v);
       i++;
     } else if (!strcmp(o, "--levels") && v) {
-      if (cli_parse_int(v, 1, FEAT_MAX_LEVELS, &n)) return cli_usage_error(&cmd_features_def, "--levels: 1 to %d", FEAT_MAX_LEVELS);
+      if (cli_parse_int(v, 1, FEAT_MAX_LEVELS, &n))
+        return cli_usage_error(&cmd_features_def, "--levels: 1 to %d", FEAT_MAX_LEVELS);
       a.fc.levels = (int)n, i++;
     } else if (!strcmp(o, "--tick") && v) {
       char *end;
       a.fc.tick = strtod(v, &end);
-      if (*end || !(a.fc.tick > 0)) return cli_usage_error(&cmd_features_def, "--tick: a positive number of price units");
+      if (*end || !(a.fc.tick > 0))
+        return cli_usage_error(&cmd_features_def, "--tick: a positive number of price units");
       i++;
     } else if (!strcmp(o, "--train-fraction") && v) {
       char *end;
@@ -636,17 +662,23 @@ static int cmd_features(int argc, char **argv) {
       i++;
     } else if (!strcmp(o, "--alpha") && v) {
       char *end;
-      if (!strcmp(v, "balanced")) a.alpha_mode = LABEL_ALPHA_BALANCED;
-      else if (!strcmp(v, "spread")) a.alpha_mode = LABEL_ALPHA_SPREAD;
+      if (!strcmp(v, "balanced"))
+        a.alpha_mode = LABEL_ALPHA_BALANCED;
+      else if (!strcmp(v, "spread"))
+        a.alpha_mode = LABEL_ALPHA_SPREAD;
       else {
         a.alpha_mode = LABEL_ALPHA_FIXED;
         a.alpha = strtod(v, &end);
-        if (*end || !(a.alpha >= 0)) return cli_usage_error(&cmd_features_def, "--alpha: a number >= 0, balanced or spread");
+        if (*end || !(a.alpha >= 0))
+          return cli_usage_error(&cmd_features_def, "--alpha: a number >= 0, balanced or spread");
       }
       i++;
-    } else if (o[0] == '-' && o[1]) return cli_usage_error(&cmd_features_def, "unknown option or missing value: '%s'", o);
-    else if (npaths < 2) paths[npaths++] = o;
-    else return cli_usage_error(&cmd_features_def, "too many files ('%s')", o);
+    } else if (o[0] == '-' && o[1])
+      return cli_usage_error(&cmd_features_def, "unknown option or missing value: '%s'", o);
+    else if (npaths < 2)
+      paths[npaths++] = o;
+    else
+      return cli_usage_error(&cmd_features_def, "too many files ('%s')", o);
   }
   if (list) return list_features(&a.fc);
   if (label_parse_horizons(horizons, a.horizons, MAX_HORIZONS, &a.nh, why, sizeof why))

@@ -116,16 +116,18 @@ typedef struct {
   int has_before;
 } time_window;
 
-typedef struct {
-  double value;   /* intensity at time `at` */
-  int64_t at;
-} intensity;
-
 enum { Q_ADD, Q_CANCEL, Q_EXEC, Q_CLASSES };
 
 typedef struct {
   double o, h, l, c;
 } bar;
+
+/* What the estimators need of a completed bar, computed once when it completes (bps^2 / bps). */
+typedef struct {
+  double parkinson, garman_klass, rogers_satchell;
+  double open_ret, close_ret; /* ln(O / previous C), ln(C / O); open_ret valid when has_prev */
+  int has_prev;
+} bar_terms;
 
 struct feat_engine {
   feat_config cfg;
@@ -157,9 +159,11 @@ struct feat_engine {
   int64_t *ev_ofi1, *ev_depth1;
   int64_t ev_ofi1_sum, ev_depth1_sum;
 
+  /* decayed intensities, all kept at the time of the last event (`now`): every event decays
+   * them by one shared factor per time constant (none when time did not move), so reading
+   * them needs no exp */
   double trade_intensity[FEAT_WINDOWS];
-  int64_t trade_intensity_at;
-  intensity q_rate[Q_CLASSES][2];
+  double q_rate[Q_CLASSES][2];
   int64_t last_mid_change, last_trade;
   int has_mid_change, has_trade;
 
@@ -177,7 +181,8 @@ struct feat_engine {
   int64_t bar_index;
   int bar_open, bar_has_events;
   bar cur;
-  bar *bars;
+  double prev_close;
+  bar_terms *bars; /* the last B + 1 completed bars */
   uint64_t bars_done;
   double vol_parkinson, vol_gk, vol_rs, vol_yz;
 };
@@ -198,8 +203,10 @@ void feat_config_default(feat_config *c) {
 }
 
 static void window_name(int64_t ns, char *out, size_t n) {
-  if (ns % 1000000000LL == 0) snprintf(out, n, "%llds", (long long)(ns / 1000000000LL));
-  else snprintf(out, n, "%lldms", (long long)(ns / 1000000LL));
+  if (ns % 1000000000LL == 0)
+    snprintf(out, n, "%llds", (long long)(ns / 1000000000LL));
+  else
+    snprintf(out, n, "%lldms", (long long)(ns / 1000000LL));
 }
 
 static void add_col(feat_engine *e, const char *desc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -327,8 +334,8 @@ static void build_columns(feat_engine *e) {
 obi_err feat_new(feat_engine **out, const feat_config *cfg) {
   *out = NULL;
   if (cfg->levels < 1 || cfg->levels > FEAT_MAX_LEVELS || cfg->event_window < 1 || cfg->event_window > 1000000 ||
-      cfg->level_decay < 0 || !(cfg->intensity_tau_s > 0) || cfg->bar_ns <= 0 || cfg->bars < 1 ||
-      cfg->bars > 100000 || !(cfg->price_scale > 0) || !(cfg->tick > 0))
+      cfg->level_decay < 0 || !(cfg->intensity_tau_s > 0) || cfg->bar_ns <= 0 || cfg->bars < 1 || cfg->bars > 100000 ||
+      !(cfg->price_scale > 0) || !(cfg->tick > 0))
     return OBI_EINVAL;
   for (int j = 0; j < FEAT_WINDOWS; j++)
     if (cfg->window_ns[j] <= 0 || (j > 0 && cfg->window_ns[j] <= cfg->window_ns[j - 1])) return OBI_EINVAL;
@@ -339,7 +346,7 @@ obi_err feat_new(feat_engine **out, const feat_config *cfg) {
   e->ring = malloc(e->ring_cap * sizeof *e->ring);
   e->ev_ofi1 = calloc((size_t)cfg->event_window, sizeof *e->ev_ofi1);
   e->ev_depth1 = calloc((size_t)cfg->event_window, sizeof *e->ev_depth1);
-  e->bars = calloc((size_t)cfg->bars, sizeof *e->bars);
+  e->bars = calloc((size_t)cfg->bars + 1, sizeof *e->bars); /* B bars and the predecessor of the oldest */
   int ok = e->ring && e->ev_ofi1 && e->ev_depth1 && e->bars;
   for (int j = 0; j < 2; j++) ok = swsum_init(&e->rv[j], 1024) && swsum_init(&e->bv[j], 1024) && ok;
   if (!ok) {
@@ -409,54 +416,57 @@ static void ring_grow(feat_engine *e) {
   e->ring_cap = cap;
 }
 
-static inline void intensity_add(intensity *x, int64_t t, double tau_s) {
-  x->value = x->value * exp(-(double)(t - x->at) * 1e-9 / tau_s) + 1.0 / tau_s;
-  x->at = t;
-}
-
-static inline double intensity_at(const intensity *x, int64_t t, double tau_s) {
-  return x->value * exp(-(double)(t - x->at) * 1e-9 / tau_s);
-}
-
+/* Recomputes the bar estimators from the stored terms of the last bars: O(B) additions,
+ * once per completed bar (or per burst of empty bars). */
 static void bars_recompute(feat_engine *e) {
-  uint64_t n = e->bars_done < (uint64_t)e->cfg.bars ? e->bars_done : (uint64_t)e->cfg.bars;
+  uint64_t B = (uint64_t)e->cfg.bars, R = B + 1;
+  uint64_t n = e->bars_done < B ? e->bars_done : B;
   double park = 0, gk = 0, rs = 0;
-  const double k4ln2 = 4.0 * log(2.0), c2 = 2.0 * log(2.0) - 1.0;
-  uint32_t B = (uint32_t)e->cfg.bars;
   for (uint64_t i = e->bars_done - n; i < e->bars_done; i++) {
-    const bar *b = &e->bars[i % B];
-    double hl = log(b->h / b->l) * 1e4, co = log(b->c / b->o) * 1e4;
-    park += hl * hl / k4ln2;
-    gk += 0.5 * hl * hl - c2 * co * co;
-    rs += log(b->h / b->c) * log(b->h / b->o) * 1e8 + log(b->l / b->c) * log(b->l / b->o) * 1e8;
+    const bar_terms *b = &e->bars[i % R];
+    park += b->parkinson, gk += b->garman_klass, rs += b->rogers_satchell;
   }
   e->vol_parkinson = n ? park / (double)n : 0;
   e->vol_gk = n ? gk / (double)n : 0;
   e->vol_rs = n ? rs / (double)n : 0;
+  /* Yang-Zhang over the m most recent bars that have a predecessor (all n of them once the
+   * first bar of the data has left the window) */
   e->vol_yz = 0;
-  if (n >= 3) { /* bars 2..n of the window, each with its predecessor */
-    uint64_t np = n - 1;
-    double so = 0, sc = 0, rs2 = 0, mo = 0, mc = 0;
-    for (uint64_t i = e->bars_done - np; i < e->bars_done; i++) {
-      const bar *b = &e->bars[i % B], *p = &e->bars[(i - 1) % B];
-      mo += log(b->o / p->c) * 1e4;
-      mc += log(b->c / b->o) * 1e4;
-    }
-    mo /= (double)np, mc /= (double)np;
-    for (uint64_t i = e->bars_done - np; i < e->bars_done; i++) {
-      const bar *b = &e->bars[i % B], *p = &e->bars[(i - 1) % B];
-      double oi = log(b->o / p->c) * 1e4 - mo, ci = log(b->c / b->o) * 1e4 - mc;
-      so += oi * oi;
-      sc += ci * ci;
-      rs2 += log(b->h / b->c) * log(b->h / b->o) * 1e8 + log(b->l / b->c) * log(b->l / b->o) * 1e8;
-    }
-    double k = 0.34 / (1.34 + (double)(np + 1) / (double)(np - 1));
-    e->vol_yz = so / (double)(np - 1) + k * sc / (double)(np - 1) + (1 - k) * rs2 / (double)np;
+  uint64_t m = e->bars_done > 0 ? e->bars_done - 1 : 0;
+  if (m > B) m = B;
+  if (m < 2) return;
+  double so = 0, sc = 0, rs2 = 0, mo = 0, mc = 0;
+  for (uint64_t i = e->bars_done - m; i < e->bars_done; i++)
+    mo += e->bars[i % R].open_ret, mc += e->bars[i % R].close_ret;
+  mo /= (double)m, mc /= (double)m;
+  for (uint64_t i = e->bars_done - m; i < e->bars_done; i++) {
+    const bar_terms *b = &e->bars[i % R];
+    so += (b->open_ret - mo) * (b->open_ret - mo);
+    sc += (b->close_ret - mc) * (b->close_ret - mc);
+    rs2 += b->rogers_satchell;
   }
+  double k = 0.34 / (1.34 + (double)(m + 1) / (double)(m - 1));
+  e->vol_yz = so / (double)(m - 1) + k * sc / (double)(m - 1) + (1 - k) * rs2 / (double)m;
 }
 
 static void bar_complete(feat_engine *e, const bar *b) {
-  e->bars[e->bars_done % (uint64_t)e->cfg.bars] = *b;
+  const double k4ln2 = 4.0 * log(2.0), c2 = 2.0 * log(2.0) - 1.0;
+  bar_terms *t = &e->bars[e->bars_done % ((uint64_t)e->cfg.bars + 1)];
+  double hl = log(b->h / b->l) * 1e4, co = log(b->c / b->o) * 1e4;
+  t->parkinson = hl * hl / k4ln2;
+  t->garman_klass = 0.5 * hl * hl - c2 * co * co;
+  t->rogers_satchell = log(b->h / b->c) * log(b->h / b->o) * 1e8 + log(b->l / b->c) * log(b->l / b->o) * 1e8;
+  t->close_ret = co;
+  t->has_prev = e->bars_done > 0;
+  t->open_ret = t->has_prev ? log(b->o / e->prev_close) * 1e4 : 0;
+  e->prev_close = b->c;
+  e->bars_done++;
+}
+
+/* A bar without events: every term is 0 (O = H = L = C = the previous close). */
+static void bar_complete_flat(feat_engine *e) {
+  bar_terms *t = &e->bars[e->bars_done % ((uint64_t)e->cfg.bars + 1)];
+  *t = (bar_terms){.has_prev = e->bars_done > 0};
   e->bars_done++;
 }
 
@@ -473,8 +483,7 @@ static void bars_update(feat_engine *e, int64_t t, double mid) {
     bar_complete(e, &e->cur);
     int64_t empty = j - e->bar_index - 1;
     if (empty > e->cfg.bars) empty = e->cfg.bars;
-    bar flat = {e->cur.c, e->cur.c, e->cur.c, e->cur.c};
-    for (int64_t k = 0; k < empty; k++) bar_complete(e, &flat);
+    for (int64_t k = 0; k < empty; k++) bar_complete_flat(e);
     bars_recompute(e);
     e->bar_index = j;
     e->cur = (bar){mid, mid, mid, mid};
@@ -490,6 +499,11 @@ static int is_trade(int type) { return type == OBI_EV_EXEC || type == OBI_EV_EXE
 void feat_update(feat_engine *e, const obi_event *ev, const obi_book *book) {
   const feat_config *c = &e->cfg;
   int64_t t = ev->ts_ns > e->now || e->events == 0 ? ev->ts_ns : e->now;
+  if (t != e->now && e->events > 0) { /* decay every intensity to the new time */
+    double dt = (double)(t - e->now) * 1e-9, f = exp(-dt / c->intensity_tau_s);
+    for (int k = 0; k < Q_CLASSES; k++) e->q_rate[k][0] *= f, e->q_rate[k][1] *= f;
+    for (int j = 0; j < FEAT_WINDOWS; j++) e->trade_intensity[j] *= exp(-dt / ((double)c->window_ns[j] * 1e-9));
+  }
   e->now = t;
   e->events++;
 
@@ -510,13 +524,13 @@ void feat_update(feat_engine *e, const obi_event *ev, const obi_book *book) {
 
   /* queue intensities: adds at the best after the event, removals at the best before it */
   int side = ev->side == OBI_ASK ? 1 : 0;
-  if (ev->type == OBI_EV_ADD && n[side] > 0 && ev->price == p[side][0])
-    intensity_add(&e->q_rate[Q_ADD][side], t, c->intensity_tau_s);
+  double jump = 1.0 / c->intensity_tau_s;
+  if (ev->type == OBI_EV_ADD && n[side] > 0 && ev->price == p[side][0]) e->q_rate[Q_ADD][side] += jump;
   if ((ev->type == OBI_EV_CANCEL || ev->type == OBI_EV_DELETE) && e->prev_n[side] > 0 &&
       ev->price == e->prev_best[side])
-    intensity_add(&e->q_rate[Q_CANCEL][side], t, c->intensity_tau_s);
+    e->q_rate[Q_CANCEL][side] += jump;
   if (ev->type == OBI_EV_EXEC && e->prev_n[side] > 0 && ev->price == e->prev_best[side])
-    intensity_add(&e->q_rate[Q_EXEC][side], t, c->intensity_tau_s);
+    e->q_rate[Q_EXEC][side] += jump;
 
   /* trades */
   if (is_trade(ev->type)) {
@@ -525,11 +539,7 @@ void feat_update(feat_engine *e, const obi_event *ev, const obi_book *book) {
     rec.volume = ev->size;
     rec.signed_volume = sign * ev->size;
     rec.notional = ev->price * ev->size;
-    for (int j = 0; j < FEAT_WINDOWS; j++) {
-      double tau = (double)c->window_ns[j] * 1e-9;
-      e->trade_intensity[j] = e->trade_intensity[j] * exp(-(double)(t - e->trade_intensity_at) * 1e-9 / tau) + 1.0 / tau;
-    }
-    e->trade_intensity_at = t;
+    for (int j = 0; j < FEAT_WINDOWS; j++) e->trade_intensity[j] += 1.0 / ((double)c->window_ns[j] * 1e-9);
     e->last_trade = t;
     e->has_trade = 1;
   }
@@ -652,8 +662,8 @@ void feat_compute(const feat_engine *e, const obi_book *book, double *row) {
   }
   r[1 + e->n_imb_depth] = ratio(wd, ws);
   const book_level *best[2] = {book_level_at(book, OBI_BID, 0), book_level_at(book, OBI_ASK, 0)};
-  r[2 + e->n_imb_depth] = ratio((double)best[0]->orders - (double)best[1]->orders,
-                                (double)best[0]->orders + (double)best[1]->orders);
+  r[2 + e->n_imb_depth] =
+      ratio((double)best[0]->orders - (double)best[1]->orders, (double)best[0]->orders + (double)best[1]->orders);
 
   /* order flow imbalance */
   r = row + e->c_ofi;
@@ -670,11 +680,10 @@ void feat_compute(const feat_engine *e, const obi_book *book, double *row) {
   r = row + e->c_trade;
   for (int j = 0; j < FEAT_WINDOWS; j++, r += 5) {
     const time_window *w = &e->win[j];
-    double tau = (double)c->window_ns[j] * 1e-9;
     r[0] = (double)w->signed_volume;
     r[1] = ratio((double)w->signed_volume, (double)w->volume);
     r[2] = (double)w->trades;
-    r[3] = e->trade_intensity[j] * exp(-(double)(t - e->trade_intensity_at) * 1e-9 / tau);
+    r[3] = e->trade_intensity[j];
     r[4] = w->volume ? ((double)w->notional / (double)w->volume / ps - mid) / mid * 1e4 : 0.0;
   }
 
@@ -729,7 +738,7 @@ void feat_compute(const feat_engine *e, const obi_book *book, double *row) {
   r = row + e->c_queue;
   double rate[Q_CLASSES][2];
   for (int k = 0; k < Q_CLASSES; k++)
-    for (int s = 0; s < 2; s++) rate[k][s] = r[2 * k + s] = intensity_at(&e->q_rate[k][s], t, c->intensity_tau_s);
+    for (int s = 0; s < 2; s++) rate[k][s] = r[2 * k + s] = e->q_rate[k][s];
   for (int s = 0; s < 2; s++) {
     r[6 + s] = ratio(rate[Q_CANCEL][s], rate[Q_ADD][s]);
     double dep = rate[Q_EXEC][s] > 0 ? (double)q[s][0] / rate[Q_EXEC][s] : NO_TIME_CAP_S;

@@ -33,8 +33,10 @@ obi_err label_parse_horizons(const char *spec, label_horizon *out, int max, int 
       snprintf(why, why_len, "horizon '%s' is not a number", item);
       return OBI_EINVAL;
     }
-    if (!strcmp(end, "s")) h.is_time = 1, h.value = v * 1000000000LL;
-    else if (!strcmp(end, "ms")) h.is_time = 1, h.value = v * 1000000LL;
+    if (!strcmp(end, "s"))
+      h.is_time = 1, h.value = v * 1000000000LL;
+    else if (!strcmp(end, "ms"))
+      h.is_time = 1, h.value = v * 1000000LL;
     else if (*end) {
       snprintf(why, why_len, "horizon '%s': expected rows (10) or a duration (1s, 500ms)", item);
       return OBI_EINVAL;

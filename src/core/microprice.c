@@ -76,12 +76,14 @@ obi_err feat_microprice_fit(feat_microprice *mp, int n_imb, int max_spread, cons
   int n_spread = mp->n_spread;
   int N = n_imb * n_spread, M = N + 1; /* right-hand sides: T (N columns) and R */
   double *Qc = calloc((size_t)N * N, sizeof *Qc), *Y = calloc((size_t)N * M, sizeof *Y);
-  double *cnt = calloc((size_t)N, sizeof *cnt), *g = calloc((size_t)N, sizeof *g), *next = calloc((size_t)N, sizeof *next);
+  double *cnt = calloc((size_t)N, sizeof *cnt), *g = calloc((size_t)N, sizeof *g),
+         *next = calloc((size_t)N, sizeof *next);
   obi_err err = OBI_ENOMEM;
   if (!Qc || !Y || !cnt || !g || !next) goto done;
   uint64_t transitions = 0;
   for (size_t t = 0; t + 1 < n; t++) {
-    int s0 = feat_mp_spread_bucket(mp, obs[t].spread_ticks), i0 = feat_mp_imb_bucket(mp, obs[t].bid_size, obs[t].ask_size);
+    int s0 = feat_mp_spread_bucket(mp, obs[t].spread_ticks),
+        i0 = feat_mp_imb_bucket(mp, obs[t].bid_size, obs[t].ask_size);
     int s1 = feat_mp_spread_bucket(mp, obs[t + 1].spread_ticks),
         i1 = feat_mp_imb_bucket(mp, obs[t + 1].bid_size, obs[t + 1].ask_size);
     double dm = obs[t + 1].mid_ticks - obs[t].mid_ticks;
@@ -144,8 +146,8 @@ obi_err feat_microprice_fit(feat_microprice *mp, int n_imb, int max_spread, cons
   for (int s = 0; s < n_spread; s++)
     for (int i = 0; i < n_imb; i++) mp->g[s][i] = g[s * n_imb + i];
   if (info)
-    *info = (feat_mp_fit_info){
-        .iterations = it, .converged = converged, .states_used = used, .transitions = transitions};
+    *info =
+        (feat_mp_fit_info){.iterations = it, .converged = converged, .states_used = used, .transitions = transitions};
   err = OBI_OK;
 done:
   free(Qc);

@@ -35,8 +35,8 @@ static int write_header(npy_writer *w) {
   if (n < 0 || (size_t)n + 1 > body) return 0;
   memset(dict + n, ' ', body - (size_t)n - 1);
   dict[body - 1] = '\n';
-  unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(body & 0xff),
-                           (unsigned char)(body >> 8)};
+  unsigned char pre[10] = {
+      0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(body & 0xff), (unsigned char)(body >> 8)};
   return fseek(w->f, 0, SEEK_SET) == 0 && fwrite(pre, 1, 10, w->f) == 10 && fwrite(dict, 1, body, w->f) == body;
 }
 
