@@ -24,7 +24,7 @@ build-asan: deps
 
 build-fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOBI_FUZZ=ON >/dev/null
-	@cmake --build build-fuzz -j $(JOBS) --target fuzz_lobster >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_lobster fuzz_formats >/dev/null
 
 demo: build
 	@./build/obi demo
@@ -39,6 +39,8 @@ bench: build
 fuzz: build-fuzz
 	@mkdir -p build-fuzz/corpus
 	build-fuzz/fuzz_lobster -max_total_time=$(FUZZ_TIME) build-fuzz/corpus test/fuzz/corpus
+	@mkdir -p build-fuzz/corpus_formats
+	build-fuzz/fuzz_formats -max_total_time=$(FUZZ_TIME) build-fuzz/corpus_formats test/fuzz/corpus_formats
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -2,7 +2,8 @@
 # Runs every test suite and ends with one line "N passed, N failed" (totals over all suites):
 #   1. the unit, property, replay and CLI tests (Release build)
 #   2. the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
-#   3. the LOBSTER parser fuzzer for $FUZZ_SECONDS seconds (default 60) from the committed corpus
+#   3. the LOBSTER parser fuzzer for $FUZZ_SECONDS seconds (default 60) from the committed corpus,
+#      then the .npy/horizon fuzzer for 20 seconds
 # Exit status 1 if anything failed.
 set -u
 cd "$(dirname "$0")/.."
@@ -30,15 +31,14 @@ suite() { # name, command...
   fi
 }
 
-fuzz() {
+fuzz() { # harness, seconds, committed corpus
   local corpus
   corpus=$(mktemp -d)
-  if build-fuzz/fuzz_lobster -max_total_time="${FUZZ_SECONDS:-60}" -print_final_stats=1 "$corpus" test/fuzz/corpus \
-      >build-fuzz/fuzz.log 2>&1; then
-    grep -E 'stat::number_of_executed_units|Done' build-fuzz/fuzz.log | tail -n 2
+  if "build-fuzz/$1" -max_total_time="$2" -print_final_stats=1 "$corpus" "$3" >"build-fuzz/$1.log" 2>&1; then
+    grep -E 'stat::number_of_executed_units|Done' "build-fuzz/$1.log" | tail -n 2
     echo "1 passed, 0 failed"
   else
-    tail -n 40 build-fuzz/fuzz.log
+    tail -n 40 "build-fuzz/$1.log"
     echo "0 passed, 1 failed"
   fi
   rm -rf "$corpus"
@@ -46,7 +46,8 @@ fuzz() {
 
 suite "tests (release)" build/obi_test
 suite "tests (asan+ubsan)" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/obi_test
-suite "fuzz lobster parser (${FUZZ_SECONDS:-60} s)" fuzz
+suite "fuzz LOBSTER parser and replay (${FUZZ_SECONDS:-60} s)" fuzz fuzz_lobster "${FUZZ_SECONDS:-60}" test/fuzz/corpus
+suite "fuzz .npy reader and horizon lists (20 s)" fuzz fuzz_formats 20 test/fuzz/corpus_formats
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

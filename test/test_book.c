@@ -1,6 +1,8 @@
 /* test_book.c — unit tests of src/core/book.c: each operation, level ordering, FIFO
  * priority, queue positions, anonymous liquidity, truncation, the invariant checker,
  * and that a warmed-up book allocates nothing. */
+#include <math.h>
+
 #include "obi/book.h"
 #include "test.h"
 
@@ -223,6 +225,27 @@ void book_queue_compaction_keeps_positions(void) {
   CHECK_EQ(book_queue_position(&b, last, &ahead, NULL), OBI_OK);
   CHECK_EQ(ahead, 5 + (1 + 4997 % 3) + (1 + 4998 % 3));
   CHECK_BOOK(&b);
+  book_free(&b);
+}
+
+void book_limits_and_times(void) {
+  obi_book b;
+  book_init(&b, 0);
+  CHECK_EQ(book_add(&b, 1, OBI_BID, 100, BOOK_MAX_QTY + 1, 0), OBI_ERANGE);
+  CHECK_EQ(book_add(&b, 1, OBI_BID, BOOK_MAX_QTY + 1, 1, 0), OBI_ERANGE);
+  CHECK_EQ(book_add(&b, 1, OBI_BID, 100, BOOK_MAX_QTY, 0), OBI_OK);
+  CHECK_EQ(book_add(&b, 2, OBI_BID, 100, 1, 0), OBI_ERANGE); /* the level total would exceed the limit */
+  CHECK_EQ(book_add_anon(&b, OBI_BID, 100, 1, 0), OBI_ERANGE);
+  CHECK_EQ(book_set_level(&b, OBI_ASK, 200, BOOK_MAX_QTY + 1, 0), OBI_ERANGE);
+  CHECK(book_find_order(&b, 2) == NULL);
+  CHECK_EQ(book_depth(&b, OBI_ASK), 0);
+  CHECK_BOOK(&b);
+  /* entry times far apart (an order at time 0, then real times) do not overflow the age sums */
+  for (uint64_t i = 0; i < 8; i++)
+    CHECK_EQ(book_add(&b, 10 + i, OBI_ASK, 300, 1, i ? 1700000000000000000LL : 0), OBI_OK);
+  CHECK_BOOK(&b);
+  double age = book_level_mean_age_s(&b, book_find_level(&b, OBI_ASK, 300), 1700000000000000000LL);
+  CHECK(fabs(age - 1.7e9 / 8) < 1e-3); /* one order 1.7e9 s old, seven of age 0 */
   book_free(&b);
 }
 

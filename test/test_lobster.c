@@ -59,6 +59,9 @@ void lobster_parse_message_rejects_bad_rows(void) {
       {"34200.1,7,0,0,5,-1", "halt message"},
       {"34200.1,1,5,1234567890123456789012,2238100,1", "field 4 (size)"},
       {"34200.1234567890123456789,1,5,10,2238100,1", "at most 18 decimals"},
+      {"-0.5,1,5,10,2238100,1", "field 1 (time)"},
+      {"34200.1,1,-0,10,2238100,1", "field 3 (order id)"},
+      {"34200.1,1,5,10000000000000000,2238100,1", "field 4 (size): larger than"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int ok;
@@ -95,7 +98,7 @@ void lobster_parse_book_row_checks(void) {
   CHECK_STR_CONTAINS(why, "ask level 2: price 2239000 is not worse");
   line = "2239500,100,2231800,-5";
   CHECK(lobster_parse_book_row(line, strlen(line), 1, row, why, sizeof why) < 0);
-  CHECK_STR_CONTAINS(why, "bid size 1: must not be negative");
+  CHECK_STR_CONTAINS(why, "bid size 1: must be between 0 and 1000000000000000, found -5");
   line = "2239500,100,22318a0,100";
   CHECK(lobster_parse_book_row(line, strlen(line), 1, row, why, sizeof why) < 0);
   CHECK_STR_CONTAINS(why, "column 3: expected an integer, found '22318a0'");
@@ -122,6 +125,16 @@ void lobster_calendar(void) {
   CHECK(found);
   CHECK_EQ(lobster_day_start_ns("messages.csv", &found), 0);
   CHECK(!found);
+  lobster_day_start_ns("X_2012-02-31_1_2_message_1.csv", &found); /* no such day */
+  CHECK(!found);
+  lobster_day_start_ns("X_2300-01-02_1_2_message_1.csv", &found); /* beyond int64 nanoseconds */
+  CHECK(!found);
+  lobster_day_start_ns("X_ 2012-06-21_1_2_message_1.csv", &found);
+  CHECK(!found);
+  lobster_day_start_ns("X_2011-02-29_1_2_message_1.csv", &found); /* not a leap year */
+  CHECK(!found);
+  lobster_day_start_ns("X_2012-02-29_1_2_message_1.csv", &found);
+  CHECK(found);
 }
 
 void lobster_textin_lines(void) {
@@ -142,6 +155,61 @@ void lobster_textin_lines(void) {
   obi_textin_close(t);
   CHECK_EQ(obi_textin_open(&t, "/nonexistent/obi/file.csv"), OBI_ENOENT);
   CHECK(t == NULL);
+}
+
+/* Pipes cannot seek: the bytes read to detect the format must not be lost. */
+void lobster_textin_pipe_and_skippable_frame(void) {
+  char cmd[2048], fifo[600];
+  const char *path = test_write_file("p.txt", "34200.1,1,5,10,2238100,1\nsecond\n");
+  snprintf(fifo, sizeof fifo, "%s/fifo", test_tmpdir());
+  snprintf(cmd, sizeof cmd, "rm -f '%s' && mkfifo '%s' && (cat '%s' > '%s' &)", fifo, fifo, path, fifo);
+  CHECK_EQ(system(cmd), 0);
+  obi_textin *t;
+  const char *line;
+  size_t len;
+  CHECK_EQ(obi_textin_open(&t, fifo), OBI_OK);
+  CHECK_EQ(obi_textin_line(t, &line, &len), OBI_OK);
+  CHECK(len == 24 && memcmp(line, "34200.1,1,5,10,2238100,1", 24) == 0);
+  CHECK_EQ(obi_textin_line(t, &line, &len), OBI_OK);
+  CHECK(len == 6 && memcmp(line, "second", 6) == 0);
+  CHECK_EQ(obi_textin_line(t, &line, &len), OBI_EEOF);
+  obi_textin_close(t);
+  /* a zstd file through a pipe */
+  snprintf(cmd, sizeof cmd, "zstd -q -f '%s' -o '%s.zst' && (cat '%s.zst' > '%s' &)", path, path, path, fifo);
+  CHECK_EQ(system(cmd), 0);
+  CHECK_EQ(obi_textin_open(&t, fifo), OBI_OK);
+  CHECK_EQ(obi_textin_line(t, &line, &len), OBI_OK);
+  CHECK(len == 24 && memcmp(line, "34200.1", 7) == 0);
+  obi_textin_close(t);
+  /* a skippable frame (magic 0x184D2A50, 4-byte length, payload) before the zstd frame */
+  char skip[600];
+  snprintf(skip, sizeof skip, "%s/skip.zst", test_tmpdir());
+  snprintf(cmd, sizeof cmd, "printf '\\120\\052\\115\\030\\004\\000\\000\\000abcd' > '%s' && cat '%s.zst' >> '%s'",
+           skip, path, skip);
+  CHECK_EQ(system(cmd), 0);
+  CHECK_EQ(obi_textin_open(&t, skip), OBI_OK);
+  CHECK_EQ(obi_textin_line(t, &line, &len), OBI_OK);
+  CHECK(len == 24 && memcmp(line, "34200.1,1,5,10,2238100,1", 24) == 0);
+  obi_textin_close(t);
+}
+
+/* An orderbook error after the last message is reported against the orderbook file. */
+void lobster_error_names_the_right_file(void) {
+  const char *m = test_write_file("one_message_1.csv", "34200.1,1,5,10,1000000,1\n");
+  char *rows = malloc(1400000);
+  strcpy(rows, "1001000,5,1000000,10\n");
+  size_t n = strlen(rows);
+  memset(rows + n, '1', 1300000);
+  strcpy(rows + n + 1300000, "\n");
+  const char *o = test_write_file("one_orderbook_1.csv", rows);
+  free(rows);
+  lobster_replay *r;
+  CHECK_EQ(lobster_open(&r, m, o, NULL, NULL, 0), OBI_OK);
+  obi_event ev;
+  CHECK_EQ(lobster_next(r, &ev), OBI_OK);
+  CHECK(lobster_next(r, &ev) != OBI_OK);
+  CHECK_STR_CONTAINS(lobster_error(r), "one_orderbook_1.csv:2: line longer than 1 MiB");
+  lobster_close(r);
 }
 
 void lobster_textin_zstd_and_truncation(void) {

@@ -24,6 +24,9 @@
 #include "obi/event.h"
 
 #define BOOK_NONE UINT32_MAX
+/* The largest price, order size and level total the book accepts (OBI_ERANGE beyond), so that
+ * no sum it keeps can overflow. */
+#define BOOK_MAX_QTY 1000000000000000LL
 
 typedef struct {
   uint64_t id;    /* exchange order id; 0 for anonymous liquidity */
@@ -38,10 +41,11 @@ typedef struct {
 
 typedef struct {
   int64_t price;
-  int64_t size;    /* sum of the sizes of the live orders */
-  uint32_t orders; /* live orders */
-  uint32_t anon;   /* order index of the anonymous order, or BOOK_NONE */
-  int64_t ts_sum;  /* sum of (order ts_ns - book.epoch_ns) over live orders: mean order age in O(1) */
+  int64_t size;       /* sum of the sizes of the live orders */
+  uint32_t orders;    /* live orders */
+  uint32_t anon;      /* order index of the anonymous order, or BOOK_NONE */
+  uint64_t ts_sum_lo; /* sum of (order ts_ns - book.epoch_ns) over live orders, 128-bit */
+  int64_t ts_sum_hi;  /* (two words, so no mix of timestamps overflows): mean order age in O(1) */
   uint8_t side;
   /* The queue: slots[head..tail) hold order indices in arrival order, BOOK_NONE for
    * orders that left; fen is a Fenwick tree over the slot sizes (0 for empty slots)
@@ -92,8 +96,10 @@ void book_free(obi_book *b);
 /* Removes every order and level; keeps the pools (no allocation when refilled). */
 void book_clear(obi_book *b);
 
-/* L3 operations. Sizes and prices must be > 0.
- * add: OBI_EDUP_ORDER if id is live, OBI_ERANGE for size/price <= 0 or side not 0/1.
+/* L3 operations. Sizes and prices must be in (0, BOOK_MAX_QTY]. An operation that fails
+ * leaves the book as it was (allocation failures included).
+ * add: OBI_EDUP_ORDER if id is live, OBI_ERANGE for size/price out of range, side not 0/1,
+ *   or a level total that would exceed BOOK_MAX_QTY.
  * cancel/execute: remove `size` from the order (the order leaves when it reaches 0);
  *   OBI_EUNKNOWN_ORDER if id is not live, OBI_EOVERFILL if size exceeds the order.
  * delete: the order leaves entirely. */
@@ -158,10 +164,9 @@ static inline const book_order *book_level_front(const obi_book *b, const book_l
   return l->orders ? &b->orders[l->slots[l->head]] : NULL;
 }
 
-/* Mean entry time (ns since the epoch) of the orders of a level: now - this is their mean age. */
-static inline double book_level_mean_ts(const obi_book *b, const book_level *l) {
-  return l->orders ? (double)b->epoch_ns + (double)l->ts_sum / (double)l->orders : 0.0;
-}
+/* Mean age in seconds at now_ns of the orders of a level (now minus their mean entry time),
+ * in O(1) from the level's 128-bit sum of entry times; 0 for an empty level. */
+double book_level_mean_age_s(const obi_book *b, const book_level *l, int64_t now_ns);
 
 /* 1 when both sides are non-empty and best bid >= best ask. */
 int book_crossed(const obi_book *b);

@@ -83,7 +83,8 @@ typedef struct {
   uint64_t by_type[8];            /* LOBSTER types 1..7 */
   uint64_t unknown_order_msgs;    /* cancels/deletes/executions of ids never seen (step 2) */
   int64_t unknown_order_size;     /* their total size, taken from anonymous liquidity */
-  uint64_t unmatched_msgs;        /* unknown ids at a price without anonymous liquidity (book left unchanged) */
+  uint64_t unmatched_msgs;        /* unknown ids whose level has no anonymous liquidity, or less than their
+                                     size: the book is left unchanged (verify shows any consequence) */
   uint64_t levels_from_orderbook; /* levels that entered from the orderbook (steps 1 and 4) */
   int64_t size_from_orderbook;
   uint64_t levels_forgotten; /* levels that fell below the top N (step 3) */

@@ -39,6 +39,8 @@ typedef struct {
  * OBI_EIO, OBI_EPARSE (bad magic, header or dtype; why names it), OBI_ERANGE (data
  * shorter than the shape says: a truncated file). */
 obi_err npy_read(npy_array *a, const char *path, char *why, size_t why_len);
+/* The same from an open stream positioned at the start of the file (the caller closes it). */
+obi_err npy_read_stream(npy_array *a, FILE *f, char *why, size_t why_len);
 void npy_free(npy_array *a);
 
 #endif

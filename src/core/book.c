@@ -78,18 +78,18 @@ static obi_err map_resize(obi_book *b, uint32_t cap) {
   return OBI_OK;
 }
 
-/* The caller has checked that id is absent. */
-static obi_err map_insert(obi_book *b, uint64_t id, uint32_t order) {
-  if ((b->map_count + 1) * 2 > b->map_cap) {
-    obi_err err = map_resize(b, b->map_cap * 2);
-    if (err) return err;
-  }
+/* Room for one more id (the map stays at most half full). */
+static obi_err map_reserve(obi_book *b) {
+  return (b->map_count + 1) * 2 > b->map_cap ? map_resize(b, b->map_cap * 2) : OBI_OK;
+}
+
+/* The caller has checked that id is absent and reserved room. */
+static void map_insert(obi_book *b, uint64_t id, uint32_t order) {
   uint32_t i = map_home(b, id);
   while (b->map_vals[i] != BOOK_NONE) i = (i + 1) & (b->map_cap - 1);
   b->map_keys[i] = id;
   b->map_vals[i] = order;
   b->map_count++;
-  return OBI_OK;
 }
 
 /* Backward-shift deletion keeps probe chains intact without tombstones. */
@@ -106,6 +106,27 @@ static void map_erase_at(obi_book *b, uint32_t i) {
       i = j;
     }
   }
+}
+
+/* ---- 128-bit sums of entry times (mean order age) ---------------------------------- */
+
+/* A level's sum of (ts_ns - epoch) in two words, so that no mix of timestamps overflows. */
+static inline void ts_acc_add(book_level *l, int64_t x) {
+  uint64_t lo = l->ts_sum_lo + (uint64_t)x;
+  l->ts_sum_hi += (x < 0 ? -1 : 0) + (lo < l->ts_sum_lo);
+  l->ts_sum_lo = lo;
+}
+
+static inline void ts_acc_sub(book_level *l, int64_t x) {
+  uint64_t lo = l->ts_sum_lo - (uint64_t)x;
+  l->ts_sum_hi -= (x < 0 ? -1 : 0) + (lo > l->ts_sum_lo);
+  l->ts_sum_lo = lo;
+}
+
+double book_level_mean_age_s(const obi_book *b, const book_level *l, int64_t now_ns) {
+  if (!l->orders) return 0.0;
+  long double sum = (long double)l->ts_sum_hi * 18446744073709551616.0L + (long double)l->ts_sum_lo;
+  return (double)(((long double)now_ns - (long double)b->epoch_ns - sum / (long double)l->orders) * 1e-9L);
 }
 
 /* ---- queue blocks and the Fenwick index ----------------------------------------- */
@@ -295,13 +316,16 @@ static obi_err order_new(obi_book *b, uint32_t *out) {
   return OBI_OK;
 }
 
-/* Appends order oi (fields already set except level/slot) to the back of level li. */
-static obi_err order_enqueue(obi_book *b, uint32_t oi, uint32_t li) {
+/* Room for one more order at the back of level li. */
+static obi_err queue_reserve(obi_book *b, uint32_t li) {
   book_level *l = &b->levels[li];
-  if (l->tail == l->cap) {
-    obi_err err = queue_make_room(b, l);
-    if (err) return err;
-  }
+  return l->tail == l->cap ? queue_make_room(b, l) : OBI_OK;
+}
+
+/* Appends order oi (fields already set except level/slot) to the back of level li, which
+ * has room (queue_reserve). */
+static void order_enqueue(obi_book *b, uint32_t oi, uint32_t li) {
+  book_level *l = &b->levels[li];
   book_order *o = &b->orders[oi];
   o->level = li;
   o->slot = l->tail++;
@@ -309,13 +333,12 @@ static obi_err order_enqueue(obi_book *b, uint32_t oi, uint32_t li) {
   l->slots[o->slot] = oi;
   fen_add(l->fen, l->cap, o->slot, o->size);
   if (!b->epoch_set) b->epoch_ns = o->ts_ns, b->epoch_set = 1;
-  l->ts_sum += o->ts_ns - b->epoch_ns;
+  ts_acc_add(l, o->ts_ns - b->epoch_ns);
   l->size += o->size;
   l->orders++;
   if (o->anon) l->anon = oi;
   b->live_orders++;
   if (b->live_orders > b->stats.orders_peak) b->stats.orders_peak = b->live_orders;
-  return OBI_OK;
 }
 
 /* Takes an order out of its queue and the id map (map_pos: its map slot, or BOOK_NONE
@@ -326,7 +349,7 @@ static void order_remove(obi_book *b, uint32_t oi, uint32_t map_pos, int keep_le
   fen_add(l->fen, l->cap, o->slot, -o->size);
   l->slots[o->slot] = BOOK_NONE;
   while (l->head < l->tail && l->slots[l->head] == BOOK_NONE) l->head++;
-  l->ts_sum -= o->ts_ns - b->epoch_ns;
+  ts_acc_sub(l, o->ts_ns - b->epoch_ns);
   l->size -= o->size;
   l->orders--;
   if (o->anon) {
@@ -391,23 +414,32 @@ void book_clear(obi_book *b) {
   for (int s = 0; s < 2; s++) book_truncate(b, s, 0);
 }
 
+/* Undoes level_get's creation of an empty level after a later step failed. */
+static void level_drop_if_empty(obi_book *b, uint32_t li) {
+  if (li != BOOK_NONE && b->levels[li].orders == 0) level_drop(b, li);
+}
+
 obi_err book_add(obi_book *b, uint64_t id, int side, int64_t price, int64_t size, int64_t ts_ns) {
-  if ((side != OBI_BID && side != OBI_ASK) || price <= 0 || size <= 0) return OBI_ERANGE;
+  if ((side != OBI_BID && side != OBI_ASK) || price <= 0 || price > BOOK_MAX_QTY || size <= 0 || size > BOOK_MAX_QTY)
+    return OBI_ERANGE;
   if (map_find(b, id) != BOOK_NONE) return OBI_EDUP_ORDER;
-  uint32_t oi, li;
-  obi_err err = order_new(b, &oi);
+  /* every step that can fail comes before the first change to the book */
+  uint32_t oi, li = BOOK_NONE;
+  obi_err err = map_reserve(b);
+  if (!err) err = order_new(b, &oi);
   if (err) return err;
   err = level_get(b, side, price, &li);
-  if (!err) err = map_insert(b, id, oi);
-  if (err) { /* only on allocation failure: give the order back; an empty new level is dropped */
+  if (!err && b->levels[li].size > BOOK_MAX_QTY - size) err = OBI_ERANGE;
+  if (!err) err = queue_reserve(b, li);
+  if (err) {
     b->order_free[b->norder_free++] = oi;
-    uint32_t empty = level_find(b, side, price);
-    if (empty != BOOK_NONE && b->levels[empty].orders == 0) level_drop(b, empty);
+    if (li != BOOK_NONE) level_drop_if_empty(b, li);
     return err;
   }
-  book_order *o = &b->orders[oi];
-  *o = (book_order){.id = id, .size = size, .ts_ns = ts_ns, .side = (uint8_t)side};
-  return order_enqueue(b, oi, li);
+  b->orders[oi] = (book_order){.id = id, .size = size, .ts_ns = ts_ns, .side = (uint8_t)side};
+  map_insert(b, id, oi);
+  order_enqueue(b, oi, li);
+  return OBI_OK;
 }
 
 static obi_err reduce_by_id(obi_book *b, uint64_t id, int64_t size) {
@@ -434,13 +466,19 @@ obi_err book_delete(obi_book *b, uint64_t id) {
 /* Changes the anonymous order of level li by delta (> 0 creates it at the back). */
 static obi_err anon_adjust(obi_book *b, uint32_t li, int64_t delta, int64_t ts_ns) {
   book_level *l = &b->levels[li];
+  if (delta > 0 && l->size > BOOK_MAX_QTY - delta) return OBI_ERANGE;
   if (l->anon == BOOK_NONE) {
     if (delta <= 0) return delta == 0 ? OBI_OK : OBI_EUNKNOWN_ORDER;
     uint32_t oi;
     obi_err err = order_new(b, &oi);
     if (err) return err;
-    b->orders[oi] = (book_order){.size = delta, .ts_ns = ts_ns, .side = l->side, .anon = 1};
-    return order_enqueue(b, oi, li);
+    if ((err = queue_reserve(b, li))) {
+      b->order_free[b->norder_free++] = oi;
+      return err;
+    }
+    b->orders[oi] = (book_order){.size = delta, .ts_ns = ts_ns, .side = b->levels[li].side, .anon = 1};
+    order_enqueue(b, oi, li);
+    return OBI_OK;
   }
   uint32_t oi = l->anon;
   book_order *o = &b->orders[oi];
@@ -456,11 +494,14 @@ static obi_err anon_adjust(obi_book *b, uint32_t li, int64_t delta, int64_t ts_n
 }
 
 obi_err book_add_anon(obi_book *b, int side, int64_t price, int64_t size, int64_t ts_ns) {
-  if ((side != OBI_BID && side != OBI_ASK) || price <= 0 || size <= 0) return OBI_ERANGE;
+  if ((side != OBI_BID && side != OBI_ASK) || price <= 0 || price > BOOK_MAX_QTY || size <= 0 || size > BOOK_MAX_QTY)
+    return OBI_ERANGE;
   uint32_t li;
   obi_err err = level_get(b, side, price, &li);
   if (err) return err;
-  return anon_adjust(b, li, size, ts_ns);
+  err = anon_adjust(b, li, size, ts_ns);
+  if (err) level_drop_if_empty(b, li);
+  return err;
 }
 
 obi_err book_reduce_anon(obi_book *b, int side, int64_t price, int64_t size) {
@@ -481,7 +522,8 @@ static void level_remove_all(obi_book *b, uint32_t li) {
 }
 
 obi_err book_set_level(obi_book *b, int side, int64_t price, int64_t size, int64_t ts_ns) {
-  if ((side != OBI_BID && side != OBI_ASK) || price <= 0 || size < 0) return OBI_ERANGE;
+  if ((side != OBI_BID && side != OBI_ASK) || price <= 0 || price > BOOK_MAX_QTY || size < 0 || size > BOOK_MAX_QTY)
+    return OBI_ERANGE;
   uint32_t li = level_find(b, side, price);
   if (size == 0) {
     if (li != BOOK_NONE) level_remove_all(b, li);
@@ -495,7 +537,9 @@ obi_err book_set_level(obi_book *b, int side, int64_t price, int64_t size, int64
   int64_t anon = l->anon == BOOK_NONE ? 0 : b->orders[l->anon].size;
   int64_t identified = l->size - anon;
   if (size < identified) return OBI_EOVERFILL;
-  return anon_adjust(b, li, size - identified - anon, ts_ns);
+  obi_err err = anon_adjust(b, li, size - identified - anon, ts_ns);
+  if (err) level_drop_if_empty(b, li);
+  return err;
 }
 
 obi_err book_apply(obi_book *b, const obi_event *ev) {
@@ -619,7 +663,8 @@ obi_err book_check(const obi_book *b, char *why, size_t why_len) {
       CHECK(l->orders > 0 && l->size > 0, "level %lld (side %d) is empty but listed", (long long)l->price, side);
       CHECK(l->head <= l->tail && l->tail <= l->cap, "level %lld: queue bounds head %u tail %u cap %u",
             (long long)l->price, l->head, l->tail, l->cap);
-      int64_t sum = 0, ts_sum = 0;
+      int64_t sum = 0;
+      book_level acc = {0};
       uint32_t count = 0, anon_seen = 0;
       CHECK(fenwick_ok(b, l), "level %lld: queue index disagrees with the order sizes", (long long)l->price);
       for (uint32_t slot = 0; slot < l->tail; slot++) {
@@ -642,13 +687,15 @@ obi_err book_check(const obi_book *b, char *why, size_t why_len) {
           identified++;
         }
         sum += o->size;
-        ts_sum += o->ts_ns - b->epoch_ns;
+        ts_acc_add(&acc, o->ts_ns - b->epoch_ns);
         count++;
       }
       CHECK(sum == l->size, "level %lld: size %lld but its orders sum to %lld", (long long)l->price, (long long)l->size,
             (long long)sum);
-      CHECK(ts_sum == l->ts_sum, "level %lld: order times sum to %lld, recorded %lld", (long long)l->price,
-            (long long)ts_sum, (long long)l->ts_sum);
+      CHECK(acc.ts_sum_hi == l->ts_sum_hi && acc.ts_sum_lo == l->ts_sum_lo,
+            "level %lld: the sum of the order times disagrees with the orders", (long long)l->price);
+      CHECK(l->head >= l->tail || l->slots[l->head] != BOOK_NONE, "level %lld: the queue head is an empty slot",
+            (long long)l->price);
       CHECK(count == l->orders, "level %lld: %u orders counted, %u recorded", (long long)l->price, count, l->orders);
       CHECK(anon_seen <= 1 && (anon_seen == 1) == (l->anon != BOOK_NONE),
             "level %lld: anonymous order bookkeeping is wrong", (long long)l->price);

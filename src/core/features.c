@@ -4,10 +4,10 @@
  *   - OFI contributions e_m from the top-5 snapshot it kept at the previous event;
  *   - one record per event in a ring buffer shared by the rolling time windows; each
  *     window keeps the index of its oldest event and running integer sums (OFI, depth,
- *     trade volume, notional, counts), which stay exact under add/evict;
- *   - sums of doubles (realized and bipower variance) use the two-stack sliding
- *     aggregation instead of subtract-on-evict, so a window that shrinks after a burst
- *     never carries cancellation error: every query is a sum of positive terms;
+ *     trade volume, counts), which stay exact under add/evict;
+ *   - sums of doubles (realized and bipower variance, traded notional) use the two-stack
+ *     sliding aggregation instead of subtract-on-evict, so a window that shrinks after a
+ *     burst never carries cancellation error: every query is a sum of positive terms;
  *   - exponentially decayed intensities are one multiply-add per event of their class;
  *   - OHLC bars of the mid close when time moves past them; the bar estimators are
  *     recomputed once per completed bar (O(B) per bar, not per event).
@@ -103,7 +103,7 @@ typedef struct { /* one event's contribution to the rolling windows */
   int64_t ts;
   int64_t ofi[FEAT_OFI_LEVELS];
   int64_t depth[FEAT_OFI_LEVELS]; /* q^b_m + q^a_m after the event */
-  int64_t volume, signed_volume, notional;
+  int64_t volume, signed_volume;
   int32_t trade;
   double mid; /* mid after the event (currency); 0 while undefined */
 } ev_record;
@@ -111,7 +111,7 @@ typedef struct { /* one event's contribution to the rolling windows */
 typedef struct {
   uint64_t start; /* oldest event in the window (absolute index into the ring) */
   int64_t ofi[FEAT_OFI_LEVELS], depth[FEAT_OFI_LEVELS];
-  int64_t volume, signed_volume, notional, trades, events;
+  int64_t volume, signed_volume, trades, events;
   double mid_before; /* mid after the last evicted event (the last one at or before t - w) */
   int has_before;
 } time_window;
@@ -167,8 +167,9 @@ struct feat_engine {
   int64_t last_mid_change, last_trade;
   int has_mid_change, has_trade;
 
-  /* realized and bipower variance over windows 1 and 2 */
-  swsum rv[2], bv[2];
+  /* realized and bipower variance over windows 1 and 2; traded notional per window (price x
+   * size can exceed int64, so it is a sum of doubles, exact enough without subtraction) */
+  swsum rv[2], bv[2], notional[FEAT_WINDOWS];
   double last_ret; /* last mid-change return (bps) */
   int64_t last_ret_ts;
   int has_ret;
@@ -349,6 +350,7 @@ obi_err feat_new(feat_engine **out, const feat_config *cfg) {
   e->bars = calloc((size_t)cfg->bars + 1, sizeof *e->bars); /* B bars and the predecessor of the oldest */
   int ok = e->ring && e->ev_ofi1 && e->ev_depth1 && e->bars;
   for (int j = 0; j < 2; j++) ok = swsum_init(&e->rv[j], 1024) && swsum_init(&e->bv[j], 1024) && ok;
+  for (int j = 0; j < FEAT_WINDOWS; j++) ok = swsum_init(&e->notional[j], 1024) && ok;
   if (!ok) {
     feat_free(e);
     return OBI_ENOMEM;
@@ -365,6 +367,7 @@ void feat_free(feat_engine *e) {
   free(e->ev_depth1);
   free(e->bars);
   for (int j = 0; j < 2; j++) swsum_free(&e->rv[j]), swsum_free(&e->bv[j]);
+  for (int j = 0; j < FEAT_WINDOWS; j++) swsum_free(&e->notional[j]);
   free(e);
 }
 
@@ -538,7 +541,7 @@ void feat_update(feat_engine *e, const obi_event *ev, const obi_book *book) {
     rec.trade = 1;
     rec.volume = ev->size;
     rec.signed_volume = sign * ev->size;
-    rec.notional = ev->price * ev->size;
+    for (int j = 0; j < FEAT_WINDOWS; j++) swsum_push(&e->notional[j], t, (double)ev->price * (double)ev->size);
     for (int j = 0; j < FEAT_WINDOWS; j++) e->trade_intensity[j] += 1.0 / ((double)c->window_ns[j] * 1e-9);
     e->last_trade = t;
     e->has_trade = 1;
@@ -577,7 +580,7 @@ void feat_update(feat_engine *e, const obi_event *ev, const obi_book *book) {
   for (int j = 0; j < FEAT_WINDOWS; j++) {
     time_window *w = &e->win[j];
     for (int m = 0; m < FEAT_OFI_LEVELS; m++) w->ofi[m] += rec.ofi[m], w->depth[m] += rec.depth[m];
-    w->volume += rec.volume, w->signed_volume += rec.signed_volume, w->notional += rec.notional;
+    w->volume += rec.volume, w->signed_volume += rec.signed_volume;
     w->trades += rec.trade, w->events++;
     int64_t limit = t - c->window_ns[j];
     if (w->start < e->ring_head) w->start = e->ring_head;
@@ -585,7 +588,7 @@ void feat_update(feat_engine *e, const obi_event *ev, const obi_book *book) {
       const ev_record *r = &e->ring[w->start & (e->ring_cap - 1)];
       if (r->ts > limit) break;
       for (int m = 0; m < FEAT_OFI_LEVELS; m++) w->ofi[m] -= r->ofi[m], w->depth[m] -= r->depth[m];
-      w->volume -= r->volume, w->signed_volume -= r->signed_volume, w->notional -= r->notional;
+      w->volume -= r->volume, w->signed_volume -= r->signed_volume;
       w->trades -= r->trade, w->events--;
       w->has_before = r->mid != 0;
       w->mid_before = r->mid;
@@ -594,6 +597,7 @@ void feat_update(feat_engine *e, const obi_event *ev, const obi_book *book) {
   }
   /* the longest window is the last: nothing older than its start is needed */
   e->ring_head = e->win[FEAT_WINDOWS - 1].start;
+  for (int j = 0; j < FEAT_WINDOWS; j++) swsum_evict(&e->notional[j], t - c->window_ns[j]);
   for (int j = 0; j < 2; j++) {
     swsum_evict(&e->rv[j], t - c->window_ns[j + 1]);
     swsum_evict(&e->bv[j], t - c->window_ns[j + 1]);
@@ -684,7 +688,7 @@ void feat_compute(const feat_engine *e, const obi_book *book, double *row) {
     r[1] = ratio((double)w->signed_volume, (double)w->volume);
     r[2] = (double)w->trades;
     r[3] = e->trade_intensity[j];
-    r[4] = w->volume ? ((double)w->notional / (double)w->volume / ps - mid) / mid * 1e4 : 0.0;
+    r[4] = w->volume ? (swsum_value(&e->notional[j]) / (double)w->volume / ps - mid) / mid * 1e4 : 0.0;
   }
 
   /* depth profile */
@@ -750,7 +754,7 @@ void feat_compute(const feat_engine *e, const obi_book *book, double *row) {
   r[11] = since < NO_TIME_CAP_S ? since : NO_TIME_CAP_S;
   for (int s = 0; s < 2; s++) {
     r[12 + s] = (double)(t - book_level_front(book, best[s])->ts_ns) * 1e-9;
-    r[14 + s] = ((double)(t - book->epoch_ns) - (double)best[s]->ts_sum / (double)best[s]->orders) * 1e-9;
+    r[14 + s] = book_level_mean_age_s(book, best[s], t);
   }
 
   /* recent returns */

@@ -3,6 +3,7 @@
  * loses no precision); time windows are found with two monotone pointers: O(n) per horizon. */
 #include "obi/labels.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ obi_err label_parse_horizons(const char *spec, label_horizon *out, int max, int 
       return OBI_EINVAL;
     }
     char *end;
+    errno = 0;
     long long v = strtoll(item, &end, 10);
     label_horizon h = {.value = v};
     snprintf(h.name, sizeof h.name, "%s", item);
@@ -33,18 +35,22 @@ obi_err label_parse_horizons(const char *spec, label_horizon *out, int max, int 
       snprintf(why, why_len, "horizon '%s' is not a number", item);
       return OBI_EINVAL;
     }
+    if (*end && strcmp(end, "s") && strcmp(end, "ms")) {
+      snprintf(why, why_len, "horizon '%s': expected rows (10) or a duration (1s, 500ms)", item);
+      return OBI_EINVAL;
+    }
+    if (v <= 0 || errno == ERANGE) {
+      snprintf(why, why_len, "horizon '%s' must be > 0", item);
+      return OBI_EINVAL;
+    }
+    if (v > 1000000000LL) { /* a billion rows or seconds: also keeps the nanoseconds in range */
+      snprintf(why, why_len, "horizon '%s' is too long", item);
+      return OBI_EINVAL;
+    }
     if (!strcmp(end, "s"))
       h.is_time = 1, h.value = v * 1000000000LL;
     else if (!strcmp(end, "ms"))
       h.is_time = 1, h.value = v * 1000000LL;
-    else if (*end) {
-      snprintf(why, why_len, "horizon '%s': expected rows (10) or a duration (1s, 500ms)", item);
-      return OBI_EINVAL;
-    }
-    if (v <= 0 || v > 1000000000LL) {
-      snprintf(why, why_len, "horizon '%s' must be > 0", item);
-      return OBI_EINVAL;
-    }
     out[(*n)++] = h;
     p += len;
     if (*p == ',') p++;

@@ -76,6 +76,7 @@ __attribute__((always_inline)) static inline const char *scan_i64(const char *p,
     }
   }
   if (!q && !(q = scan_digits_slow(p, end, &v))) return NULL;
+  if (neg && v == 0) return NULL; /* "-0" is not a number LOBSTER writes */
   *out = neg ? -(int64_t)v : (int64_t)v;
   return q;
 }
@@ -180,6 +181,11 @@ obi_err lobster_parse_message(const char *line, size_t len, lobster_msg *m, char
     report(why, why_len, "field 4 (size): must be positive, found %lld", (long long)m->size);
     return OBI_ERANGE;
   }
+  if (m->size > BOOK_MAX_QTY || m->price > BOOK_MAX_QTY) {
+    report(why, why_len, "field %d (%s): larger than %lld", m->size > BOOK_MAX_QTY ? 4 : 5,
+           m->size > BOOK_MAX_QTY ? "size" : "price", (long long)BOOK_MAX_QTY);
+    return OBI_ERANGE;
+  }
   if (m->size < 0 || m->price <= 0) {
     report(why, why_len,
            m->size < 0 ? "field 4 (size): must not be negative, found %lld"
@@ -226,8 +232,9 @@ int lobster_parse_book_row(const char *line, size_t len, int levels, int64_t *ro
     int empty_seen = 0;
     for (int k = 0; k < nl; k++) {
       int64_t price = row[4 * k + 2 * side], size = row[4 * k + 2 * side + 1];
-      if (size < 0) {
-        report(why, why_len, "%s size %d: must not be negative, found %lld", name, k + 1, (long long)size);
+      if (size < 0 || size > BOOK_MAX_QTY) {
+        report(why, why_len, "%s size %d: must be between 0 and %lld, found %lld", name, k + 1, (long long)BOOK_MAX_QTY,
+               (long long)size);
         return OBI_ERANGE;
       }
       if (size == 0) {
@@ -269,20 +276,28 @@ void lobster_to_event(const lobster_msg *m, int64_t day_start_ns, obi_event *ev)
   ev->order_id = m->order_id < 0 ? 0 : (uint64_t)m->order_id;
 }
 
+static int digits(const char *p, int n) {
+  int v = 0;
+  for (int i = 0; i < n; i++) {
+    if ((unsigned)(p[i] - '0') >= 10) return -1;
+    v = v * 10 + (p[i] - '0');
+  }
+  return v;
+}
+
 int64_t lobster_day_start_ns(const char *path, int *found) {
+  static const int month_days[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   const char *base = strrchr(path, '/');
   base = base ? base + 1 : path;
   *found = 0;
-  for (const char *p = base; p[0] && p[1]; p++) { /* "_YYYY-MM-DD_" */
-    int y, mo, d;
-    char c1, c2, c3;
-    if (p[0] != '_' || strlen(p) < 12) continue;
-    if (sscanf(p, "_%4d%c%2d%c%2d%c", &y, &c1, &mo, &c2, &d, &c3) == 6 && c1 == '-' && c2 == '-' && c3 == '_' &&
-        y >= 1970 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31) {
-      *found = 1;
-      int64_t days = obi_days_from_civil(y, mo, d);
-      return (days * 86400 - obi_us_eastern_offset_s(y, mo, d)) * 1000000000LL;
-    }
+  for (const char *p = base; *p; p++) { /* "_YYYY-MM-DD_" */
+    if (p[0] != '_' || strlen(p) < 12 || p[5] != '-' || p[8] != '-' || p[11] != '_') continue;
+    int y = digits(p + 1, 4), mo = digits(p + 6, 2), d = digits(p + 9, 2);
+    if (y < 1970 || y > 2200 || mo < 1 || mo > 12 || d < 1 || d > month_days[mo - 1]) continue;
+    if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))) continue;
+    *found = 1;
+    int64_t days = obi_days_from_civil(y, mo, d);
+    return (days * 86400 - obi_us_eastern_offset_s(y, mo, d)) * 1000000000LL;
   }
   return 0;
 }
@@ -302,6 +317,9 @@ struct lobster_replay {
   char err[1024];
   int failed;
 };
+
+/* Statistics sums saturate instead of overflowing (sizes are at most BOOK_MAX_QTY). */
+static inline void sat_add(int64_t *sum, int64_t x) { *sum = *sum > INT64_MAX - x ? INT64_MAX : *sum + x; }
 
 static obi_err fail(lobster_replay *r, obi_err code, const char *name, uint64_t line, const char *fmt, ...) {
   char what[640];
@@ -390,7 +408,7 @@ static obi_err start(lobster_replay *r, int levels, const lobster_msg *m, int64_
       obi_err err = book_add_anon(&r->book, side, price, size, ts);
       if (err) return err;
       r->stats.levels_from_orderbook++;
-      r->stats.size_from_orderbook += size;
+      sat_add(&r->stats.size_from_orderbook, size);
     }
   }
   if (m->type == 1) { /* the row already holds the new order: take it out, then add it by id */
@@ -429,7 +447,7 @@ static obi_err fill_from_row(lobster_replay *r, int64_t ts) {
       obi_err err = book_add_anon(&r->book, side, price, size, ts);
       if (err) return err;
       r->stats.levels_from_orderbook++;
-      r->stats.size_from_orderbook += size;
+      sat_add(&r->stats.size_from_orderbook, size);
     }
   }
   return OBI_OK;
@@ -490,7 +508,7 @@ static obi_err apply(lobster_replay *r, const lobster_msg *m, const obi_event *e
   err = book_reduce_anon(b, ev->side, ev->price, ev->size);
   if (err == OBI_OK) {
     r->stats.unknown_order_msgs++;
-    r->stats.unknown_order_size += m->size;
+    sat_add(&r->stats.unknown_order_size, m->size);
   } else {
     r->stats.unmatched_msgs++; /* the book stays as it was; verify shows any consequence */
   }
@@ -507,9 +525,12 @@ obi_err lobster_next(lobster_replay *r, obi_event *ev) {
   if (err == OBI_EEOF) {
     err = obi_textin_line(r->book_in, &row_line, &row_len);
     if (err == OBI_EEOF) return OBI_EEOF;
+    uint64_t row_no = obi_textin_line_no(r->book_in);
     if (err == OBI_OK)
-      return fail(r, OBI_EPARSE, r->book_name, obi_textin_line_no(r->book_in), "more rows than the %llu messages of %s",
+      return fail(r, OBI_EPARSE, r->book_name, row_no, "more rows than the %llu messages of %s",
                   (unsigned long long)line_no, r->msg_name);
+    return fail(r, err, r->book_name, row_no,
+                err == OBI_EIO ? "read error (file truncated or corrupt?)" : "line longer than 1 MiB");
   }
   if (err)
     return fail(r, err, r->msg_name, line_no,

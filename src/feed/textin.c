@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zstd.h>
 
 #define TEXTIN_WINDOW (1u << 20) /* the longest accepted line */
@@ -49,18 +50,23 @@ obi_err obi_textin_open(obi_textin **out, const char *path) {
   t->cap = TEXTIN_WINDOW + TEXTIN_READ;
   t->buf = malloc(t->cap);
   if (!t->buf) goto fail_nomem;
-  if (fseek(f, 0, SEEK_END) == 0) {
-    long size = ftell(f);
-    if (size > 0) t->bytes_total = (uint64_t)size;
-    rewind(f);
-  }
-  unsigned char magic[4] = {0};
-  size_t got = fread(magic, 1, 4, f);
-  rewind(f);
-  if (got == 4 && magic[0] == 0x28 && magic[1] == 0xB5 && magic[2] == 0x2F && magic[3] == 0xFD) {
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) t->bytes_total = (uint64_t)st.st_size;
+  /* The first four bytes tell the format. They are kept (not re-read: pipes cannot seek):
+   * as compressed input for zstd, as text otherwise. */
+  unsigned char head[4];
+  size_t got = fread(head, 1, 4, f);
+  t->bytes_read = got;
+  uint32_t magic = (uint32_t)head[0] | (uint32_t)head[1] << 8 | (uint32_t)head[2] << 16 | (uint32_t)head[3] << 24;
+  if (got == 4 && (magic == ZSTD_MAGICNUMBER || (magic & ZSTD_MAGIC_SKIPPABLE_MASK) == ZSTD_MAGIC_SKIPPABLE_START)) {
     t->zstd = ZSTD_createDCtx();
     t->zin = malloc(ZSTD_DStreamInSize());
     if (!t->zstd || !t->zin) goto fail_nomem;
+    memcpy(t->zin, head, 4);
+    t->zin_len = 4;
+  } else {
+    memcpy(t->buf, head, got);
+    t->end = got;
   }
   *out = t;
   return OBI_OK;
@@ -113,6 +119,10 @@ obi_err obi_textin_line(obi_textin *t, const char **line, size_t *len) {
     char *nl = t->pos < t->end ? memchr(start, '\n', t->end - t->pos) : NULL;
     if (nl || (t->eof && t->pos < t->end)) {
       size_t n = nl ? (size_t)(nl - start) : t->end - t->pos;
+      if (n > TEXTIN_WINDOW) {
+        t->line_no++;
+        return OBI_EPARSE;
+      }
       t->pos += n + (nl != NULL);
       if (n > 0 && start[n - 1] == '\r') n--;
       t->line_no++;

@@ -97,6 +97,13 @@ obi_err npy_read(npy_array *a, const char *path, char *why, size_t why_len) {
   memset(a, 0, sizeof *a);
   FILE *f = fopen(path, "rb");
   if (!f) return bad(why, why_len, errno == ENOENT ? OBI_ENOENT : OBI_EIO, "cannot open");
+  obi_err err = npy_read_stream(a, f, why, why_len);
+  fclose(f);
+  return err;
+}
+
+obi_err npy_read_stream(npy_array *a, FILE *f, char *why, size_t why_len) {
+  memset(a, 0, sizeof *a);
   obi_err err = OBI_EPARSE;
   unsigned char pre[10];
   char *dict = NULL;
@@ -171,17 +178,36 @@ obi_err npy_read(npy_array *a, const char *path, char *why, size_t why_len) {
     err = OBI_ERANGE;
     goto fail;
   }
-  a->data = malloc(count * a->item + 1);
+  /* Never trust the header with memory: compare it with what the file holds first (for a
+   * stream that cannot seek, read in chunks so a lying header fails at end of file). */
+  uint64_t bytes = count * a->item;
+  long here = ftell(f);
+  if (here >= 0 && fseek(f, 0, SEEK_END) == 0) {
+    long end = ftell(f);
+    if (end < here || fseek(f, here, SEEK_SET) != 0) goto truncated;
+    if ((uint64_t)(end - here) < bytes) goto truncated;
+  }
+  uint64_t got = 0, cap = bytes < (1u << 20) ? bytes : (1u << 20);
+  a->data = malloc(cap + 1);
   if (!a->data) {
     err = OBI_ENOMEM;
     goto fail;
   }
-  if (fread(a->data, a->item, count, f) != count) {
-    err = OBI_ERANGE;
-    goto truncated;
+  while (got < bytes) {
+    if (got == cap) {
+      cap = cap * 2 < bytes ? cap * 2 : bytes;
+      void *grown = realloc(a->data, cap + 1);
+      if (!grown) {
+        err = OBI_ENOMEM;
+        goto fail;
+      }
+      a->data = grown;
+    }
+    size_t n = fread((char *)a->data + got, 1, cap - got, f);
+    if (n == 0) goto truncated;
+    got += n;
   }
   free(dict);
-  fclose(f);
   return OBI_OK;
 truncated:
   bad(why, why_len, OBI_ERANGE, "file is truncated (shorter than its header says)");
@@ -190,7 +216,6 @@ fail:
   free(dict);
   free(a->data);
   a->data = NULL;
-  fclose(f);
   return err;
 }
 
