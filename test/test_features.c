@@ -357,7 +357,7 @@ void features_cli_end_to_end(void) {
            "assert set(np.unique(l).tolist()) <= {0, 1, 2}\n"
            "assert np.isfinite(f).all()\n"
            "assert (np.diff(t) >= 0).all()\n"
-           "assert j['rows'] + j['dropped_rows'] == j['sampled_rows'] == 20000\n"
+           "assert j['rows'] + j['dropped_rows'] == j['sampled_rows'] == 18439\n"
            "assert len(j['normalization']['mean']) == 91\n"
            "assert len(j['source'][0]['sha256']) == 64\n"
            "\"",
@@ -380,6 +380,29 @@ void features_cli_end_to_end(void) {
   CHECK_STR_CONTAINS(out_text, "ofi_l5_60s");
 }
 
+/* Messages that share a timestamp give one row, after the last of them, unless --split-timestamps. */
+void features_rows_at_timestamp_ends(void) {
+  const char *m = test_write_file("ts_message_1.csv",
+                                  "34200.1,1,1,10,1000000,1\n34200.1,1,2,10,1001000,-1\n34200.2,1,3,5,1000000,1\n"
+                                  "34200.2,4,3,5,1000000,1\n34200.3,1,4,7,1000000,1\n34200.4,3,4,7,1000000,1\n"
+                                  "34200.5,1,5,1,1000500,1\n");
+  const char *o = test_write_file("ts_orderbook_1.csv", "9999999999,0,1000000,10\n1001000,10,1000000,10\n"
+                                                        "1001000,10,1000000,15\n1001000,10,1000000,10\n"
+                                                        "1001000,10,1000000,17\n1001000,10,1000000,10\n"
+                                                        "1001000,10,1000500,1\n");
+  char args[2048];
+  snprintf(args, sizeof args, "features '%s' '%s' --out '%s/ts.npy' --horizons 1 --quiet --json", m, o, test_tmpdir());
+  CHECK_EQ(run_obi(args), 0);
+  /* 5 timestamps (34200.1 .. .5) -> 5 rows sampled; the last has no future (no next row, and
+   * the mid never changes after it): 4 kept */
+  CHECK_STR_CONTAINS(out_text, "\"rows\": 4, \"sampled_rows\": 5,");
+  snprintf(args, sizeof args, "features '%s' '%s' --out '%s/ts.npy' --horizons 1 --quiet --json --split-timestamps", m,
+           o, test_tmpdir());
+  CHECK_EQ(run_obi(args), 0);
+  /* every message after which both sides exist: messages 2..7, the last without a future */
+  CHECK_STR_CONTAINS(out_text, "\"rows\": 5, \"sampled_rows\": 6,");
+}
+
 void features_cli_bad_input(void) {
   char args[2048];
   snprintf(args, sizeof args,
@@ -400,7 +423,8 @@ void features_cli_bad_input(void) {
            "features " AMZN10 "message_10.csv.zst " AMZN10 "orderbook_10.csv.zst --out '%s/g.npy' --horizons 100000",
            test_tmpdir());
   CHECK_EQ(run_obi(args), 1);
-  CHECK_STR_CONTAINS(err_text, "none of the 20000 rows has a complete label horizon");
+  /* 18439 distinct timestamps: `zstd -dc FILE | cut -d, -f1 | uniq | wc -l` */
+  CHECK_STR_CONTAINS(err_text, "none of the 18439 rows has a complete label horizon");
   snprintf(args, sizeof args,
            "features " AMZN10 "message_10.csv.zst " AMZN10 "orderbook_10.csv.zst --sample sometimes --out x");
   CHECK_EQ(run_obi(args), 2);

@@ -38,6 +38,7 @@
   X(labels_alpha_from_training_rows_only) \
   X(npy_round_trip_and_bad_files) \
   X(features_cli_end_to_end) \
+  X(features_rows_at_timestamp_ends) \
   X(features_cli_bad_input) \
   X(features_match_naive_reference) \
   X(features_ofi_hand_cases) \

@@ -118,6 +118,13 @@ obi_err lobster_open_readers(lobster_replay **out, obi_textin *msgs, const char 
  * saying "file:line: what" (after an error the replay cannot continue). */
 obi_err lobster_next(lobster_replay *r, obi_event *ev);
 
+/* The timestamp of the next message without consuming it (the line is read ahead and used by
+ * the next lobster_next). Returns 0 at the end of the file or when the next line is malformed
+ * (lobster_next then reports it). Lets a consumer see whether the current message is the last
+ * of a group with the same timestamp: such a group happened at one instant, and the state
+ * between its messages was never observable. */
+int lobster_peek_time(lobster_replay *r, int64_t *ts_ns);
+
 const obi_book *lobster_book(const lobster_replay *r);
 const lobster_stats *lobster_get_stats(const lobster_replay *r);
 int lobster_levels(const lobster_replay *r);

@@ -31,14 +31,18 @@ typedef struct {
   sample_kind kind;
   int64_t n; /* events, or nanoseconds */
   char spec[32];
+  int split_timestamps; /* also take rows between messages that share a timestamp */
   /* state */
   uint64_t events;
+  int pending; /* the clock fired in the current timestamp group */
   int64_t next_t;
   int64_t last_bid, last_ask;
 } sampler;
 
 static int sampler_parse(sampler *s, const char *spec) {
+  int split = s->split_timestamps;
   memset(s, 0, sizeof *s);
+  s->split_timestamps = split;
   snprintf(s->spec, sizeof s->spec, "%s", spec);
   long v;
   if (!strcmp(spec, "every"))
@@ -56,26 +60,43 @@ static int sampler_parse(sampler *s, const char *spec) {
   return 0;
 }
 
-/* Whether a row is taken after this event (the book already holds it). */
-static int sampler_take(sampler *s, const obi_event *ev, const obi_book *b) {
+/* Whether a row is taken after this event (the book already holds it). Messages that share a
+ * timestamp happened at one instant: the states between them were never observable, and a row
+ * taken there would see part of an event's consequences before the rest (a marketable order
+ * shown as several executions). So a row is taken only after the last message of a timestamp
+ * group (group_end), unless split_timestamps; the clock's condition may fire anywhere in it. */
+static int sampler_take(sampler *s, const obi_event *ev, const obi_book *b, int group_end) {
   s->events++;
+  if (s->kind == SAMPLE_EVERY) s->pending = 1;
+  if (s->kind == SAMPLE_EVENTS && s->events % (uint64_t)s->n == 0) s->pending = 1;
+  if (s->kind == SAMPLE_TRADES &&
+      (ev->type == OBI_EV_EXEC || ev->type == OBI_EV_EXEC_HIDDEN || ev->type == OBI_EV_TRADE))
+    s->pending = 1;
+  if (!group_end && !s->split_timestamps) return 0;
   int64_t bid, ask;
-  if (!book_best(b, OBI_BID, &bid, NULL) || !book_best(b, OBI_ASK, &ask, NULL)) return 0;
+  int both = book_best(b, OBI_BID, &bid, NULL) && book_best(b, OBI_ASK, &ask, NULL);
   int take = 0;
-  switch (s->kind) {
-  case SAMPLE_EVERY: take = 1; break;
-  case SAMPLE_EVENTS: take = s->events % (uint64_t)s->n == 0; break;
-  case SAMPLE_TRADES:
-    take = ev->type == OBI_EV_EXEC || ev->type == OBI_EV_EXEC_HIDDEN || ev->type == OBI_EV_TRADE;
-    break;
-  case SAMPLE_MID: take = bid + ask != s->last_bid + s->last_ask; break;
-  case SAMPLE_TIME:
-    take = ev->ts_ns >= s->next_t;
-    if (take) s->next_t = (ev->ts_ns / s->n + 1) * s->n;
-    break;
+  if (both) {
+    switch (s->kind) {
+    case SAMPLE_EVERY:
+    case SAMPLE_EVENTS:
+    case SAMPLE_TRADES: take = s->pending; break;
+    case SAMPLE_MID: take = bid + ask != s->last_bid + s->last_ask; break;
+    case SAMPLE_TIME:
+      take = ev->ts_ns >= s->next_t;
+      if (take) s->next_t = (ev->ts_ns / s->n + 1) * s->n;
+      break;
+    }
+    s->last_bid = bid, s->last_ask = ask;
   }
-  s->last_bid = bid, s->last_ask = ask;
+  s->pending = 0;
   return take;
+}
+
+/* After lobster_next: is this message the last of its timestamp group? */
+static int group_ends(lobster_replay *r, const obi_event *ev) {
+  int64_t next;
+  return !lobster_peek_time(r, &next) || next > ev->ts_ns;
 }
 
 typedef struct {
@@ -288,7 +309,7 @@ static int run_features(features_args *a) {
   cli_progress_start(&prog, "features pass 1/2", a->quiet || a->json);
   uint64_t events = 0;
   while ((err = lobster_next(r, &ev)) == OBI_OK) {
-    if (sampler_take(&a->sample, &ev, lobster_book(r)) &&
+    if (sampler_take(&a->sample, &ev, lobster_book(r), group_ends(r, &ev)) &&
         series_push(&rows, ev.ts_ns, lobster_book(r), a->fc.price_scale, a->fc.tick)) {
       rc = cli_input_error("out of memory after %zu rows", rows.n);
       goto done;
@@ -385,7 +406,7 @@ static int run_features(features_args *a) {
     goto done;
   }
   if (replay_open(a, &r)) goto done;
-  sampler s2;
+  sampler s2 = {.split_timestamps = a->sample.split_timestamps};
   sampler_parse(&s2, a->sample.spec);
   size_t row = 0, out_rows = 0, train_kept = 0;
   events = 0;
@@ -398,7 +419,7 @@ static int run_features(features_args *a) {
     if (a->report)
       cks_event(&cks, ev.ts_ns, feat_last_ofi(e, 1), has_mid, has_mid ? (double)(bid + ask) * 0.5 / a->fc.tick : 0);
     if ((++events & 0xffff) == 0) cli_progress_update(&prog, lobster_progress(r), events);
-    if (!sampler_take(&s2, &ev, b)) continue;
+    if (!sampler_take(&s2, &ev, b, group_ends(r, &ev))) continue;
     if (row >= n) break; /* cannot happen: the same replay and sampler */
     if (valid[row]) {
       feat_compute(e, b, full);
@@ -460,6 +481,7 @@ static int run_features(features_args *a) {
   fprintf(js, "},\n  \"rows\": %zu,\n  \"sampled_rows\": %zu,\n  \"dropped_rows\": %zu,\n", out_rows, n, n - out_rows);
   fprintf(js, "  \"train_fraction\": %g,\n  \"train_rows\": %zu,\n  \"train_rows_kept\": %zu,\n", a->train_fraction,
           train, train_kept);
+  fprintf(js, "  \"split_timestamps\": %s,\n", a->sample.split_timestamps ? "true" : "false");
   fprintf(js, "  \"sampling\": \"%s\",\n  \"levels\": %d,\n  \"windows_ns\": [%lld, %lld, %lld],\n", a->sample.spec,
           a->fc.levels, (long long)a->fc.window_ns[0], (long long)a->fc.window_ns[1], (long long)a->fc.window_ns[2]);
   fprintf(js, "  \"price_scale\": %g,\n  \"tick\": %g,\n", a->fc.price_scale, a->fc.tick);
@@ -629,6 +651,8 @@ static int cmd_features(int argc, char **argv) {
       a.csv = 1;
     else if (!strcmp(o, "--report"))
       a.report = 1;
+    else if (!strcmp(o, "--split-timestamps"))
+      a.sample.split_timestamps = 1;
     else if (!strcmp(o, "--json"))
       a.json = 1;
     else if (!strcmp(o, "--quiet") || !strcmp(o, "-q"))
@@ -724,7 +748,10 @@ const cli_command cmd_features_def = {
     "end are dropped. Everything fitted uses only the first --train-fraction of the rows.\n"
     "\n"
     "  --out PATH           FILE.npy (siblings FILE.labels.npy, ...) or a directory\n"
-    "  --sample CLOCK       every (default), events:N, trades, mid (every mid change), time:MS\n"
+    "  --sample CLOCK       every (default), events:N, trades, mid (every mid change), time:MS;\n"
+    "                       rows are taken after the last message of a timestamp\n"
+    "  --split-timestamps   also take rows between messages with the same timestamp (states no one\n"
+    "                       could observe: they leak the rest of the instant into the row)\n"
     "  --horizons LIST      label horizons in rows (10) or time (1s, 500ms); default 10,20,50\n"
     "  --alpha A            stationary threshold: a number, balanced (default: a third of the training\n"
     "                       rows stationary) or spread (the mean relative spread of the training rows)\n"

@@ -316,6 +316,11 @@ struct lobster_replay {
   lobster_stats stats;
   char err[1024];
   int failed;
+  /* a message line read ahead by lobster_peek_time (valid until the next read of msgs) */
+  int peeked;
+  obi_err peek_err;
+  const char *peek_line;
+  size_t peek_len;
 };
 
 /* Statistics sums saturate instead of overflowing (sizes are at most BOOK_MAX_QTY). */
@@ -515,12 +520,31 @@ static obi_err apply(lobster_replay *r, const lobster_msg *m, const obi_event *e
   return OBI_OK;
 }
 
+int lobster_peek_time(lobster_replay *r, int64_t *ts_ns) {
+  if (r->failed) return 0;
+  if (!r->peeked) {
+    r->peek_err = obi_textin_line(r->msgs, &r->peek_line, &r->peek_len);
+    r->peeked = 1;
+  }
+  if (r->peek_err) return 0;
+  lobster_msg m;
+  if (lobster_parse_message(r->peek_line, r->peek_len, &m, NULL, 0)) return 0; /* lobster_next reports it */
+  *ts_ns = r->day_start_ns + m.time_ns;
+  return 1;
+}
+
 obi_err lobster_next(lobster_replay *r, obi_event *ev) {
   if (r->failed) return OBI_EINVAL;
   const char *line, *row_line;
   size_t len, row_len;
   char why[512];
-  obi_err err = obi_textin_line(r->msgs, &line, &len);
+  obi_err err;
+  if (r->peeked) {
+    r->peeked = 0;
+    err = r->peek_err, line = r->peek_line, len = r->peek_len;
+  } else {
+    err = obi_textin_line(r->msgs, &line, &len);
+  }
   uint64_t line_no = obi_textin_line_no(r->msgs);
   if (err == OBI_EEOF) {
     err = obi_textin_line(r->book_in, &row_line, &row_len);
