@@ -29,6 +29,7 @@ static int run_obi(const char *args) {
 void cli_help_version_usage(void) {
   CHECK_EQ(run_obi("--help"), 0);
   CHECK_STR_CONTAINS(out_text, "replay");
+  CHECK_STR_CONTAINS(out_text, "features");
   CHECK_STR_CONTAINS(out_text, "demo");
   CHECK_EQ(run_obi("--version"), 0);
   CHECK_STR_CONTAINS(out_text, "obi 0.1.0");
@@ -126,4 +127,6 @@ void cli_demo_runs(void) {
   CHECK_STR_CONTAINS(out_text, "message_1.csv.zst");
   CHECK_STR_CONTAINS(out_text, "message_10.csv.zst");
   CHECK_STR_CONTAINS(out_text, "every orderbook row matched");
+  CHECK_STR_CONTAINS(out_text, "information coefficient (Spearman)");
+  CHECK_STR_CONTAINS(out_text, "Cont-Kukanov-Stoikov regression");
 }

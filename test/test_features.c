@@ -363,6 +363,19 @@ void features_cli_end_to_end(void) {
            "\"",
            test_tmpdir());
   CHECK_EQ(system(cmd), 0);
+  /* and the C reader agrees with the sidecar */
+  char path[600], why[256];
+  snprintf(path, sizeof path, "%s/f.npy", test_tmpdir());
+  npy_array a;
+  CHECK_EQ(npy_read(&a, path, why, sizeof why), OBI_OK);
+  CHECK(a.ndim == 2 && a.shape[1] == 91 && !strcmp(a.descr, "<f4"));
+  uint64_t rows = a.shape[0];
+  npy_free(&a);
+  snprintf(path, sizeof path, "%s/f.labels.npy", test_tmpdir());
+  CHECK_EQ(npy_read(&a, path, why, sizeof why), OBI_OK);
+  CHECK(a.ndim == 2 && a.shape[0] == rows && a.shape[1] == 5 && a.item == 1);
+  for (uint64_t i = 0; i < rows * 5; i++) CHECK(((int8_t *)a.data)[i] >= 0 && ((int8_t *)a.data)[i] <= 2);
+  npy_free(&a);
   /* a sampled, selected, CSV export into a directory: 200 rows sampled, of which rows 49..149
    * have both the past window and the future of the longest default horizon (50 rows) */
   snprintf(args, sizeof args,

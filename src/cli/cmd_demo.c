@@ -37,9 +37,21 @@ static int cmd_demo(int argc, char **argv) {
     if (one) rc = one;
     free(names[i]);
   }
+  if (rc != EXIT_OK) return rc;
+  printf("every orderbook row matched the replayed book exactly.\n\n");
+
+  /* features and labels of the 10-level sample, with the information coefficients */
+  char msg[4500], book[4500], out[4600];
+  snprintf(msg, sizeof msg, "%s/AMZN_2012-06-21_34200000_57600000_message_10.csv.zst", dir);
+  snprintf(book, sizeof book, "%s/AMZN_2012-06-21_34200000_57600000_orderbook_10.csv.zst", dir);
+  const char *tmp = getenv("TMPDIR");
+  snprintf(out, sizeof out, "%s/obi-demo-features", tmp && *tmp ? tmp : "/tmp");
+  printf("obi features %s %s --out %s --horizons 10,50,1s --report-top 12\n", msg, book, out);
+  char *args[] = {"features", msg, book, "--out", out, "--horizons", "10,50,1s", "--report-top", "12", NULL};
+  rc = cmd_features_def.run(9, args);
   if (rc == EXIT_OK)
-    printf("every orderbook row matched the replayed book exactly.\n"
-           "next: 'obi replay --help'; features, models, backtest and the dashboard are being built (see README).\n");
+    printf("\nnext: 'obi features --list' for every feature, docs/features.md for the definitions;\n"
+           "models, backtest and the dashboard are being built (see README).\n");
   return rc;
 }
 

@@ -106,7 +106,7 @@ typedef struct {
   int nh;
   label_alpha_mode alpha_mode;
   double alpha, train_fraction;
-  int csv, report, json, quiet;
+  int csv, report, report_top, json, quiet;
   feat_config fc;
   int *cols, ncols; /* selected engine columns */
 } features_args;
@@ -577,7 +577,19 @@ static int run_features(features_args *a) {
     fprintf(rep, "%-28s", "feature");
     for (int h = 0; h < a->nh; h++) fprintf(rep, " %10s", a->horizons[h].name);
     fputc('\n', rep);
-    for (int c = 0; c < nc; c++) {
+    /* all columns in order, or the --report-top N strongest by |IC| at the first horizon */
+    int order[FEAT_MAX_COLS], shown = nc;
+    for (int c = 0; c < nc; c++) order[c] = c;
+    if (a->report_top > 0) {
+      for (int i = 1; i < nc; i++)
+        for (int j = i; j > 0 && fabs(ic[order[j] * a->nh]) > fabs(ic[order[j - 1] * a->nh]); j--) {
+          int t = order[j];
+          order[j] = order[j - 1], order[j - 1] = t;
+        }
+      if (a->report_top < nc) shown = a->report_top;
+    }
+    for (int k = 0; k < shown; k++) {
+      int c = order[k];
       fprintf(rep, "%-28s", feat_name(e, a->cols[c]));
       for (int h = 0; h < a->nh; h++) fprintf(rep, " %+10.4f", ic[c * a->nh + h]);
       fputc('\n', rep);
@@ -653,7 +665,11 @@ static int cmd_features(int argc, char **argv) {
       a.report = 1;
     else if (!strcmp(o, "--split-timestamps"))
       a.sample.split_timestamps = 1;
-    else if (!strcmp(o, "--json"))
+    else if (!strcmp(o, "--report-top") && v) {
+      if (cli_parse_int(v, 1, FEAT_MAX_COLS, &n))
+        return cli_usage_error(&cmd_features_def, "--report-top: 1 to %d", FEAT_MAX_COLS);
+      a.report = 1, a.report_top = (int)n, i++;
+    } else if (!strcmp(o, "--json"))
       a.json = 1;
     else if (!strcmp(o, "--quiet") || !strcmp(o, "-q"))
       a.quiet = 1;
@@ -761,6 +777,7 @@ const cli_command cmd_features_def = {
     "  --features LIST      only these columns (names from --list)\n"
     "  --csv                also write a CSV file\n"
     "  --report             information coefficients and the Cont-Kukanov-Stoikov regression\n"
+    "  --report-top N       the report, showing the N features with the largest |IC| first\n"
     "  --list               print every feature with its definition\n"
     "  --json, --quiet\n"
     "\n"
