@@ -6,7 +6,7 @@
 #   scripts/install-deps.sh --bench    also what `make bench` uses (valgrind)
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config clang libclang-rt-dev libzstd-dev zstd libssl-dev python3-numpy)
+packages=(build-essential cmake pkg-config clang libclang-rt-dev libzstd-dev zstd libssl-dev python3-numpy libopenblas-dev libjansson-dev)
 if [[ "${1:-}" == "--bench" ]]; then packages+=(valgrind); fi
 
 missing=()

@@ -42,5 +42,11 @@
   X(features_cli_bad_input) \
   X(features_match_naive_reference) \
   X(features_ofi_hand_cases) \
-  X(features_volatility_hand_bars)
+  X(features_volatility_hand_bars) \
+  X(nn_linear_matches_torch) \
+  X(nn_layernorm_matches_torch) \
+  X(nn_activations_match_torch) \
+  X(nn_xent_matches_torch) \
+  X(nn_lstm_matches_torch) \
+  X(nn_attention_matches_torch)
 // clang-format on

@@ -1,0 +1,301 @@
+/* nn.c — the layer kernels of nn.h: forward/backward pairs, outputs first.
+ *
+ * Matrix products use cblas (OpenBLAS) with row-major layouts; each kernel that uses BLAS has
+ * a plain-loop reference. Backward kernels accumulate into their gradients. The file is compiled
+ * twice, as float and (NN_DOUBLE) as double, for the finite-difference gradient checks. */
+#include "obi/nn.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#ifdef NN_DOUBLE
+#define GEMM cblas_dgemm
+#define GEMV cblas_dgemv
+#define RSQRT(x) (1.0 / sqrt(x))
+#define EXP exp
+#define LOG log
+#define TANH tanh
+#define ERF erf
+#else
+#define GEMM cblas_sgemm
+#define GEMV cblas_sgemv
+#define RSQRT(x) (1.0f / sqrtf(x))
+#define EXP expf
+#define LOG logf
+#define TANH tanhf
+#define ERF erff
+#endif
+
+/* ---- linear ---- */
+
+void NN(nn_linear_forward)(real *out, const real *in, const real *w, const real *b, int N, int C, int OC) {
+  for (int n = 0; n < N; n++)
+    for (int o = 0; o < OC; o++) out[n * OC + o] = b ? b[o] : 0;
+  /* out (N, OC) += in (N, C) w^T */
+  GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1, in, C, w, C, 1, out, OC);
+}
+
+void NN(nn_linear_forward_ref)(real *out, const real *in, const real *w, const real *b, int N, int C, int OC) {
+  for (int n = 0; n < N; n++)
+    for (int o = 0; o < OC; o++) {
+      real s = b ? b[o] : 0;
+      for (int c = 0; c < C; c++) s += in[n * C + c] * w[o * C + c];
+      out[n * OC + o] = s;
+    }
+}
+
+void NN(nn_linear_backward)(real *din, real *dw, real *db, const real *dout, const real *in, const real *w, int N,
+                            int C, int OC) {
+  /* din (N, C) += dout (N, OC) w (OC, C); dw (OC, C) += dout^T (OC, N) in (N, C) */
+  if (din) GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1, dout, OC, w, C, 1, din, C);
+  GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1, dout, OC, in, C, 1, dw, C);
+  if (db)
+    for (int n = 0; n < N; n++)
+      for (int o = 0; o < OC; o++) db[o] += dout[n * OC + o];
+}
+
+/* ---- layer norm ---- */
+
+void NN(nn_layernorm_forward)(real *out, real *mean, real *rstd, const real *in, const real *g, const real *b, int N,
+                              int C) {
+  for (int n = 0; n < N; n++) {
+    const real *x = in + n * C;
+    real m = 0, v = 0;
+    for (int c = 0; c < C; c++) m += x[c];
+    m /= C;
+    for (int c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
+    v /= C;
+    real s = RSQRT(v + (real)1e-5);
+    for (int c = 0; c < C; c++) out[n * C + c] = (x[c] - m) * s * g[c] + b[c];
+    mean[n] = m, rstd[n] = s;
+  }
+}
+
+void NN(nn_layernorm_backward)(real *din, real *dg, real *db, const real *dout, const real *in, const real *g,
+                               const real *mean, const real *rstd, int N, int C) {
+  for (int n = 0; n < N; n++) {
+    const real *x = in + n * C, *dy = dout + n * C;
+    /* xhat = (x - m) s; dxhat = dy g; dx = s (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) */
+    real mdx = 0, mdxx = 0;
+    for (int c = 0; c < C; c++) {
+      real xhat = (x[c] - mean[n]) * rstd[n], dxhat = dy[c] * g[c];
+      mdx += dxhat, mdxx += dxhat * xhat;
+      dg[c] += dy[c] * xhat;
+      db[c] += dy[c];
+    }
+    mdx /= C, mdxx /= C;
+    for (int c = 0; c < C; c++) {
+      real xhat = (x[c] - mean[n]) * rstd[n];
+      din[n * C + c] += rstd[n] * (dy[c] * g[c] - mdx - xhat * mdxx);
+    }
+  }
+}
+
+/* ---- activations, dropout ---- */
+
+void NN(nn_relu_forward)(real *out, const real *in, int n) {
+  for (int i = 0; i < n; i++) out[i] = in[i] > 0 ? in[i] : 0;
+}
+
+void NN(nn_relu_backward)(real *din, const real *dout, const real *in, int n) {
+  for (int i = 0; i < n; i++) din[i] += in[i] > 0 ? dout[i] : 0;
+}
+
+/* GELU(x) = x Phi(x), Phi the standard normal CDF (Hendrycks and Gimpel 2016) */
+void NN(nn_gelu_forward)(real *out, const real *in, int n) {
+  for (int i = 0; i < n; i++) out[i] = (real)0.5 * in[i] * (1 + ERF(in[i] * (real)0.70710678118654752440));
+}
+
+void NN(nn_gelu_backward)(real *din, const real *dout, const real *in, int n) {
+  for (int i = 0; i < n; i++) {
+    real x = in[i], cdf = (real)0.5 * (1 + ERF(x * (real)0.70710678118654752440));
+    real pdf = EXP((real)-0.5 * x * x) * (real)0.39894228040143267794;
+    din[i] += dout[i] * (cdf + x * pdf);
+  }
+}
+
+static inline uint64_t xorshift(uint64_t *s) {
+  *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
+  return *s;
+}
+
+void NN(nn_dropout_forward)(real *out, uint8_t *mask, const real *in, int n, real p, uint64_t *rng) {
+  real scale = p < 1 ? 1 / (1 - p) : 0;
+  for (int i = 0; i < n; i++) {
+    mask[i] = (real)((xorshift(rng) >> 11) * (1.0 / 9007199254740992.0)) >= p;
+    out[i] = mask[i] ? in[i] * scale : 0;
+  }
+}
+
+void NN(nn_dropout_backward)(real *din, const real *dout, const uint8_t *mask, int n, real p) {
+  real scale = p < 1 ? 1 / (1 - p) : 0;
+  for (int i = 0; i < n; i++) din[i] += mask[i] ? dout[i] * scale : 0;
+}
+
+/* ---- softmax cross-entropy ---- */
+
+real NN(nn_xent_forward)(real *probs, const real *logits, const int32_t *targets, const real *class_w, int N, int K) {
+  double loss = 0, wsum = 0;
+  for (int n = 0; n < N; n++) {
+    const real *z = logits + n * K;
+    real mx = z[0];
+    for (int k = 1; k < K; k++) mx = z[k] > mx ? z[k] : mx;
+    real s = 0;
+    for (int k = 0; k < K; k++) s += probs[n * K + k] = EXP(z[k] - mx);
+    for (int k = 0; k < K; k++) probs[n * K + k] /= s;
+    real w = class_w ? class_w[targets[n]] : 1;
+    /* -log p_y computed from the logits, stable when p_y underflows */
+    loss += w * (double)(mx + LOG(s) - z[targets[n]]);
+    wsum += w;
+  }
+  return wsum > 0 ? (real)(loss / wsum) : 0;
+}
+
+void NN(nn_xent_backward)(real *dlogits, const real *probs, const int32_t *targets, const real *class_w, int N, int K) {
+  real wsum = 0;
+  for (int n = 0; n < N; n++) wsum += class_w ? class_w[targets[n]] : 1;
+  if (wsum <= 0) return;
+  for (int n = 0; n < N; n++) {
+    real w = (class_w ? class_w[targets[n]] : 1) / wsum;
+    for (int k = 0; k < K; k++) dlogits[n * K + k] += w * (probs[n * K + k] - (k == targets[n]));
+  }
+}
+
+/* ---- LSTM ---- */
+
+static inline real sigm(real x) { return 1 / (1 + EXP(-x)); }
+
+void NN(nn_lstm_forward)(real *h, real *c, real *gates, const real *in, const real *w_ih, const real *w_hh,
+                         const real *b_ih, const real *b_hh, int B, int T, int C, int H) {
+  int G = 4 * H;
+  /* pre-activations of every step: gates (B*T, 4H) = in w_ih^T + b_ih + b_hh */
+  for (int r = 0; r < B * T; r++)
+    for (int k = 0; k < G; k++) gates[(size_t)r * G + k] = b_ih[k] + b_hh[k];
+  GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B * T, G, C, 1, in, C, w_ih, C, 1, gates, G);
+  for (int t = 0; t < T; t++) {
+    /* gates[:, t] += h[:, t-1] w_hh^T: rows of one step are T*4H (T*H) apart */
+    if (t > 0)
+      GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H, 1, h + (size_t)(t - 1) * H, T * H, w_hh, H, 1,
+           gates + (size_t)t * G, T * G);
+    for (int b = 0; b < B; b++) {
+      size_t at = (size_t)b * T + t;
+      real *g4 = gates + at * G, *ct = c + at * H, *ht = h + at * H;
+      const real *cp = t ? c + (at - 1) * H : NULL;
+      for (int j = 0; j < H; j++) {
+        real i = sigm(g4[j]), f = sigm(g4[H + j]), g = TANH(g4[2 * H + j]), o = sigm(g4[3 * H + j]);
+        g4[j] = i, g4[H + j] = f, g4[2 * H + j] = g, g4[3 * H + j] = o;
+        ct[j] = f * (cp ? cp[j] : 0) + i * g;
+        ht[j] = o * TANH(ct[j]);
+      }
+    }
+  }
+}
+
+void NN(nn_lstm_step)(real *h, real *c, real *gates, const real *x, const real *w_ih, const real *w_hh,
+                      const real *b_ih, const real *b_hh, int C, int H) {
+  /* h and c are read as the previous state and overwritten: gates first, then the update */
+  for (int k = 0; k < 4 * H; k++) gates[k] = b_ih[k] + b_hh[k];
+  GEMV(CblasRowMajor, CblasNoTrans, 4 * H, C, 1, w_ih, C, x, 1, 1, gates, 1);
+  GEMV(CblasRowMajor, CblasNoTrans, 4 * H, H, 1, w_hh, H, h, 1, 1, gates, 1);
+  for (int j = 0; j < H; j++) {
+    real i = sigm(gates[j]), f = sigm(gates[H + j]), g = TANH(gates[2 * H + j]), o = sigm(gates[3 * H + j]);
+    c[j] = f * c[j] + i * g;
+    h[j] = o * TANH(c[j]);
+  }
+}
+
+void NN(nn_lstm_backward)(real *din, real *dw_ih, real *dw_hh, real *db_ih, real *db_hh, const real *dh,
+                          const real *in, const real *h, const real *c, const real *gates, const real *w_ih,
+                          const real *w_hh, int B, int T, int C, int H, real *scratch) {
+  int G = 4 * H;
+  real *dG = scratch, *dh_next = scratch + (size_t)B * T * G, *dc_next = dh_next + (size_t)B * H;
+  memset(dh_next, 0, 2 * (size_t)B * H * sizeof *dh_next);
+  for (int t = T - 1; t >= 0; t--) {
+    for (int b = 0; b < B; b++) {
+      size_t at = (size_t)b * T + t;
+      const real *gt = gates + at * G, *ct = c + at * H, *cp = t ? c + (at - 1) * H : NULL;
+      real *dg = dG + at * G, *dhn = dh_next + (size_t)b * H, *dcn = dc_next + (size_t)b * H;
+      for (int j = 0; j < H; j++) {
+        real i = gt[j], f = gt[H + j], g = gt[2 * H + j], o = gt[3 * H + j];
+        real tc = TANH(ct[j]);
+        real dht = dh[at * H + j] + dhn[j];
+        real dct = dcn[j] + dht * o * (1 - tc * tc);
+        real cprev = cp ? cp[j] : 0;
+        dg[j] = dct * g * i * (1 - i);          /* d pre-activation of i */
+        dg[H + j] = dct * cprev * f * (1 - f);  /* f */
+        dg[2 * H + j] = dct * i * (1 - g * g);  /* g */
+        dg[3 * H + j] = dht * tc * o * (1 - o); /* o */
+        dcn[j] = dct * f;
+      }
+    }
+    /* dh_{t-1} (B, H) = dG_t (B, 4H) w_hh (4H, H); dw_hh += dG_t^T h_{t-1} */
+    memset(dh_next, 0, (size_t)B * H * sizeof *dh_next);
+    if (t > 0) {
+      GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, G, 1, dG + (size_t)t * G, T * G, w_hh, H, 0, dh_next, H);
+      GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, B, 1, dG + (size_t)t * G, T * G, h + (size_t)(t - 1) * H,
+           T * H, 1, dw_hh, H);
+    }
+  }
+  /* the input side for all steps at once */
+  for (int r = 0; r < B * T; r++)
+    for (int k = 0; k < G; k++) db_ih[k] += dG[(size_t)r * G + k], db_hh[k] += dG[(size_t)r * G + k];
+  GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G, C, B * T, 1, dG, G, in, C, 1, dw_ih, C);
+  if (din) GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B * T, C, G, 1, dG, G, w_ih, C, 1, din, C);
+}
+
+/* ---- additive attention ---- */
+
+void NN(nn_attention_forward)(real *ctx, real *u, real *a, const real *in, const real *w, const real *b,
+                              const real *v, int B, int T, int H, int A) {
+  /* u (B*T, A) = tanh(in w^T + b) for all steps at once */
+  NN(nn_linear_forward)(u, in, w, b, B * T, H, A);
+  for (int i = 0; i < B * T * A; i++) u[i] = TANH(u[i]);
+  for (int bb = 0; bb < B; bb++) {
+    real *ab = a + (size_t)bb * T, mx = 0;
+    for (int t = 0; t < T; t++) {
+      real s = 0;
+      for (int k = 0; k < A; k++) s += v[k] * u[((size_t)bb * T + t) * A + k];
+      ab[t] = s;
+      if (t == 0 || s > mx) mx = s;
+    }
+    real sum = 0;
+    for (int t = 0; t < T; t++) sum += ab[t] = EXP(ab[t] - mx);
+    for (int t = 0; t < T; t++) ab[t] /= sum;
+    real *cb = ctx + (size_t)bb * H;
+    for (int j = 0; j < H; j++) cb[j] = 0;
+    for (int t = 0; t < T; t++)
+      for (int j = 0; j < H; j++) cb[j] += ab[t] * in[((size_t)bb * T + t) * H + j];
+  }
+}
+
+void NN(nn_attention_backward)(real *din, real *dw, real *db, real *dv, const real *dctx, const real *in,
+                               const real *u, const real *a, const real *w, const real *v, int B, int T, int H,
+                               int A, real *scratch) {
+  real *dpre = scratch, *ds = scratch + (size_t)T * A;
+  for (int bb = 0; bb < B; bb++) {
+    const real *ab = a + (size_t)bb * T, *dc = dctx + (size_t)bb * H;
+    /* ctx = sum a_t h_t: dh_t += a_t dctx; da_t = dctx . h_t; softmax: ds_t = a_t (da_t - sum a da) */
+    real dot = 0;
+    for (int t = 0; t < T; t++) {
+      real da = 0;
+      for (int j = 0; j < H; j++) {
+        din[((size_t)bb * T + t) * H + j] += ab[t] * dc[j];
+        da += dc[j] * in[((size_t)bb * T + t) * H + j];
+      }
+      ds[t] = da;
+      dot += ab[t] * da;
+    }
+    for (int t = 0; t < T; t++) ds[t] = ab[t] * (ds[t] - dot);
+    /* score_t = v . u_t: dv += ds_t u_t; du_t = ds_t v; u = tanh(pre): dpre = du (1 - u^2) */
+    for (int t = 0; t < T; t++) {
+      const real *ut = u + ((size_t)bb * T + t) * A;
+      for (int k = 0; k < A; k++) {
+        dv[k] += ds[t] * ut[k];
+        dpre[t * A + k] = ds[t] * v[k] * (1 - ut[k] * ut[k]);
+      }
+    }
+    /* pre = h w^T + b */
+    NN(nn_linear_backward)(din + (size_t)bb * T * H, dw, db, dpre, in + (size_t)bb * T * H, w, T, H, A);
+  }
+}

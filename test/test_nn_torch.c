@@ -1,0 +1,410 @@
+/* test_nn_torch.c — the float kernels of nn.h against PyTorch. The fixtures under
+ * test/fixtures/nn/<layer>/ are written by tools/gen_nn_fixtures.py (PyTorch 1.13, computed
+ * in float64 from float32-representable inputs, saved as float32; (B, T, X) tensors are
+ * stored as (B*T, X)). Each test runs a layer forward and backward (gradient buffers zeroed,
+ * since backward kernels accumulate) and compares every output, cache and gradient within
+ * |got - want| <= 1e-4 * max(1, |want|), printing the worst error of each tensor. A second
+ * backward pass on the same buffers must give twice the gradients (the += contract).
+ * Regenerate the fixtures with: /usr/bin/python3 tools/gen_nn_fixtures.py */
+#include <math.h>
+#include <stdlib.h>
+
+#include "obi/nn.h"
+#include "obi/npy.h"
+#include "test.h"
+
+#define TOL 1e-4
+/* The scratch nn_lstm_backward takes, as nn.h states it. */
+#define LSTM_SCRATCH(B, T, H) (2 * (B) * (H) + 4 * (B) * (T) * (H))
+
+/* Shapes of the fixtures (tools/gen_nn_fixtures.py). */
+enum { FX_B = 2, FX_T = 5, FX_C = 4, FX_H = 3, FX_A = 3, FX_N = 6, FX_K = 3, FX_OC = 3, FX_LN_C = 5, FX_ACT_N = 32 };
+
+/* Everything a test loads or allocates is registered here and released by fx_release(),
+ * which each test calls after its body, so an early return from CHECK leaks nothing. */
+#define FX_MAX 64
+static npy_array fx_arrays[FX_MAX];
+static int fx_narrays;
+static void *fx_blocks[FX_MAX];
+static int fx_nblocks;
+
+static void fx_release(void) {
+  for (int i = 0; i < fx_narrays; i++) npy_free(&fx_arrays[i]);
+  for (int i = 0; i < fx_nblocks; i++) free(fx_blocks[i]);
+  fx_narrays = fx_nblocks = 0;
+}
+
+/* Loads test/fixtures/nn/<layer>/<name>.npy with dtype descr and shape (rows, cols), cols 0
+ * for a 1-D array; NULL (after test_fail) when missing or of another dtype or shape. */
+static void *fx_load(const char *layer, const char *name, const char *descr, size_t rows, size_t cols) {
+  char path[512], why[256] = "";
+  snprintf(path, sizeof path, "%s/test/fixtures/nn/%s/%s.npy", OBI_SOURCE_DIR, layer, name);
+  if (fx_narrays == FX_MAX) {
+    test_fail(__FILE__, __LINE__, "too many fixtures");
+    return NULL;
+  }
+  npy_array *a = &fx_arrays[fx_narrays];
+  obi_err e = npy_read(a, path, why, sizeof why);
+  if (e != OBI_OK) {
+    test_fail(__FILE__, __LINE__, "%s: npy_read error %d %s (run tools/gen_nn_fixtures.py)", path, (int)e, why);
+    return NULL;
+  }
+  fx_narrays++;
+  int ndim = cols ? 2 : 1;
+  if (strcmp(a->descr, descr) || a->ndim != ndim || a->shape[0] != rows || (ndim == 2 && a->shape[1] != cols)) {
+    test_fail(__FILE__, __LINE__, "%s: %s with %d dims (%llu, %llu), want %s (%zu, %zu)", path, a->descr, a->ndim,
+              (unsigned long long)a->shape[0], (unsigned long long)(a->ndim == 2 ? a->shape[1] : 0), descr, rows, cols);
+    return NULL;
+  }
+  return a->data;
+}
+
+#define LOADF(var, layer, name, rows, cols)                                                                            \
+  const float *var = fx_load(layer, name, "<f4", rows, cols);                                                          \
+  if (!var) return
+
+/* Zeroed floats, released by fx_release(). */
+static float *fx_zeros(size_t n) {
+  float *p = calloc(n ? n : 1, sizeof *p);
+  if (p && fx_nblocks < FX_MAX) {
+    fx_blocks[fx_nblocks++] = p;
+    return p;
+  }
+  free(p);
+  test_fail(__FILE__, __LINE__, "out of memory");
+  return NULL;
+}
+
+#define ZEROS(var, n)                                                                                                  \
+  float *var = fx_zeros(n);                                                                                            \
+  if (!var) return
+
+/* Compares got to scale * want: prints the worst relative error, calls test_fail (and
+ * returns 0) if it is above tol. The test goes on, so every tensor gets reported. */
+static int close_to(int line, const char *what, const float *got, const float *want, size_t n, double scale,
+                    double tol) {
+  double worst = 0;
+  size_t at = 0;
+  int nonfinite = 0;
+  for (size_t i = 0; i < n; i++) {
+    double w = scale * (double)want[i], g = got[i];
+    double err = fabs(g - w) / fmax(1.0, fabs(w));
+    if (!isfinite(g)) nonfinite = 1, err = INFINITY;
+    if (err > worst) worst = err, at = i;
+  }
+  printf("# %-36s worst rel err %.3g (n=%zu)\n", what, worst, n);
+  if (nonfinite || !(worst <= tol)) {
+    test_fail(__FILE__, line, "%s[%zu]: got %.9g, want %.9g (rel err %.3g > %.3g)", what, at, (double)got[at],
+              scale * (double)want[at], worst, tol);
+    return 0;
+  }
+  return 1;
+}
+
+#define COMPARE(what, got, want, n) close_to(__LINE__, what, got, want, n, 1.0, TOL)
+#define COMPARE2(what, got, want, n) close_to(__LINE__, what " (2 passes)", got, want, n, 2.0, TOL)
+
+/* ---- linear ---- */
+
+static void linear_body(void) {
+  const int N = FX_N, C = FX_C, OC = FX_OC;
+  LOADF(in, "linear", "in", N, C);
+  LOADF(w, "linear", "w", OC, C);
+  LOADF(b, "linear", "b", OC, 0);
+  LOADF(out_t, "linear", "out", N, OC);
+  LOADF(dout, "linear", "dout", N, OC);
+  LOADF(din_t, "linear", "din", N, C);
+  LOADF(dw_t, "linear", "dw", OC, C);
+  LOADF(db_t, "linear", "db", OC, 0);
+
+  ZEROS(out, N * OC);
+  ZEROS(out_ref, N * OC);
+  nn_linear_forward(out, in, w, b, N, C, OC);
+  nn_linear_forward_ref(out_ref, in, w, b, N, C, OC);
+  COMPARE("linear out", out, out_t, N * OC);
+  COMPARE("linear out (ref)", out_ref, out_t, N * OC);
+  COMPARE("linear out vs ref", out, out_ref, N * OC);
+
+  /* no bias: torch's out - b */
+  ZEROS(out_nb, N * OC);
+  ZEROS(want_nb, N * OC);
+  for (int n = 0; n < N; n++)
+    for (int o = 0; o < OC; o++) want_nb[n * OC + o] = out_t[n * OC + o] - b[o];
+  nn_linear_forward(out_nb, in, w, NULL, N, C, OC);
+  COMPARE("linear out (no bias)", out_nb, want_nb, N * OC);
+  nn_linear_forward_ref(out_nb, in, w, NULL, N, C, OC);
+  COMPARE("linear out (no bias, ref)", out_nb, want_nb, N * OC);
+
+  ZEROS(din, N * C);
+  ZEROS(dw, OC * C);
+  ZEROS(db, OC);
+  nn_linear_backward(din, dw, db, dout, in, w, N, C, OC);
+  COMPARE("linear din", din, din_t, N * C);
+  COMPARE("linear dw", dw, dw_t, OC * C);
+  COMPARE("linear db", db, db_t, OC);
+  nn_linear_backward(din, dw, db, dout, in, w, N, C, OC);
+  COMPARE2("linear din", din, din_t, N * C);
+  COMPARE2("linear dw", dw, dw_t, OC * C);
+  COMPARE2("linear db", db, db_t, OC);
+
+  /* din and db may be NULL */
+  ZEROS(dw_only, OC * C);
+  nn_linear_backward(NULL, dw_only, NULL, dout, in, w, N, C, OC);
+  COMPARE("linear dw (din, db NULL)", dw_only, dw_t, OC * C);
+
+  /* BLAS against the plain loop on a shape large enough to leave any small-matrix path */
+  enum { BN = 37, BC = 29, BOC = 13 };
+  ZEROS(bin, BN * BC);
+  ZEROS(bw, BOC * BC);
+  ZEROS(bb, BOC);
+  ZEROS(bout, BN * BOC);
+  ZEROS(bout_ref, BN * BOC);
+  uint64_t s = 0x9E3779B97F4A7C15ull;
+  float *fill[] = {bin, bw, bb};
+  size_t len[] = {BN * BC, BOC * BC, BOC};
+  for (int k = 0; k < 3; k++)
+    for (size_t i = 0; i < len[k]; i++) {
+      s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+      fill[k][i] = (float)((double)(s >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+    }
+  nn_linear_forward(bout, bin, bw, bb, BN, BC, BOC);
+  nn_linear_forward_ref(bout_ref, bin, bw, bb, BN, BC, BOC);
+  COMPARE("linear 37x29->13 vs ref", bout, bout_ref, BN * BOC);
+}
+
+void nn_linear_matches_torch(void) {
+  linear_body();
+  fx_release();
+}
+
+/* ---- layer norm ---- */
+
+static void layernorm_body(void) {
+  const int N = FX_N, C = FX_LN_C;
+  LOADF(in, "layernorm", "in", N, C);
+  LOADF(g, "layernorm", "g", C, 0);
+  LOADF(b, "layernorm", "b", C, 0);
+  LOADF(out_t, "layernorm", "out", N, C);
+  LOADF(mean_t, "layernorm", "mean", N, 0);
+  LOADF(rstd_t, "layernorm", "rstd", N, 0);
+  LOADF(dout, "layernorm", "dout", N, C);
+  LOADF(din_t, "layernorm", "din", N, C);
+  LOADF(dg_t, "layernorm", "dg", C, 0);
+  LOADF(db_t, "layernorm", "db", C, 0);
+
+  ZEROS(out, N * C);
+  ZEROS(mean, N);
+  ZEROS(rstd, N);
+  nn_layernorm_forward(out, mean, rstd, in, g, b, N, C);
+  COMPARE("layernorm out", out, out_t, N * C);
+  COMPARE("layernorm mean", mean, mean_t, N);
+  COMPARE("layernorm rstd", rstd, rstd_t, N);
+
+  ZEROS(din, N * C);
+  ZEROS(dg, C);
+  ZEROS(db, C);
+  nn_layernorm_backward(din, dg, db, dout, in, g, mean, rstd, N, C);
+  COMPARE("layernorm din", din, din_t, N * C);
+  COMPARE("layernorm dg", dg, dg_t, C);
+  COMPARE("layernorm db", db, db_t, C);
+  nn_layernorm_backward(din, dg, db, dout, in, g, mean, rstd, N, C);
+  COMPARE2("layernorm din", din, din_t, N * C);
+  COMPARE2("layernorm dg", dg, dg_t, C);
+  COMPARE2("layernorm db", db, db_t, C);
+}
+
+void nn_layernorm_matches_torch(void) {
+  layernorm_body();
+  fx_release();
+}
+
+/* ---- ReLU, GELU ---- */
+
+static void activations_body(void) {
+  const int n = FX_ACT_N;
+  LOADF(in, "act", "in", n, 0);
+  LOADF(dout, "act", "dout", n, 0);
+  LOADF(relu_out_t, "act", "relu_out", n, 0);
+  LOADF(relu_din_t, "act", "relu_din", n, 0);
+  LOADF(gelu_out_t, "act", "gelu_out", n, 0);
+  LOADF(gelu_din_t, "act", "gelu_din", n, 0);
+
+  ZEROS(out, n);
+  ZEROS(din, n);
+  nn_relu_forward(out, in, n);
+  COMPARE("relu out", out, relu_out_t, n);
+  nn_relu_backward(din, dout, in, n);
+  COMPARE("relu din", din, relu_din_t, n);
+  nn_relu_backward(din, dout, in, n);
+  COMPARE2("relu din", din, relu_din_t, n);
+
+  ZEROS(gout, n);
+  ZEROS(gdin, n);
+  nn_gelu_forward(gout, in, n);
+  COMPARE("gelu out", gout, gelu_out_t, n);
+  nn_gelu_backward(gdin, dout, in, n);
+  COMPARE("gelu din", gdin, gelu_din_t, n);
+  nn_gelu_backward(gdin, dout, in, n);
+  COMPARE2("gelu din", gdin, gelu_din_t, n);
+}
+
+void nn_activations_match_torch(void) {
+  activations_body();
+  fx_release();
+}
+
+/* ---- softmax cross-entropy with class weights ---- */
+
+static void xent_body(void) {
+  const int N = FX_N, K = FX_K;
+  LOADF(logits, "xent", "logits", N, K);
+  const int32_t *targets = fx_load("xent", "targets", "<i4", N, 0);
+  if (!targets) return;
+  LOADF(class_w, "xent", "class_w", K, 0);
+  LOADF(probs_t, "xent", "probs", N, K);
+  LOADF(loss_t, "xent", "loss", 1, 0);
+  LOADF(dlogits_t, "xent", "dlogits", N, K);
+  LOADF(loss_now_t, "xent", "loss_now", 1, 0);
+  LOADF(dlogits_now_t, "xent", "dlogits_now", N, K);
+
+  ZEROS(probs, N * K);
+  ZEROS(dlogits, N * K);
+  float loss = nn_xent_forward(probs, logits, targets, class_w, N, K);
+  COMPARE("xent probs", probs, probs_t, N * K);
+  COMPARE("xent loss (weighted)", &loss, loss_t, 1);
+  nn_xent_backward(dlogits, probs, targets, class_w, N, K);
+  COMPARE("xent dlogits (weighted)", dlogits, dlogits_t, N * K);
+  nn_xent_backward(dlogits, probs, targets, class_w, N, K);
+  COMPARE2("xent dlogits (weighted)", dlogits, dlogits_t, N * K);
+
+  /* class_w NULL: plain mean, like CrossEntropyLoss() */
+  ZEROS(probs2, N * K);
+  ZEROS(dlogits2, N * K);
+  float loss_now = nn_xent_forward(probs2, logits, targets, NULL, N, K);
+  COMPARE("xent probs (no weights)", probs2, probs_t, N * K);
+  COMPARE("xent loss (no weights)", &loss_now, loss_now_t, 1);
+  nn_xent_backward(dlogits2, probs2, targets, NULL, N, K);
+  COMPARE("xent dlogits (no weights)", dlogits2, dlogits_now_t, N * K);
+}
+
+void nn_xent_matches_torch(void) {
+  xent_body();
+  fx_release();
+}
+
+/* ---- LSTM ---- */
+
+static void lstm_body(void) {
+  const int B = FX_B, T = FX_T, C = FX_C, H = FX_H;
+  LOADF(in, "lstm", "in", B * T, C);
+  LOADF(w_ih, "lstm", "w_ih", 4 * H, C);
+  LOADF(w_hh, "lstm", "w_hh", 4 * H, H);
+  LOADF(b_ih, "lstm", "b_ih", 4 * H, 0);
+  LOADF(b_hh, "lstm", "b_hh", 4 * H, 0);
+  LOADF(h_t, "lstm", "h", B * T, H);
+  LOADF(c_t, "lstm", "c", B * T, H);
+  LOADF(gates_t, "lstm", "gates", B * T, 4 * H);
+  LOADF(dh, "lstm", "dh", B * T, H);
+  LOADF(din_t, "lstm", "din", B * T, C);
+  LOADF(dw_ih_t, "lstm", "dw_ih", 4 * H, C);
+  LOADF(dw_hh_t, "lstm", "dw_hh", 4 * H, H);
+  LOADF(db_ih_t, "lstm", "db_ih", 4 * H, 0);
+  LOADF(db_hh_t, "lstm", "db_hh", 4 * H, 0);
+
+  ZEROS(h, B * T * H);
+  ZEROS(c, B * T * H);
+  ZEROS(gates, B * T * 4 * H);
+  nn_lstm_forward(h, c, gates, in, w_ih, w_hh, b_ih, b_hh, B, T, C, H);
+  COMPARE("lstm h", h, h_t, B * T * H);
+  COMPARE("lstm c (cache)", c, c_t, B * T * H);
+  COMPARE("lstm gates (cache)", gates, gates_t, B * T * 4 * H);
+
+  ZEROS(din, B * T * C);
+  ZEROS(dw_ih, 4 * H * C);
+  ZEROS(dw_hh, 4 * H * H);
+  ZEROS(db_ih, 4 * H);
+  ZEROS(db_hh, 4 * H);
+  ZEROS(scratch, LSTM_SCRATCH(B, T, H));
+  nn_lstm_backward(din, dw_ih, dw_hh, db_ih, db_hh, dh, in, h, c, gates, w_ih, w_hh, B, T, C, H, scratch);
+  COMPARE("lstm din", din, din_t, B * T * C);
+  COMPARE("lstm dw_ih", dw_ih, dw_ih_t, 4 * H * C);
+  COMPARE("lstm dw_hh", dw_hh, dw_hh_t, 4 * H * H);
+  COMPARE("lstm db_ih", db_ih, db_ih_t, 4 * H);
+  COMPARE("lstm db_hh", db_hh, db_hh_t, 4 * H);
+  nn_lstm_backward(din, dw_ih, dw_hh, db_ih, db_hh, dh, in, h, c, gates, w_ih, w_hh, B, T, C, H, scratch);
+  COMPARE2("lstm din", din, din_t, B * T * C);
+  COMPARE2("lstm dw_ih", dw_ih, dw_ih_t, 4 * H * C);
+  COMPARE2("lstm dw_hh", dw_hh, dw_hh_t, 4 * H * H);
+  COMPARE2("lstm db_ih", db_ih, db_ih_t, 4 * H);
+  COMPARE2("lstm db_hh", db_hh, db_hh_t, 4 * H);
+
+  /* nn_lstm_step over each sequence from zero state reproduces nn_lstm_forward's h and c */
+  ZEROS(step_h, B * T * H);
+  ZEROS(step_c, B * T * H);
+  ZEROS(sh, H);
+  ZEROS(sc, H);
+  ZEROS(sgates, 4 * H);
+  for (int b = 0; b < B; b++) {
+    memset(sh, 0, H * sizeof *sh);
+    memset(sc, 0, H * sizeof *sc);
+    for (int t = 0; t < T; t++) {
+      nn_lstm_step(sh, sc, sgates, in + (b * T + t) * C, w_ih, w_hh, b_ih, b_hh, C, H);
+      memcpy(step_h + (b * T + t) * H, sh, H * sizeof *sh);
+      memcpy(step_c + (b * T + t) * H, sc, H * sizeof *sc);
+    }
+  }
+  close_to(__LINE__, "lstm step h vs forward", step_h, h, B * T * H, 1.0, 1e-5);
+  close_to(__LINE__, "lstm step c vs forward", step_c, c, B * T * H, 1.0, 1e-5);
+}
+
+void nn_lstm_matches_torch(void) {
+  lstm_body();
+  fx_release();
+}
+
+/* ---- additive attention ---- */
+
+static void attention_body(void) {
+  const int B = FX_B, T = FX_T, H = FX_H, A = FX_A;
+  LOADF(in, "attention", "in", B * T, H);
+  LOADF(w, "attention", "w", A, H);
+  LOADF(b, "attention", "b", A, 0);
+  LOADF(v, "attention", "v", A, 0);
+  LOADF(u_t, "attention", "u", B * T, A);
+  LOADF(a_t, "attention", "a", B, T);
+  LOADF(ctx_t, "attention", "ctx", B, H);
+  LOADF(dctx, "attention", "dctx", B, H);
+  LOADF(din_t, "attention", "din", B * T, H);
+  LOADF(dw_t, "attention", "dw", A, H);
+  LOADF(db_t, "attention", "db", A, 0);
+  LOADF(dv_t, "attention", "dv", A, 0);
+
+  ZEROS(ctx, B * H);
+  ZEROS(u, B * T * A);
+  ZEROS(a, B * T);
+  nn_attention_forward(ctx, u, a, in, w, b, v, B, T, H, A);
+  COMPARE("attention ctx", ctx, ctx_t, B * H);
+  COMPARE("attention u (cache)", u, u_t, B * T * A);
+  COMPARE("attention a (cache)", a, a_t, B * T);
+
+  ZEROS(din, B * T * H);
+  ZEROS(dw, A * H);
+  ZEROS(db, A);
+  ZEROS(dv, A);
+  ZEROS(scratch, T * A + T);
+  nn_attention_backward(din, dw, db, dv, dctx, in, u, a, w, v, B, T, H, A, scratch);
+  COMPARE("attention din", din, din_t, B * T * H);
+  COMPARE("attention dw", dw, dw_t, A * H);
+  COMPARE("attention db", db, db_t, A);
+  COMPARE("attention dv", dv, dv_t, A);
+  nn_attention_backward(din, dw, db, dv, dctx, in, u, a, w, v, B, T, H, A, scratch);
+  COMPARE2("attention din", din, din_t, B * T * H);
+  COMPARE2("attention dw", dw, dw_t, A * H);
+  COMPARE2("attention db", db, db_t, A);
+  COMPARE2("attention dv", dv, dv_t, A);
+}
+
+void nn_attention_matches_torch(void) {
+  attention_body();
+  fx_release();
+}

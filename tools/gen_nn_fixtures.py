@@ -1,0 +1,229 @@
+#!/usr/bin/python3
+"""gen_nn_fixtures.py — PyTorch reference fixtures for the layers of include/obi/nn.h.
+
+Writes small .npy files under test/fixtures/nn/<layer>/, read by test/test_nn_torch.c:
+
+  linear/     in (N,C) w (OC,C) b (OC) out (N,OC); dout -> din dw db
+  layernorm/  in (N,C) g b (C) out mean rstd (N); dout -> din dg db      (eps 1e-5)
+  act/        in (n) dout; relu_out relu_din; gelu_out gelu_din          (GELU exact erf)
+  xent/       logits (N,K) targets (N, int32) class_w (K) probs loss (1) dlogits;
+              loss_now, dlogits_now: the same without class weights (weight=None)
+  lstm/       in (B*T,C) w_ih (4H,C) w_hh (4H,H) b_ih b_hh (4H) h c (B*T,H) gates (B*T,4H);
+              dh (B*T,H) -> din dw_ih dw_hh db_ih db_hh
+  attention/  in (B*T,H) w (A,H) b v (A) u (B*T,A) a (B,T) ctx (B,H); dctx -> din dw db dv
+
+Tensors with three dimensions (B,T,X) are stored as (B*T,X): the project's .npy reader
+takes 1 or 2 dimensions. Every float file is little-endian float32 ("<f4"), targets are
+"<i4", and the loss is a 1-element array.
+
+How the numbers are made: every tensor is drawn in float64 from a torch.Generator with a
+fixed seed per layer, then rounded to float32 and back, so the saved float32 inputs are
+exactly the values the float64 reference saw. Forward and backward run in float64 with
+PyTorch's own modules/functionals (nn.Linear, F.layer_norm, F.relu, F.gelu,
+nn.CrossEntropyLoss(weight=w), nn.LSTM(batch_first=True) from zero state); additive
+attention has no PyTorch module and is written out from its definition in nn.h:
+u_t = tanh(W h_t + b), score_t = v . u_t, a = softmax over t, ctx = sum_t a_t h_t.
+The LSTM caches c and gates come from a hand-written step loop that is checked against
+nn.LSTM's output before anything is saved. The scalar driving each backward is
+sum(out * upstream) with a random upstream gradient (xent: the loss itself).
+
+Deterministic and re-runnable: the layer folders are emptied of .npy files and rewritten.
+Run from anywhere, with the Debian python (torch 1.13, numpy):
+
+    /usr/bin/python3 tools/gen_nn_fixtures.py
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+torch.use_deterministic_algorithms(True)
+D = torch.float64
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "nn")
+
+# Shapes (small on purpose: the whole set stays a few tens of KB).
+B, T, C, H, A, N, K = 2, 5, 4, 3, 3, 6, 3
+OC = 3
+
+
+def f32(x):
+    """Rounds a float64 tensor to float32 precision, keeping it float64."""
+    return x.detach().to(torch.float32).to(D)
+
+
+def randn(g, *shape, scale=1.0):
+    return f32(torch.randn(*shape, generator=g, dtype=D) * scale)
+
+
+def uniform(g, lo, hi, *shape):
+    return f32(lo + (hi - lo) * torch.rand(*shape, generator=g, dtype=D))
+
+
+class Writer:
+    def __init__(self, layer):
+        self.dir = os.path.join(ROOT, layer)
+        os.makedirs(self.dir, exist_ok=True)
+        for name in os.listdir(self.dir):
+            if name.endswith(".npy"):
+                os.remove(os.path.join(self.dir, name))
+
+    def save(self, name, x, dtype="<f4"):
+        a = x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
+        if a.ndim == 3:  # (B, T, X) -> (B*T, X)
+            a = a.reshape(a.shape[0] * a.shape[1], a.shape[2])
+        if a.ndim == 0:
+            a = a.reshape(1)
+        assert a.ndim in (1, 2), (name, a.shape)
+        a = np.ascontiguousarray(a.astype(dtype))
+        assert np.all(np.isfinite(a)) if a.dtype.kind == "f" else True, name
+        np.save(os.path.join(self.dir, name + ".npy"), a, allow_pickle=False)
+
+
+def gen_linear():
+    g = torch.Generator().manual_seed(1001)
+    w_ = Writer("linear")
+    x = randn(g, N, C).requires_grad_()
+    lin = torch.nn.Linear(C, OC).to(D)
+    with torch.no_grad():
+        lin.weight.copy_(randn(g, OC, C, scale=0.7))
+        lin.bias.copy_(randn(g, OC, scale=0.5))
+    out = lin(x)
+    dout = randn(g, N, OC)
+    (out * dout).sum().backward()
+    for k, v in dict(in_=x, w=lin.weight, b=lin.bias, out=out, dout=dout, din=x.grad, dw=lin.weight.grad,
+                     db=lin.bias.grad).items():
+        w_.save(k.rstrip("_"), v)
+
+
+def gen_layernorm():
+    g = torch.Generator().manual_seed(1002)
+    w_ = Writer("layernorm")
+    LC = 5  # a width different from the others
+    x = (randn(g, N, LC, scale=1.5) + randn(g, N, 1)).requires_grad_()  # rows with an offset
+    gam = f32(1.0 + randn(g, LC, scale=0.3)).requires_grad_()
+    bet = randn(g, LC, scale=0.3).requires_grad_()
+    out = F.layer_norm(x, (LC,), gam, bet, eps=1e-5)
+    with torch.no_grad():
+        mean = x.mean(dim=1)
+        rstd = 1.0 / torch.sqrt(x.var(dim=1, unbiased=False) + 1e-5)
+    dout = randn(g, N, LC)
+    (out * dout).sum().backward()
+    for k, v in dict(in_=x, g=gam, b=bet, out=out, mean=mean, rstd=rstd, dout=dout, din=x.grad, dg=gam.grad,
+                     db=bet.grad).items():
+        w_.save(k.rstrip("_"), v)
+
+
+def gen_act():
+    g = torch.Generator().manual_seed(1003)
+    w_ = Writer("act")
+    special = torch.tensor([0.0, -6.0, 6.0, -3.5, 3.5, 1e-3, -1e-3, 0.5], dtype=D)
+    x = f32(torch.cat([special, randn(g, 24, scale=2.0)]))
+    dout = randn(g, x.numel())
+    w_.save("in", x)
+    w_.save("dout", dout)
+    for name, fn in (("relu", F.relu), ("gelu", lambda t: F.gelu(t, approximate="none"))):
+        xi = x.clone().requires_grad_()
+        out = fn(xi)
+        (out * dout).sum().backward()
+        w_.save(name + "_out", out)
+        w_.save(name + "_din", xi.grad)
+
+
+def gen_xent():
+    g = torch.Generator().manual_seed(1004)
+    w_ = Writer("xent")
+    logits = randn(g, N, K, scale=2.0)
+    targets = torch.tensor([0, 2, 1, 2, 0, 2], dtype=torch.int64)  # every class, uneven counts
+    assert targets.numel() == N
+    class_w = f32(torch.tensor([0.4, 2.5, 1.2], dtype=D) * uniform(g, 0.9, 1.1, K))  # far from uniform
+    w_.save("logits", logits)
+    w_.save("targets", targets.numpy().astype(np.int32), dtype="<i4")
+    w_.save("class_w", class_w)
+    w_.save("probs", torch.softmax(logits, dim=1))
+    for suffix, weight in (("", class_w), ("_now", None)):
+        lg = logits.clone().requires_grad_()
+        loss = torch.nn.CrossEntropyLoss(weight=weight, reduction="mean")(lg, targets)
+        loss.backward()
+        w_.save("loss" + suffix, loss.reshape(1))
+        w_.save("dlogits" + suffix, lg.grad)
+
+
+def lstm_by_hand(x, w_ih, w_hh, b_ih, b_hh):
+    """Returns h, c (B,T,H) and gates (B,T,4H) after their activations, in the order i, f, g, o."""
+    Bn, Tn, _ = x.shape
+    Hn = w_hh.shape[1]
+    h = torch.zeros(Bn, Hn, dtype=D)
+    c = torch.zeros(Bn, Hn, dtype=D)
+    hs, cs, gs = [], [], []
+    for t in range(Tn):
+        z = x[:, t] @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+        i, f, gg, o = z.split(Hn, dim=1)
+        i, f, gg, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(gg), torch.sigmoid(o)
+        c = f * c + i * gg
+        h = o * torch.tanh(c)
+        hs.append(h)
+        cs.append(c)
+        gs.append(torch.cat([i, f, gg, o], dim=1))
+    return torch.stack(hs, 1), torch.stack(cs, 1), torch.stack(gs, 1)
+
+
+def gen_lstm():
+    g = torch.Generator().manual_seed(1005)
+    w_ = Writer("lstm")
+    lstm = torch.nn.LSTM(C, H, num_layers=1, batch_first=True).to(D)
+    k = 0.8  # wider than PyTorch's 1/sqrt(H) so the gates leave their linear range
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(uniform(g, -k, k, 4 * H, C))
+        lstm.weight_hh_l0.copy_(uniform(g, -k, k, 4 * H, H))
+        lstm.bias_ih_l0.copy_(uniform(g, -k, k, 4 * H))
+        lstm.bias_hh_l0.copy_(uniform(g, -k, k, 4 * H))
+    x = randn(g, B, T, C).requires_grad_()
+    h, (hn, cn) = lstm(x)  # zero initial state
+    dh = randn(g, B, T, H)
+    (h * dh).sum().backward()
+    with torch.no_grad():
+        h2, c2, gates = lstm_by_hand(x, lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0)
+        assert torch.allclose(h2, h, rtol=0, atol=1e-12)
+        assert torch.allclose(c2[:, -1], cn[0], rtol=0, atol=1e-12)
+        assert torch.allclose(h2[:, -1], hn[0], rtol=0, atol=1e-12)
+    for k_, v in dict(in_=x, w_ih=lstm.weight_ih_l0, w_hh=lstm.weight_hh_l0, b_ih=lstm.bias_ih_l0,
+                      b_hh=lstm.bias_hh_l0, h=h, c=c2, gates=gates, dh=dh, din=x.grad,
+                      dw_ih=lstm.weight_ih_l0.grad, dw_hh=lstm.weight_hh_l0.grad, db_ih=lstm.bias_ih_l0.grad,
+                      db_hh=lstm.bias_hh_l0.grad).items():
+        w_.save(k_.rstrip("_"), v)
+
+
+def gen_attention():
+    g = torch.Generator().manual_seed(1006)
+    w_ = Writer("attention")
+    x = randn(g, B, T, H).requires_grad_()
+    w = randn(g, A, H, scale=0.8).requires_grad_()
+    b = randn(g, A, scale=0.5).requires_grad_()
+    v = randn(g, A, scale=1.5).requires_grad_()
+    u = torch.tanh(x @ w.T + b)  # (B, T, A)
+    score = u @ v  # (B, T)
+    a = torch.softmax(score, dim=1)
+    ctx = (a.unsqueeze(-1) * x).sum(dim=1)  # (B, H)
+    dctx = randn(g, B, H)
+    (ctx * dctx).sum().backward()
+    for k, t in dict(in_=x, w=w, b=b, v=v, u=u, a=a, ctx=ctx, dctx=dctx, din=x.grad, dw=w.grad, db=b.grad,
+                     dv=v.grad).items():
+        w_.save(k.rstrip("_"), t)
+
+
+def main():
+    gen_linear()
+    gen_layernorm()
+    gen_act()
+    gen_xent()
+    gen_lstm()
+    gen_attention()
+    total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(ROOT) for f in fs)
+    n = sum(len(fs) for _, _, fs in os.walk(ROOT))
+    print(f"wrote {n} files, {total} bytes, under {os.path.normpath(ROOT)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
