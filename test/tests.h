@@ -48,5 +48,11 @@
   X(nn_activations_match_torch) \
   X(nn_xent_matches_torch) \
   X(nn_lstm_matches_torch) \
-  X(nn_attention_matches_torch)
+  X(nn_attention_matches_torch) \
+  X(nn_gradcheck_linear) \
+  X(nn_gradcheck_layernorm) \
+  X(nn_gradcheck_activations) \
+  X(nn_gradcheck_xent) \
+  X(nn_gradcheck_lstm) \
+  X(nn_gradcheck_attention)
 // clang-format on

@@ -1,0 +1,140 @@
+/* cmd_train.c — `obi train`: fits a model on the training part of a feature file (its last
+ * part for validation and early stopping), prints each epoch, saves the model. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dataset.h"
+#include "obi/train.h"
+
+typedef struct {
+  cli_progress progress;
+  int quiet, json;
+} train_ui;
+
+static void on_progress(void *ctx, int epoch, int64_t step, int64_t steps, const epoch_report *r) {
+  train_ui *ui = ctx;
+  if (!r) {
+    char label[32];
+    snprintf(label, sizeof label, "epoch %d", epoch);
+    ui->progress.label = label;
+    cli_progress_update(&ui->progress, (double)step / (double)steps, (uint64_t)step);
+    return;
+  }
+  cli_progress_done(&ui->progress);
+  if (!ui->quiet && !ui->json)
+    printf("epoch %3d  train loss %.4f  val loss %.4f  val accuracy %.4f  val macro-F1 %.4f  lr %.2e  %.1f s\n",
+           r->epoch, r->train_loss, r->val_loss, r->val_accuracy, r->val_macro_f1, r->lr, r->seconds);
+}
+
+static char *read_text(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  char *buf = malloc(1 << 20);
+  size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+  fclose(f);
+  if (buf) buf[n] = 0;
+  return buf;
+}
+
+static int cmd_train(int argc, char **argv) {
+  const char *kind_name = NULL, *data = NULL, *out = NULL, *config = NULL, *label = NULL;
+  int json = 0, quiet = 0;
+  long epochs = 0, seed = -1;
+  for (int i = 1; i < argc; i++) {
+    const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(o, "--json")) json = 1;
+    else if (!strcmp(o, "--quiet") || !strcmp(o, "-q")) quiet = 1;
+    else if (!strcmp(o, "--model") && v) kind_name = v, i++;
+    else if (!strcmp(o, "--data") && v) data = v, i++;
+    else if (!strcmp(o, "--out") && v) out = v, i++;
+    else if (!strcmp(o, "--config") && v) config = v, i++;
+    else if (!strcmp(o, "--label") && v) label = v, i++;
+    else if (!strcmp(o, "--epochs") && v) {
+      if (cli_parse_int(v, 1, 10000, &epochs)) return cli_usage_error(&cmd_train_def, "--epochs: 1 to 10000");
+      i++;
+    } else if (!strcmp(o, "--seed") && v) {
+      if (cli_parse_int(v, 0, 2147483647, &seed)) return cli_usage_error(&cmd_train_def, "--seed: a number >= 0");
+      i++;
+    } else return cli_usage_error(&cmd_train_def, "unknown option or missing value: '%s'", o);
+  }
+  if (!kind_name || !data || !out) return cli_usage_error(&cmd_train_def, "needs --model NAME --data FILE --out FILE");
+  int kind = model_kind_from_name(kind_name);
+  if (kind < 0) return cli_usage_error(&cmd_train_def, "unknown model '%s' (logistic, lstm, attn_lstm)", kind_name);
+  model_config cfg;
+  model_config_default(&cfg, (model_kind)kind);
+  char why[1024];
+  if (config) {
+    char *text = read_text(config);
+    if (!text) return cli_input_error("%s: cannot read the configuration", config);
+    obi_err err = model_config_from_json(&cfg, text, why, sizeof why);
+    free(text);
+    if (err) return cli_input_error("%s: %s", config, why);
+  }
+  if (epochs) cfg.epochs = (int)epochs;
+  if (seed >= 0) cfg.seed = (uint64_t)seed;
+  dataset d;
+  if (dataset_load(&d, data, label, why, sizeof why)) {
+    dataset_free(&d);
+    return cli_input_error("%s", why);
+  }
+  obi_model *m;
+  if (model_new(&m, &cfg, d.C, d.names, d.mean, d.std)) {
+    dataset_free(&d);
+    return cli_input_error("%s: cannot build a %s model for %d features", data, kind_name, d.C);
+  }
+  train_data td = {d.X, d.y, d.rows, d.C, d.train_end, d.purge};
+  train_ui ui = {.quiet = quiet, .json = json};
+  cli_progress_start(&ui.progress, "train", quiet || json);
+  if (!quiet && !json)
+    printf("training %s (%zu parameters) on %s, label %s: %lld training rows, purge %lld\n", kind_name,
+           model_param_count(m), data, d.label, (long long)d.train_end, (long long)d.purge);
+  train_result *res = calloc(1, sizeof *res);
+  obi_err err = model_fit(m, &td, on_progress, &ui, res);
+  int rc = EXIT_OK;
+  if (err == OBI_EINVAL) {
+    rc = cli_input_error("%s: too few rows for training and validation windows (window %d, batch %d)", data,
+                         cfg.window, cfg.batch);
+  } else if (err) {
+    rc = cli_input_error("training failed: %s", obi_strerror(err));
+  } else if ((err = model_save(m, out))) {
+    rc = cli_input_error("%s: cannot write the model: %s", out, obi_strerror(err));
+  } else if (json) {
+    printf("{\"model\":\"%s\",\"out\":\"%s\",\"parameters\":%zu,\"label\":\"%s\",\"train_windows\":%lld,"
+           "\"val_windows\":%lld,\"epochs_run\":%d,\"best_epoch\":%d,\"best_val_macro_f1\":%.6f,"
+           "\"windows_per_second\":%.1f,\"history\":[",
+           kind_name, out, model_param_count(m), d.label, (long long)res->train_windows, (long long)res->val_windows,
+           res->epochs_run, res->best_epoch, res->best_val_macro_f1, res->windows_per_second);
+    for (int e = 0; e < res->epochs_run && e < 1000; e++) {
+      const epoch_report *r = &res->history[e];
+      printf("%s{\"epoch\":%d,\"train_loss\":%.6f,\"val_loss\":%.6f,\"val_accuracy\":%.6f,\"val_macro_f1\":%.6f}",
+             e ? "," : "", r->epoch, r->train_loss, r->val_loss, r->val_accuracy, r->val_macro_f1);
+    }
+    printf("]}\n");
+  } else if (!quiet) {
+    printf("best epoch %d (validation macro-F1 %.4f); %.0f training windows/s; saved %s\n", res->best_epoch,
+           res->best_val_macro_f1, res->windows_per_second, out);
+  }
+  free(res);
+  model_free(m);
+  dataset_free(&d);
+  return rc;
+}
+
+const cli_command cmd_train_def = {
+    "train", cmd_train, "train a forecasting model on a feature file",
+    "usage: obi train --model logistic|lstm|attn_lstm --data FEATURES.npy --out MODEL.safetensors\n"
+    "                 [--config FILE.json] [--label NAME] [--epochs N] [--seed N] [--json] [--quiet]\n"
+    "\n"
+    "Trains on the training part of a feature file written by `obi features` (its first\n"
+    "train_fraction, from the JSON sidecar); the last part of it (val_fraction) is the validation\n"
+    "part for early stopping on macro-F1, with a purge gap of the label horizon between them.\n"
+    "The default label is label_b of the first horizon. --config overrides the defaults with a\n"
+    "JSON object: window, hidden, attn, epochs, batch, lr, weight_decay, clip, dropout,\n"
+    "warmup_steps, patience, val_fraction, class_weights, seed. The model is saved as safetensors\n"
+    "with its configuration, feature names and normalisation in the metadata.\n"
+    "\n"
+    "example:\n"
+    "  obi features data/lobster/AMZN_2012-06-21_34200000_57600000_message_10.csv.zst \\\n"
+    "               data/lobster/AMZN_2012-06-21_34200000_57600000_orderbook_10.csv.zst --out amzn.npy\n"
+    "  obi train --model lstm --data amzn.npy --out lstm.safetensors\n"};
