@@ -45,6 +45,18 @@ if command -v valgrind >/dev/null; then
   echo "callgrind features: $per instructions per event (feat_update + feat_compute of every column)" >&2
   instr_json+="${instr_json:+,}\"features\":{\"instructions_per_event\":$per}"
 fi
+models=$(build/bench_models)
+torch_json=null
+if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  torch_json=$(/usr/bin/python3 tools/bench_torch.py)
+  for m in logistic lstm attn_lstm; do
+    c=$(echo "$models" | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['models']['$m']['train_windows_per_second'])")
+    t=$(echo "$torch_json" | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['models']['$m']['train_windows_per_second'])")
+    echo "$m: training C / PyTorch = $(awk -v a="$c" -v b="$t" 'BEGIN { printf "%.2f", a / b }')" >&2
+  done
+else
+  echo "bench: python3-torch not installed, no PyTorch comparison" >&2
+fi
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-printf '{"machine":"%s, %s cores","book":%s,"features":%s,"callgrind":{%s}}\n' "$cpu" "$(nproc)" "$throughput" \
-  "$features" "$instr_json"
+printf '{"machine":"%s, %s cores","book":%s,"features":%s,"models":%s,"models_pytorch":%s,"callgrind":{%s}}\n' \
+  "$cpu" "$(nproc)" "$throughput" "$features" "$models" "$torch_json" "$instr_json"

@@ -1,5 +1,6 @@
 /* runner.c — runs every test listed in tests.h (or those whose names contain argv[1]),
  * prints TAP lines and ends with "N passed, N failed"; exit status 1 if any failed. */
+#include <cblas.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -73,6 +74,7 @@ static void remove_tmpdir(void) {
 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
+  openblas_set_num_threads(1); /* as the obi binary does: small matrices */
   atexit(remove_tmpdir);
   size_t n = sizeof tests / sizeof tests[0];
   int passed = 0, failed = 0, skipped = 0, index = 0;

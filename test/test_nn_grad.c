@@ -111,8 +111,10 @@ typedef struct {
 } act_ctx;
 static double act_loss(void *p) {
   act_ctx *c = p;
-  if (c->kind == 0) nn_relu_forward_f64(c->out, c->in, c->n);
-  else if (c->kind == 1) nn_gelu_forward_f64(c->out, c->in, c->n);
+  if (c->kind == 0)
+    nn_relu_forward_f64(c->out, c->in, c->n);
+  else if (c->kind == 1)
+    nn_gelu_forward_f64(c->out, c->in, c->n);
   else
     for (int i = 0; i < c->n; i++) c->out[i] = c->mask[i] ? c->in[i] / 0.75 : 0; /* the mask held fixed */
   return dot(c->out, c->R, c->n);

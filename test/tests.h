@@ -54,5 +54,11 @@
   X(nn_gradcheck_activations) \
   X(nn_gradcheck_xent) \
   X(nn_gradcheck_lstm) \
-  X(nn_gradcheck_attention)
+  X(nn_gradcheck_attention) \
+  X(model_step_equals_window_forward) \
+  X(model_backward_matches_finite_differences) \
+  X(model_learns_signal_not_noise) \
+  X(model_files_round_trip_and_bad_files) \
+  X(model_config_json_errors) \
+  X(model_cli_train_eval)
 // clang-format on

@@ -24,9 +24,9 @@ typedef enum { MODEL_LOGISTIC, MODEL_LSTM, MODEL_ATTN_LSTM, MODEL__COUNT } model
 
 typedef struct {
   model_kind kind;
-  int window;        /* T: rows per window (logistic: 1) */
-  int hidden;        /* H: LSTM state size */
-  int attn;          /* A: attention size */
+  int window; /* T: rows per window (logistic: 1) */
+  int hidden; /* H: LSTM state size */
+  int attn;   /* A: attention size */
   /* training */
   int epochs, batch;
   double lr, weight_decay, clip, dropout;

@@ -63,21 +63,28 @@ void NN(nn_lstm_forward)(real *h, real *c, real *gates, const real *in, const re
                          const real *b_ih, const real *b_hh, int B, int T, int C, int H);
 /* Backpropagation through time: din (B, T, C) (may be NULL) and the weight gradients += from
  * dh (B, T, H). scratch: B * T * 4H + 2 * B * H reals. */
-void NN(nn_lstm_backward)(real *din, real *dw_ih, real *dw_hh, real *db_ih, real *db_hh, const real *dh,
-                          const real *in, const real *h, const real *c, const real *gates, const real *w_ih,
-                          const real *w_hh, int B, int T, int C, int H, real *scratch);
+void NN(nn_lstm_backward)(real *din, real *dw_ih, real *dw_hh, real *db_ih, real *db_hh, const real *dh, const real *in,
+                          const real *h, const real *c, const real *gates, const real *w_ih, const real *w_hh, int B,
+                          int T, int C, int H, real *scratch);
+/* The cell update from pre-activation gates g4 (4H, turned into activations in place): c (H)
+ * from c_prev (H, or NULL for a zero state), h (H). nn_lstm_forward applies it at every step. */
+void NN(nn_lstm_activate)(real *h, real *c, real *g4, const real *c_prev, int H);
+
 /* One step of one sequence: h, c (H) updated in place from x (C); gates scratch (4H). */
 void NN(nn_lstm_step)(real *h, real *c, real *gates, const real *x, const real *w_ih, const real *w_hh,
                       const real *b_ih, const real *b_hh, int C, int H);
 
+/* The exponential the recurrent kernels use (float: a polynomial that vectorises, relative
+ * error about 2e-7; double: libm). Exposed so that tests compare it with libm. */
+real NN(nn_exp)(real x);
+
 /* Additive (Bahdanau) attention over time: u_t = tanh(W h_t + b) (A), score_t = v . u_t,
  * a = softmax_t(score), ctx = sum_t a_t h_t. in (B, T, H) -> ctx (B, H); caches u (B, T, A),
  * a (B, T). W (A, H), b (A), v (A). */
-void NN(nn_attention_forward)(real *ctx, real *u, real *a, const real *in, const real *w, const real *b,
-                              const real *v, int B, int T, int H, int A);
+void NN(nn_attention_forward)(real *ctx, real *u, real *a, const real *in, const real *w, const real *b, const real *v,
+                              int B, int T, int H, int A);
 /* din (B, T, H), dw, db, dv += from dctx (B, H); scratch: T * A + T reals */
-void NN(nn_attention_backward)(real *din, real *dw, real *db, real *dv, const real *dctx, const real *in,
-                               const real *u, const real *a, const real *w, const real *v, int B, int T, int H,
-                               int A, real *scratch);
+void NN(nn_attention_backward)(real *din, real *dw, real *db, real *dv, const real *dctx, const real *in, const real *u,
+                               const real *a, const real *w, const real *v, int B, int T, int H, int A, real *scratch);
 
 #endif

@@ -15,8 +15,8 @@
 #include "obi/model.h"
 
 typedef struct {
-  const float *X;   /* features (rows, C), raw (the model normalises) */
-  const int8_t *y;  /* labels (rows), 0..2 */
+  const float *X;  /* features (rows, C), raw (the model normalises) */
+  const int8_t *y; /* labels (rows), 0..2 */
   int64_t rows;
   int C;
   int64_t train_end; /* rows [0, train_end) may be trained on */
@@ -50,6 +50,11 @@ typedef struct {
 
 /* Called after every epoch (progress between epochs: step/steps). May be NULL. */
 typedef void (*train_callback)(void *ctx, int epoch, int64_t step, int64_t steps, const epoch_report *finished);
+
+/* One AdamW step (step counts from 0): gradients clipped to global norm clip (0: none), then
+ * the moment updates with bias correction and decoupled weight decay. */
+void adamw_update(float *params, const float *grads, float *mom, float *vel, size_t P, double lr, double weight_decay,
+                  int64_t step, double clip);
 
 /* Trains m in place. OBI_EINVAL when there are too few windows for a training and a
  * validation part; OBI_ENOMEM. */

@@ -11,12 +11,18 @@ static int cmd_eval(int argc, char **argv) {
   int json = 0, all = 0;
   for (int i = 1; i < argc; i++) {
     const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(o, "--json")) json = 1;
-    else if (!strcmp(o, "--all-rows")) all = 1;
-    else if (!strcmp(o, "--model") && v) model_path = v, i++;
-    else if (!strcmp(o, "--data") && v) data = v, i++;
-    else if (!strcmp(o, "--label") && v) label = v, i++;
-    else return cli_usage_error(&cmd_eval_def, "unknown option or missing value: '%s'", o);
+    if (!strcmp(o, "--json"))
+      json = 1;
+    else if (!strcmp(o, "--all-rows"))
+      all = 1;
+    else if (!strcmp(o, "--model") && v)
+      model_path = v, i++;
+    else if (!strcmp(o, "--data") && v)
+      data = v, i++;
+    else if (!strcmp(o, "--label") && v)
+      label = v, i++;
+    else
+      return cli_usage_error(&cmd_eval_def, "unknown option or missing value: '%s'", o);
   }
   if (!model_path || !data) return cli_usage_error(&cmd_eval_def, "needs --model FILE --data FILE");
   char why[1024];

@@ -43,20 +43,28 @@ static int cmd_train(int argc, char **argv) {
   long epochs = 0, seed = -1;
   for (int i = 1; i < argc; i++) {
     const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(o, "--json")) json = 1;
-    else if (!strcmp(o, "--quiet") || !strcmp(o, "-q")) quiet = 1;
-    else if (!strcmp(o, "--model") && v) kind_name = v, i++;
-    else if (!strcmp(o, "--data") && v) data = v, i++;
-    else if (!strcmp(o, "--out") && v) out = v, i++;
-    else if (!strcmp(o, "--config") && v) config = v, i++;
-    else if (!strcmp(o, "--label") && v) label = v, i++;
+    if (!strcmp(o, "--json"))
+      json = 1;
+    else if (!strcmp(o, "--quiet") || !strcmp(o, "-q"))
+      quiet = 1;
+    else if (!strcmp(o, "--model") && v)
+      kind_name = v, i++;
+    else if (!strcmp(o, "--data") && v)
+      data = v, i++;
+    else if (!strcmp(o, "--out") && v)
+      out = v, i++;
+    else if (!strcmp(o, "--config") && v)
+      config = v, i++;
+    else if (!strcmp(o, "--label") && v)
+      label = v, i++;
     else if (!strcmp(o, "--epochs") && v) {
       if (cli_parse_int(v, 1, 10000, &epochs)) return cli_usage_error(&cmd_train_def, "--epochs: 1 to 10000");
       i++;
     } else if (!strcmp(o, "--seed") && v) {
       if (cli_parse_int(v, 0, 2147483647, &seed)) return cli_usage_error(&cmd_train_def, "--seed: a number >= 0");
       i++;
-    } else return cli_usage_error(&cmd_train_def, "unknown option or missing value: '%s'", o);
+    } else
+      return cli_usage_error(&cmd_train_def, "unknown option or missing value: '%s'", o);
   }
   if (!kind_name || !data || !out) return cli_usage_error(&cmd_train_def, "needs --model NAME --data FILE --out FILE");
   int kind = model_kind_from_name(kind_name);
@@ -93,8 +101,8 @@ static int cmd_train(int argc, char **argv) {
   obi_err err = model_fit(m, &td, on_progress, &ui, res);
   int rc = EXIT_OK;
   if (err == OBI_EINVAL) {
-    rc = cli_input_error("%s: too few rows for training and validation windows (window %d, batch %d)", data,
-                         cfg.window, cfg.batch);
+    rc = cli_input_error("%s: too few rows for training and validation windows (window %d, batch %d)", data, cfg.window,
+                         cfg.batch);
   } else if (err) {
     rc = cli_input_error("training failed: %s", obi_strerror(err));
   } else if ((err = model_save(m, out))) {

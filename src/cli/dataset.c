@@ -12,8 +12,10 @@ static void sibling(char *out, size_t n, const char *path, const char *file_suff
   size_t len = strlen(path);
   const char *slash = strrchr(path, '/');
   const char *base = slash ? slash + 1 : path;
-  if (!strcmp(base, "features.npy")) snprintf(out, n, "%.*s%s", (int)(base - path), path, dir_name);
-  else snprintf(out, n, "%.*s%s", (int)(len > 4 ? len - 4 : len), path, file_suffix);
+  if (!strcmp(base, "features.npy"))
+    snprintf(out, n, "%.*s%s", (int)(base - path), path, dir_name);
+  else
+    snprintf(out, n, "%.*s%s", (int)(len > 4 ? len - 4 : len), path, file_suffix);
 }
 
 int dataset_load(dataset *d, const char *path, const char *label, char *why, size_t why_len) {

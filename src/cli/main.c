@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cblas.h>
+
 #include "cli.h"
 #include "obi/version.h"
 
@@ -102,6 +104,8 @@ const char *cli_data_dir(void) {
 
 int main(int argc, char **argv) {
   cli_argv0 = argv[0];
+  /* The models' matrices are small: OpenBLAS threads would spin more than they help. */
+  openblas_set_num_threads(1);
   if (argc < 2) {
     print_help(stderr);
     return EXIT_USAGE;

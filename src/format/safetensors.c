@@ -29,7 +29,8 @@ obi_err st_write(const char *path, const st_tensor *t, int n, const char *const 
   for (int i = 0; i < n; i++) {
     size_t count = 1;
     json_t *shape = json_array();
-    for (int d = 0; d < t[i].ndim; d++) json_array_append_new(shape, json_integer(t[i].shape[d])), count *= (size_t)t[i].shape[d];
+    for (int d = 0; d < t[i].ndim; d++)
+      json_array_append_new(shape, json_integer(t[i].shape[d])), count *= (size_t)t[i].shape[d];
     json_t *e = json_pack("{s:s, s:o, s:[I, I]}", "dtype", "F32", "shape", shape, "data_offsets", (json_int_t)off,
                           (json_int_t)(off + 4 * count));
     json_object_set_new(h, t[i].name, e);
@@ -78,7 +79,8 @@ obi_err st_read_buffer(st_file *f, unsigned char *buf, size_t len, char *why, si
   uint64_t hl = 0;
   for (int i = 0; i < 8; i++) hl |= (uint64_t)buf[i] << (8 * i);
   if (hl > len - 8 || hl > (100u << 20)) {
-    bad(why, why_len, err, "truncated or corrupt: header of %llu bytes in a %zu-byte file", (unsigned long long)hl, len);
+    bad(why, why_len, err, "truncated or corrupt: header of %llu bytes in a %zu-byte file", (unsigned long long)hl,
+        len);
     goto fail;
   }
   json_error_t jerr;
@@ -145,8 +147,8 @@ obi_err st_read_buffer(st_file *f, unsigned char *buf, size_t len, char *why, si
     if (!json_is_integer(a) || !json_is_integer(b) || json_integer_value(a) < 0 ||
         json_integer_value(b) < json_integer_value(a) || (uint64_t)json_integer_value(b) > data_len ||
         (uint64_t)(json_integer_value(b) - json_integer_value(a)) != 4 * count || json_integer_value(a) % 4) {
-      bad(why, why_len, err, "tensor '%s': data_offsets do not match its shape or lie outside the %zu data bytes",
-          key, data_len);
+      bad(why, why_len, err, "tensor '%s': data_offsets do not match its shape or lie outside the %zu data bytes", key,
+          data_len);
       goto fail;
     }
     t->data = (const float *)(data + json_integer_value(a));

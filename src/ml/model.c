@@ -128,8 +128,10 @@ obi_err model_config_from_json(model_config *c, const char *text, char *why, siz
       err = OBI_EPARSE;
       break;
     }
-    if (fields[i].is_int) *(int *)((char *)c + fields[i].off) = (int)x;
-    else *(double *)((char *)c + fields[i].off) = x;
+    if (fields[i].is_int)
+      *(int *)((char *)c + fields[i].off) = (int)x;
+    else
+      *(double *)((char *)c + fields[i].off) = x;
   }
   json_decref(o);
   if (!err && c->kind == MODEL_LOGISTIC && c->window != 1) {
@@ -185,12 +187,22 @@ static void init_params(obi_model *m) {
 static int ensure_batch(obi_model *m, int B) {
   if (B <= m->cap) return 1;
   int T = m->cfg.window, C = m->C, H = m->cfg.hidden, A = m->cfg.attn, F = m->L.feat;
-  float **bufs[] = {&m->x, &m->h, &m->c, &m->gates, &m->u, &m->a, &m->rep, &m->rep_drop, &m->logits, &m->probs,
-                    &m->drep, &m->dh, &m->scratch, &m->dlogits};
-  size_t sizes[] = {(size_t)B * T * C, (size_t)B * T * H, (size_t)B * T * H, (size_t)B * T * 4 * H,
-                    (size_t)B * T * A, (size_t)B * T, (size_t)B * F, (size_t)B * F, (size_t)B * MODEL_CLASSES,
-                    (size_t)B * MODEL_CLASSES, (size_t)B * F, (size_t)B * T * H,
-                    (size_t)B * T * 4 * H + 2 * (size_t)B * H + (size_t)T * A + T, (size_t)B * MODEL_CLASSES};
+  float **bufs[] = {&m->x,        &m->h,      &m->c,     &m->gates, &m->u,  &m->a,       &m->rep,
+                    &m->rep_drop, &m->logits, &m->probs, &m->drep,  &m->dh, &m->scratch, &m->dlogits};
+  size_t sizes[] = {(size_t)B * T * C,
+                    (size_t)B * T * H,
+                    (size_t)B * T * H,
+                    (size_t)B * T * 4 * H,
+                    (size_t)B * T * A,
+                    (size_t)B * T,
+                    (size_t)B * F,
+                    (size_t)B * F,
+                    (size_t)B * MODEL_CLASSES,
+                    (size_t)B * MODEL_CLASSES,
+                    (size_t)B * F,
+                    (size_t)B * T * H,
+                    (size_t)B * T * 4 * H + 2 * (size_t)B * H + (size_t)T * A + T,
+                    (size_t)B * MODEL_CLASSES};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
     float *p = realloc(*bufs[i], (sizes[i] ? sizes[i] : 1) * sizeof(float));
     if (!p) return 0;
@@ -225,8 +237,8 @@ obi_err model_new(obi_model **out, const model_config *cfg, int C, const char *c
   m->sh = calloc((size_t)T * H, sizeof *m->sh);
   m->sc = calloc((size_t)T * H, sizeof *m->sc);
   m->sgates = calloc((size_t)T * 4 * H + (size_t)T * cfg->attn + T, sizeof *m->sgates);
-  if (!m->names || !m->mean || !m->std || !m->params || !m->grads || !m->ring_x || !m->ring_proj || !m->sh ||
-      !m->sc || !m->sgates || !ensure_batch(m, 1)) {
+  if (!m->names || !m->mean || !m->std || !m->params || !m->grads || !m->ring_x || !m->ring_proj || !m->sh || !m->sc ||
+      !m->sgates || !ensure_batch(m, 1)) {
     model_free(m);
     return OBI_ENOMEM;
   }
@@ -243,10 +255,9 @@ obi_err model_new(obi_model **out, const model_config *cfg, int C, const char *c
 
 void model_free(obi_model *m) {
   if (!m) return;
-  float *bufs[] = {m->x,        m->h,        m->c,    m->gates, m->u,       m->a,        m->rep,
-                   m->rep_drop, m->logits,   m->probs, m->drep, m->dh,      m->scratch,  m->dlogits,
-                   m->params,   m->grads,    m->mean, m->std,   m->ring_x,  m->ring_proj, m->sh,
-                   m->sc,       m->sgates};
+  float *bufs[] = {m->x,      m->h,     m->c,      m->gates,     m->u,       m->a,       m->rep,    m->rep_drop,
+                   m->logits, m->probs, m->drep,   m->dh,        m->scratch, m->dlogits, m->params, m->grads,
+                   m->mean,   m->std,   m->ring_x, m->ring_proj, m->sh,      m->sc,      m->sgates};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
   free(m->mask);
   free(m->names);
@@ -373,12 +384,7 @@ int model_step(obi_model *m, const float *row, float *probs) {
       float *ht = m->sh + (size_t)t * H, *ct = m->sc + (size_t)t * H;
       memcpy(g4, proj, (size_t)G * sizeof *g4);
       if (t > 0) cblas_sgemv(CblasRowMajor, CblasNoTrans, G, H, 1, P + L->w_hh, H, ht - H, 1, 1, g4, 1);
-      for (int j = 0; j < H; j++) {
-        float i = 1 / (1 + expf(-g4[j])), f = 1 / (1 + expf(-g4[H + j])), g = tanhf(g4[2 * H + j]),
-              o = 1 / (1 + expf(-g4[3 * H + j]));
-        ct[j] = f * (t > 0 ? ct[j - H] : 0) + i * g;
-        ht[j] = o * tanhf(ct[j]);
-      }
+      nn_lstm_activate(ht, ct, g4, t > 0 ? ct - H : NULL, H); /* as nn_lstm_forward does */
     }
     float rep[1024];
     if (m->cfg.kind == MODEL_LSTM) {
@@ -444,9 +450,9 @@ obi_err model_save(const obi_model *m, const char *path) {
     json_array_append_new(mean, json_real(m->mean[i]));
     json_array_append_new(std, json_real(m->std[i]));
   }
-  json_t *meta = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "format_version", MODEL_FORMAT_VERSION, "kind",
-                           kind_names[m->cfg.kind], "config", config_json(&m->cfg), "features", names, "mean", mean,
-                           "std", std);
+  json_t *meta =
+      json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "format_version", MODEL_FORMAT_VERSION, "kind",
+                kind_names[m->cfg.kind], "config", config_json(&m->cfg), "features", names, "mean", mean, "std", std);
   char *text = json_dumps(meta, JSON_COMPACT);
   json_decref(meta);
   if (!text) return OBI_ENOMEM;

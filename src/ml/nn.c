@@ -164,7 +164,47 @@ void NN(nn_xent_backward)(real *dlogits, const real *probs, const int32_t *targe
 
 /* ---- LSTM ---- */
 
-static inline real sigm(real x) { return 1 / (1 + EXP(-x)); }
+/* exp without a library call, so that the gate loops vectorise: x = n ln2 + r with |r| <=
+ * ln2/2 (Cody-Waite: ln2 in two parts), e^r by the minimax polynomial of Cephes' expf
+ * (S. Moshier), 2^n put into the exponent bits. Relative error about 2e-7 in float; the
+ * double build keeps libm's exp (the gradient checks want full precision). */
+#ifdef NN_DOUBLE
+static inline real fast_exp(real x) { return exp(x); }
+#else
+static inline float fast_exp(float x) {
+  x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+  /* n = round(x / ln2) by the 1.5 * 2^23 trick (SSE2 has no vector floor) */
+  float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
+  float scale;
+  memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+#endif
+
+static inline real sigm(real x) { return 1 / (1 + fast_exp(-x)); }
+static inline real fast_tanh(real x) { return 2 / (1 + fast_exp(-2 * x)) - 1; }
+
+real NN(nn_exp)(real x) { return fast_exp(x); }
+
+void NN(nn_lstm_activate)(real *h, real *c, real *g4, const real *c_prev, int H) {
+  for (int k = 0; k < 2 * H; k++) g4[k] = sigm(g4[k]); /* i, f */
+  for (int j = 0; j < H; j++) g4[2 * H + j] = fast_tanh(g4[2 * H + j]);
+  for (int j = 0; j < H; j++) g4[3 * H + j] = sigm(g4[3 * H + j]);
+  if (c_prev)
+    for (int j = 0; j < H; j++) c[j] = g4[H + j] * c_prev[j] + g4[j] * g4[2 * H + j];
+  else
+    for (int j = 0; j < H; j++) c[j] = g4[j] * g4[2 * H + j];
+  for (int j = 0; j < H; j++) h[j] = g4[3 * H + j] * fast_tanh(c[j]);
+}
 
 void NN(nn_lstm_forward)(real *h, real *c, real *gates, const real *in, const real *w_ih, const real *w_hh,
                          const real *b_ih, const real *b_hh, int B, int T, int C, int H) {
@@ -180,14 +220,7 @@ void NN(nn_lstm_forward)(real *h, real *c, real *gates, const real *in, const re
            gates + (size_t)t * G, T * G);
     for (int b = 0; b < B; b++) {
       size_t at = (size_t)b * T + t;
-      real *g4 = gates + at * G, *ct = c + at * H, *ht = h + at * H;
-      const real *cp = t ? c + (at - 1) * H : NULL;
-      for (int j = 0; j < H; j++) {
-        real i = sigm(g4[j]), f = sigm(g4[H + j]), g = TANH(g4[2 * H + j]), o = sigm(g4[3 * H + j]);
-        g4[j] = i, g4[H + j] = f, g4[2 * H + j] = g, g4[3 * H + j] = o;
-        ct[j] = f * (cp ? cp[j] : 0) + i * g;
-        ht[j] = o * TANH(ct[j]);
-      }
+      NN(nn_lstm_activate)(h + at * H, c + at * H, gates + at * G, t ? c + (at - 1) * H : NULL, H);
     }
   }
 }
@@ -199,15 +232,15 @@ void NN(nn_lstm_step)(real *h, real *c, real *gates, const real *x, const real *
   GEMV(CblasRowMajor, CblasNoTrans, 4 * H, C, 1, w_ih, C, x, 1, 1, gates, 1);
   GEMV(CblasRowMajor, CblasNoTrans, 4 * H, H, 1, w_hh, H, h, 1, 1, gates, 1);
   for (int j = 0; j < H; j++) {
-    real i = sigm(gates[j]), f = sigm(gates[H + j]), g = TANH(gates[2 * H + j]), o = sigm(gates[3 * H + j]);
+    real i = sigm(gates[j]), f = sigm(gates[H + j]), g = fast_tanh(gates[2 * H + j]), o = sigm(gates[3 * H + j]);
     c[j] = f * c[j] + i * g;
-    h[j] = o * TANH(c[j]);
+    h[j] = o * fast_tanh(c[j]);
   }
 }
 
-void NN(nn_lstm_backward)(real *din, real *dw_ih, real *dw_hh, real *db_ih, real *db_hh, const real *dh,
-                          const real *in, const real *h, const real *c, const real *gates, const real *w_ih,
-                          const real *w_hh, int B, int T, int C, int H, real *scratch) {
+void NN(nn_lstm_backward)(real *din, real *dw_ih, real *dw_hh, real *db_ih, real *db_hh, const real *dh, const real *in,
+                          const real *h, const real *c, const real *gates, const real *w_ih, const real *w_hh, int B,
+                          int T, int C, int H, real *scratch) {
   int G = 4 * H;
   real *dG = scratch, *dh_next = scratch + (size_t)B * T * G, *dc_next = dh_next + (size_t)B * H;
   memset(dh_next, 0, 2 * (size_t)B * H * sizeof *dh_next);
@@ -218,7 +251,7 @@ void NN(nn_lstm_backward)(real *din, real *dw_ih, real *dw_hh, real *db_ih, real
       real *dg = dG + at * G, *dhn = dh_next + (size_t)b * H, *dcn = dc_next + (size_t)b * H;
       for (int j = 0; j < H; j++) {
         real i = gt[j], f = gt[H + j], g = gt[2 * H + j], o = gt[3 * H + j];
-        real tc = TANH(ct[j]);
+        real tc = fast_tanh(ct[j]);
         real dht = dh[at * H + j] + dhn[j];
         real dct = dcn[j] + dht * o * (1 - tc * tc);
         real cprev = cp ? cp[j] : 0;
@@ -246,11 +279,11 @@ void NN(nn_lstm_backward)(real *din, real *dw_ih, real *dw_hh, real *db_ih, real
 
 /* ---- additive attention ---- */
 
-void NN(nn_attention_forward)(real *ctx, real *u, real *a, const real *in, const real *w, const real *b,
-                              const real *v, int B, int T, int H, int A) {
+void NN(nn_attention_forward)(real *ctx, real *u, real *a, const real *in, const real *w, const real *b, const real *v,
+                              int B, int T, int H, int A) {
   /* u (B*T, A) = tanh(in w^T + b) for all steps at once */
   NN(nn_linear_forward)(u, in, w, b, B * T, H, A);
-  for (int i = 0; i < B * T * A; i++) u[i] = TANH(u[i]);
+  for (int i = 0; i < B * T * A; i++) u[i] = fast_tanh(u[i]);
   for (int bb = 0; bb < B; bb++) {
     real *ab = a + (size_t)bb * T, mx = 0;
     for (int t = 0; t < T; t++) {
@@ -269,9 +302,8 @@ void NN(nn_attention_forward)(real *ctx, real *u, real *a, const real *in, const
   }
 }
 
-void NN(nn_attention_backward)(real *din, real *dw, real *db, real *dv, const real *dctx, const real *in,
-                               const real *u, const real *a, const real *w, const real *v, int B, int T, int H,
-                               int A, real *scratch) {
+void NN(nn_attention_backward)(real *din, real *dw, real *db, real *dv, const real *dctx, const real *in, const real *u,
+                               const real *a, const real *w, const real *v, int B, int T, int H, int A, real *scratch) {
   real *dpre = scratch, *ds = scratch + (size_t)T * A;
   for (int bb = 0; bb < B; bb++) {
     const real *ab = a + (size_t)bb * T, *dc = dctx + (size_t)bb * H;

@@ -59,6 +59,23 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+void adamw_update(float *params, const float *grads, float *mom, float *vel, size_t P, double lr, double weight_decay,
+                  int64_t step, double clip) {
+  const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  double norm = 0;
+  for (size_t k = 0; k < P; k++) norm += (double)grads[k] * grads[k];
+  norm = sqrt(norm);
+  double scale = clip > 0 && norm > clip ? clip / norm : 1;
+  double bc1 = 1 - pow(b1, (double)(step + 1)), bc2 = 1 - pow(b2, (double)(step + 1));
+  for (size_t k = 0; k < P; k++) {
+    double g = grads[k] * scale;
+    mom[k] = (float)(b1 * mom[k] + (1 - b1) * g);
+    vel[k] = (float)(b2 * vel[k] + (1 - b2) * g * g);
+    /* decoupled weight decay (Loshchilov and Hutter 2019), as torch.optim.AdamW */
+    params[k] -= (float)(lr * ((mom[k] / bc1) / (sqrt(vel[k] / bc2) + eps) + weight_decay * params[k]));
+  }
+}
+
 /* Mean loss and metrics of the model on the windows ending at ends. */
 static void evaluate(obi_model *m, const train_data *d, const int64_t *ends, int64_t n, const float *class_w,
                      double *loss, metrics *met, float *probs, int32_t *labels) {
@@ -80,10 +97,12 @@ obi_err model_fit(obi_model *m, const train_data *d, train_callback cb, void *ct
   int T = c->window;
   int64_t val_start = d->train_end - (int64_t)floor((double)d->train_end * c->val_fraction);
   /* training windows end before val_start - purge; validation windows start at val_start */
-  int64_t n_train = window_ends(0, val_start - d->purge, T, NULL), n_val = window_ends(val_start, d->train_end, T, NULL);
+  int64_t n_train = window_ends(0, val_start - d->purge, T, NULL),
+          n_val = window_ends(val_start, d->train_end, T, NULL);
   if (n_train < c->batch || n_val < 1) return OBI_EINVAL;
   size_t P = model_param_count(m);
-  int64_t *train_ends = malloc((size_t)n_train * sizeof *train_ends), *val_ends = malloc((size_t)n_val * sizeof *val_ends);
+  int64_t *train_ends = malloc((size_t)n_train * sizeof *train_ends),
+          *val_ends = malloc((size_t)n_val * sizeof *val_ends);
   float *mom = calloc(P, sizeof *mom), *vel = calloc(P, sizeof *vel), *best = malloc(P * sizeof *best);
   float *probs = malloc((size_t)n_val * MODEL_CLASSES * sizeof *probs);
   int32_t *targets = malloc((size_t)(n_val > c->batch ? n_val : c->batch) * sizeof *targets);
@@ -105,7 +124,7 @@ obi_err model_fit(obi_model *m, const train_data *d, train_callback cb, void *ct
   uint64_t rng = c->seed * 0x9E3779B97F4A7C15ULL + 7;
   int64_t steps_per_epoch = n_train / c->batch, total_steps = steps_per_epoch * c->epochs, step = 0;
   int since_best = 0;
-  double b1 = 0.9, b2 = 0.999, eps = 1e-8, t_train = 0;
+  double t_train = 0;
   int64_t windows_trained = 0;
   for (int epoch = 1; epoch <= c->epochs; epoch++) {
     double t0 = now_s();
@@ -119,24 +138,14 @@ obi_err model_fit(obi_model *m, const train_data *d, train_callback cb, void *ct
       for (int b = 0; b < c->batch; b++) targets[b] = d->y[ends[b]];
       memset(grads, 0, P * sizeof *grads);
       loss_sum += model_loss_backward(m, d->X, ends, targets, c->batch, class_w);
-      double norm = 0;
-      for (size_t k = 0; k < P; k++) norm += (double)grads[k] * grads[k];
-      norm = sqrt(norm);
-      double scale = c->clip > 0 && norm > c->clip ? c->clip / norm : 1;
       /* linear warm-up, then cosine decay to 10% */
-      if (step < c->warmup_steps) lr = c->lr * (double)(step + 1) / c->warmup_steps;
+      if (step < c->warmup_steps)
+        lr = c->lr * (double)(step + 1) / c->warmup_steps;
       else {
         double progress = (double)(step - c->warmup_steps) / (double)(total_steps - c->warmup_steps + 1);
         lr = c->lr * (0.1 + 0.9 * 0.5 * (1 + cos(3.14159265358979 * progress)));
       }
-      double bc1 = 1 - pow(b1, (double)(step + 1)), bc2 = 1 - pow(b2, (double)(step + 1));
-      for (size_t k = 0; k < P; k++) {
-        double g = grads[k] * scale;
-        mom[k] = (float)(b1 * mom[k] + (1 - b1) * g);
-        vel[k] = (float)(b2 * vel[k] + (1 - b2) * g * g);
-        double update = (mom[k] / bc1) / (sqrt(vel[k] / bc2) + eps);
-        params[k] -= (float)(lr * (update + c->weight_decay * params[k]));
-      }
+      adamw_update(params, grads, mom, vel, P, lr, c->weight_decay, step, c->clip);
       if (cb && (s & 15) == 0) cb(ctx, epoch, s, steps_per_epoch, NULL);
     }
     t_train += now_s() - t0;

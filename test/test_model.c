@@ -1,0 +1,294 @@
+/* test_model.c — the models: streaming steps equal window forward passes, the full backward
+ * pass against finite differences, learning a planted signal (and not learning noise), files
+ * (round trip, truncated and tampered files), configuration errors, and obi train / obi eval. */
+#include <math.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include "obi/model.h"
+#include "obi/safetensors.h"
+#include "obi/train.h"
+#include "test.h"
+
+static uint64_t rs = 0x853c49e6748fea9bULL;
+static float frand(void) { /* uniform in [-1, 1) */
+  rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
+  return (float)((double)(rs >> 11) / 9007199254740992.0 * 2 - 1);
+}
+
+static obi_model *small_model(model_kind kind, int C) {
+  model_config c;
+  model_config_default(&c, kind);
+  if (kind != MODEL_LOGISTIC) c.window = 6, c.hidden = 8, c.attn = 5;
+  c.dropout = 0;
+  float mean[16], std[16];
+  for (int i = 0; i < C; i++) mean[i] = 0.1f * (float)i, std[i] = 1 + 0.05f * (float)i;
+  obi_model *m = NULL;
+  model_new(&m, &c, C, NULL, mean, std);
+  return m;
+}
+
+void model_step_equals_window_forward(void) {
+  enum { C = 5, ROWS = 40 };
+  float X[ROWS * C];
+  for (int i = 0; i < ROWS * C; i++) X[i] = frand() * 2;
+  for (int kind = 0; kind < MODEL__COUNT; kind++) {
+    obi_model *m = small_model((model_kind)kind, C);
+    CHECK(m != NULL);
+    int T = model_get_config(m)->window;
+    int64_t ends[ROWS];
+    int n = 0;
+    for (int e = T - 1; e < ROWS; e++) ends[n++] = e;
+    float full[ROWS * 3], step[3];
+    model_predict(m, X, ends, n, full);
+    model_reset(m);
+    int got = 0;
+    double worst = 0;
+    for (int r = 0; r < ROWS; r++) {
+      int ready = model_step(m, X + r * C, step);
+      CHECK_EQ(ready, r >= T - 1);
+      if (!ready) continue;
+      for (int k = 0; k < 3; k++) worst = fmax(worst, fabs(step[k] - full[got * 3 + k]));
+      got++;
+    }
+    CHECK_EQ(got, n);
+    printf("# %-10s step vs window forward: worst difference %.2e over %d windows\n", model_kind_name((model_kind)kind),
+           worst, n);
+    CHECK(worst < 1e-5);
+    model_free(m);
+  }
+}
+
+/* The whole model's backward pass against central differences (float model: perturbations
+ * of 1e-2 and a tolerance of 2% on the gradient components that are not tiny). */
+void model_backward_matches_finite_differences(void) {
+  enum { C = 4, ROWS = 20, B = 6 };
+  float X[ROWS * C];
+  for (int i = 0; i < ROWS * C; i++) X[i] = frand();
+  int32_t y[B] = {0, 1, 2, 2, 1, 0};
+  float w[3] = {1.0f, 0.5f, 2.0f};
+  for (int kind = 0; kind < MODEL__COUNT; kind++) {
+    obi_model *m = small_model((model_kind)kind, C);
+    int T = model_get_config(m)->window;
+    int64_t ends[B];
+    for (int b = 0; b < B; b++) ends[b] = T - 1 + 2 * b;
+    size_t P = model_param_count(m);
+    float *params = model_params(m), *grads = model_grads(m);
+    memset(grads, 0, P * sizeof *grads);
+    model_loss_backward(m, X, ends, y, B, w);
+    float *analytic = malloc(P * sizeof *analytic);
+    memcpy(analytic, grads, P * sizeof *analytic);
+    double worst = 0;
+    int checked = 0;
+    for (size_t i = 0; i < P; i += P / 40 + 1) {
+      float keep = params[i];
+      params[i] = keep + 1e-2f;
+      double lp = model_loss_backward(m, X, ends, y, B, w);
+      params[i] = keep - 1e-2f;
+      double lm = model_loss_backward(m, X, ends, y, B, w);
+      params[i] = keep;
+      double num = (lp - lm) / 2e-2;
+      if (fabs(num) < 1e-3 && fabs(analytic[i]) < 1e-3) continue;
+      worst = fmax(worst, fabs(num - analytic[i]) / fmax(fabs(num), fabs(analytic[i])));
+      checked++;
+    }
+    printf("# %-10s full backward vs finite differences: %d parameters, worst relative error %.2e\n",
+           model_kind_name((model_kind)kind), checked, worst);
+    CHECK(checked >= 10);
+    CHECK(worst < 2e-2);
+    free(analytic);
+    model_free(m);
+  }
+}
+
+/* A planted signal the model can learn, and noise it must not beat chance on. */
+static double train_and_test(model_kind kind, int noise, int C, int rows) {
+  float *X = malloc((size_t)rows * C * sizeof *X);
+  int8_t *y = malloc((size_t)rows);
+  for (int i = 0; i < rows * C; i++) X[i] = frand();
+  for (int r = 0; r < rows; r++) {
+    /* logistic: the class is the sign of feature 0 of the row (with a dead zone: stationary);
+     * recurrent: the sign of the sum of feature 1 over the last 4 rows */
+    double s = 0;
+    if (kind == MODEL_LOGISTIC)
+      s = X[r * C];
+    else
+      for (int k = 0; k < 4 && r - k >= 0; k++) s += X[(r - k) * C + 1] * 0.5;
+    rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
+    y[r] = noise ? (int8_t)((rs >> 33) % 3) : s > 0.3 ? 2 : s < -0.3 ? 0 : 1;
+  }
+  model_config c;
+  model_config_default(&c, kind);
+  if (kind != MODEL_LOGISTIC) c.window = 8, c.hidden = 16, c.epochs = 8, c.lr = 5e-3;
+  c.patience = 3;
+  obi_model *m;
+  model_new(&m, &c, C, NULL, NULL, NULL);
+  int64_t train_end = rows * 3 / 4;
+  train_data d = {X, y, rows, C, train_end, 4};
+  train_result *res = calloc(1, sizeof *res);
+  model_fit(m, &d, NULL, NULL, res);
+  int T = c.window;
+  int64_t n = window_ends(train_end + 4, rows, T, NULL), *ends = malloc((size_t)n * sizeof *ends);
+  window_ends(train_end + 4, rows, T, ends);
+  float *probs = malloc((size_t)n * 3 * sizeof *probs);
+  int32_t *labels = malloc((size_t)n * sizeof *labels);
+  model_predict(m, X, ends, (int)n, probs);
+  for (int64_t i = 0; i < n; i++) labels[i] = y[ends[i]];
+  metrics met;
+  metrics_compute(&met, probs, labels, n);
+  printf("# %-10s %s: test accuracy %.3f (majority %.3f), macro-F1 %.3f, %d epochs\n", model_kind_name(kind),
+         noise ? "noise " : "signal", met.accuracy, met.majority_accuracy, met.macro_f1, res->epochs_run);
+  free(X), free(y), free(res), free(ends), free(probs), free(labels);
+  model_free(m);
+  return met.accuracy;
+}
+
+void model_learns_signal_not_noise(void) {
+  /* stated targets: >= 0.85 accuracy on the planted signal, <= 1/3 + 0.05 on noise */
+  CHECK(train_and_test(MODEL_LOGISTIC, 0, 6, 6000) >= 0.85);
+  CHECK(train_and_test(MODEL_LOGISTIC, 1, 6, 6000) <= 1.0 / 3 + 0.05);
+  CHECK(train_and_test(MODEL_LSTM, 0, 4, 6000) >= 0.85);
+  CHECK(train_and_test(MODEL_LSTM, 1, 4, 6000) <= 1.0 / 3 + 0.05);
+  CHECK(train_and_test(MODEL_ATTN_LSTM, 0, 4, 6000) >= 0.80);
+  CHECK(train_and_test(MODEL_ATTN_LSTM, 1, 4, 6000) <= 1.0 / 3 + 0.05);
+}
+
+void model_files_round_trip_and_bad_files(void) {
+  enum { C = 5, ROWS = 30 };
+  float X[ROWS * C];
+  for (int i = 0; i < ROWS * C; i++) X[i] = frand();
+  char path[600], why[512];
+  for (int kind = 0; kind < MODEL__COUNT; kind++) {
+    obi_model *m = small_model((model_kind)kind, C), *l = NULL;
+    snprintf(path, sizeof path, "%s/m%d.safetensors", test_tmpdir(), kind);
+    CHECK_EQ(model_save(m, path), OBI_OK);
+    CHECK_EQ(model_load(&l, path, why, sizeof why), OBI_OK);
+    int T = model_get_config(m)->window;
+    int64_t ends[4] = {T - 1, T, T + 5, ROWS - 1};
+    float a[12], b[12];
+    model_predict(m, X, ends, 4, a);
+    model_predict(l, X, ends, 4, b);
+    CHECK(memcmp(a, b, sizeof a) == 0); /* identical predictions */
+    CHECK_EQ(model_features(l), C);
+    model_free(l);
+    model_free(m);
+  }
+  /* truncated at every length: always a clean error */
+  snprintf(path, sizeof path, "%s/m1.safetensors", test_tmpdir());
+  FILE *f = fopen(path, "rb");
+  unsigned char buf[1 << 16];
+  size_t len = fread(buf, 1, sizeof buf, f);
+  fclose(f);
+  char cut[600];
+  snprintf(cut, sizeof cut, "%s/cut.safetensors", test_tmpdir());
+  for (size_t k = 0; k < len; k += 97) {
+    f = fopen(cut, "wb");
+    fwrite(buf, 1, k, f);
+    fclose(f);
+    obi_model *l = NULL;
+    obi_err err = model_load(&l, cut, why, sizeof why);
+    if (err == OBI_OK || l) {
+      test_fail(__FILE__, __LINE__, "a file cut at %zu of %zu bytes loaded", k, len);
+      model_free(l);
+      return;
+    }
+  }
+  /* a tampered shape: the header says the LSTM is wider than its configuration */
+  st_file sf;
+  CHECK_EQ(st_read(&sf, path, why, sizeof why), OBI_OK);
+  st_tensor t[16];
+  int n = sf.n;
+  for (int i = 0; i < n; i++) t[i] = sf.t[i];
+  for (int i = 0; i < n; i++)
+    if (!strcmp(t[i].name, "out.weight")) t[i].shape[1] -= 1, t[i].shape[0] += 0;
+  const char *keys[] = {"obi"}, *vals[] = {st_meta(&sf, "obi")};
+  char bad[600];
+  snprintf(bad, sizeof bad, "%s/bad.safetensors", test_tmpdir());
+  CHECK_EQ(st_write(bad, t, n, keys, vals, 1), OBI_OK);
+  st_free(&sf);
+  obi_model *l = NULL;
+  CHECK_EQ(model_load(&l, bad, why, sizeof why), OBI_EPARSE);
+  CHECK_STR_CONTAINS(why, "out.weight");
+  CHECK(l == NULL);
+  CHECK_EQ(model_load(&l, test_write_file("junk.safetensors", "not a model at all"), why, sizeof why), OBI_EPARSE);
+  CHECK_EQ(model_load(&l, "/nonexistent/model.safetensors", why, sizeof why), OBI_ENOENT);
+}
+
+void model_config_json_errors(void) {
+  model_config c;
+  model_config_default(&c, MODEL_LSTM);
+  char why[256];
+  CHECK_EQ(model_config_from_json(&c, "{\"hidden\": 24, \"lr\": 0.01, \"seed\": 7}", why, sizeof why), OBI_OK);
+  CHECK_EQ(c.hidden, 24);
+  CHECK(fabs(c.lr - 0.01) < 1e-12);
+  CHECK_EQ(c.seed, 7);
+  CHECK_EQ(model_config_from_json(&c, "{\"hiden\": 24}", why, sizeof why), OBI_EPARSE);
+  CHECK_STR_CONTAINS(why, "unknown key 'hiden'");
+  CHECK_EQ(model_config_from_json(&c, "{\"hidden\": 2.5}", why, sizeof why), OBI_EPARSE);
+  CHECK_STR_CONTAINS(why, "'hidden' must be an integer");
+  CHECK_EQ(model_config_from_json(&c, "{\"dropout\": 1.5}", why, sizeof why), OBI_EPARSE);
+  CHECK_EQ(model_config_from_json(&c, "[1, 2]", why, sizeof why), OBI_EPARSE);
+  CHECK_EQ(model_config_from_json(&c, "{\"hidden\": ", why, sizeof why), OBI_EPARSE);
+  model_config_default(&c, MODEL_LOGISTIC);
+  CHECK_EQ(model_config_from_json(&c, "{\"window\": 5}", why, sizeof why), OBI_EPARSE);
+  CHECK_EQ(model_kind_from_name("lstm"), MODEL_LSTM);
+  CHECK_EQ(model_kind_from_name("gru"), -1);
+}
+
+static char out_text[1 << 16], err_text[1 << 14];
+static int run_obi(const char *args) {
+  char cmd[4096], out[600], err[600];
+  snprintf(out, sizeof out, "%s/mstdout", test_tmpdir());
+  snprintf(err, sizeof err, "%s/mstderr", test_tmpdir());
+  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >'%s' 2>'%s'", OBI_SOURCE_DIR, OBI_BIN, args, out, err);
+  int status = system(cmd);
+  FILE *f = fopen(out, "rb");
+  size_t k = f ? fread(out_text, 1, sizeof out_text - 1, f) : 0;
+  out_text[k] = 0;
+  if (f) fclose(f);
+  f = fopen(err, "rb");
+  k = f ? fread(err_text, 1, sizeof err_text - 1, f) : 0;
+  err_text[k] = 0;
+  if (f) fclose(f);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void model_cli_train_eval(void) {
+  const char *dir = test_tmpdir();
+  char args[2048];
+  snprintf(args, sizeof args,
+           "features data/lobster/AMZN_2012-06-21_34200000_57600000_message_10.csv.zst "
+           "data/lobster/AMZN_2012-06-21_34200000_57600000_orderbook_10.csv.zst --out '%s/t.npy' --quiet",
+           dir);
+  CHECK_EQ(run_obi(args), 0);
+  snprintf(args, sizeof args, "train --model lstm --data '%s/t.npy' --out '%s/t.safetensors' --epochs 2 --json", dir,
+           dir);
+  CHECK_EQ(run_obi(args), 0);
+  CHECK_STR_CONTAINS(out_text, "\"model\":\"lstm\"");
+  CHECK_STR_CONTAINS(out_text, "\"history\":[{\"epoch\":1,");
+  snprintf(args, sizeof args, "eval --model '%s/t.safetensors' --data '%s/t.npy' --json", dir, dir);
+  CHECK_EQ(run_obi(args), 0);
+  static const char *const keys[] = {"\"n\":",       "\"accuracy\":",    "\"macro_f1\":", "\"precision\":[",
+                                     "\"recall\":[", "\"confusion\":[[", "\"log_loss\":"};
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) CHECK_STR_CONTAINS(out_text, keys[i]);
+  /* a feature set the model was not trained on */
+  snprintf(args, sizeof args,
+           "features data/lobster/AMZN_2012-06-21_34200000_57600000_message_10.csv.zst "
+           "data/lobster/AMZN_2012-06-21_34200000_57600000_orderbook_10.csv.zst --out '%s/u.npy' --quiet "
+           "--features mid,imb_l1",
+           dir);
+  CHECK_EQ(run_obi(args), 0);
+  snprintf(args, sizeof args, "eval --model '%s/t.safetensors' --data '%s/u.npy'", dir, dir);
+  CHECK_EQ(run_obi(args), 1);
+  CHECK_STR_CONTAINS(err_text, "2 features, the model was trained on 91");
+  snprintf(args, sizeof args, "train --model gru --data '%s/t.npy' --out x", dir);
+  CHECK_EQ(run_obi(args), 2);
+  CHECK_STR_CONTAINS(err_text, "unknown model 'gru'");
+  snprintf(args, sizeof args, "train --model lstm --data '%s/t.npy' --out x --config '%s'", dir,
+           test_write_file("bad.json", "{\"hidden\": \"big\"}"));
+  CHECK_EQ(run_obi(args), 1);
+  CHECK_STR_CONTAINS(err_text, "'hidden' must be an integer");
+  snprintf(args, sizeof args, "eval --model '%s' --data '%s/t.npy'", test_write_file("x.safetensors", "xx"), dir);
+  CHECK_EQ(run_obi(args), 1);
+  CHECK_STR_CONTAINS(err_text, "truncated");
+}

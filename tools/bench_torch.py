@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""The PyTorch side of `make bench`'s model comparison: the same architectures, sizes, batch,
+optimiser (AdamW) and loss as bench/bench_models.c, on CPU with one thread, timed the same way
+(training windows/s over forward + backward + optimiser steps; batch inference windows/s).
+Prints one JSON object. Run with Debian's python3-torch: /usr/bin/python3 tools/bench_torch.py"""
+import json
+import sys
+import time
+
+import torch
+
+torch.set_num_threads(1)
+torch.manual_seed(0)
+C = int(sys.argv[sys.argv.index("--features") + 1]) if "--features" in sys.argv else 91
+B = int(sys.argv[sys.argv.index("--batch") + 1]) if "--batch" in sys.argv else 64
+SECONDS = float(sys.argv[sys.argv.index("--seconds") + 1]) if "--seconds" in sys.argv else 2.0
+T, H, A = 20, 32, 16
+
+
+class Logistic(torch.nn.Module):
+    window = 1
+
+    def __init__(self):
+        super().__init__()
+        self.out = torch.nn.Linear(C, 3)
+
+    def forward(self, x):  # x (B, T, C)
+        return self.out(x[:, -1])
+
+
+class LSTM(torch.nn.Module):
+    window = T
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(C, H, batch_first=True)
+        self.out = torch.nn.Linear(H, 3)
+
+    def forward(self, x):
+        h, _ = self.lstm(x)
+        return self.out(h[:, -1])
+
+
+class AttnLSTM(LSTM):
+    def __init__(self):
+        super().__init__()
+        self.att = torch.nn.Linear(H, A)
+        self.v = torch.nn.Parameter(torch.randn(A) * 0.1)
+
+    def forward(self, x):
+        h, _ = self.lstm(x)
+        a = torch.softmax(torch.tanh(self.att(h)) @ self.v, dim=1)  # (B, T)
+        return self.out((a.unsqueeze(-1) * h).sum(1))
+
+
+X = torch.rand(20000, C) * 2 - 1
+result = {"features": C, "batch": B, "threads": torch.get_num_threads(), "torch": torch.__version__, "models": {}}
+for name, cls in (("logistic", Logistic), ("lstm", LSTM), ("attn_lstm", AttnLSTM)):
+    model = cls()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    w = model.window
+    steps, t0 = 0, time.perf_counter()
+    while True:
+        ends = torch.randint(w - 1, X.shape[0], (B,))
+        idx = ends.unsqueeze(1) - torch.arange(w - 1, -1, -1).unsqueeze(0)
+        xb, yb = X[idx], torch.randint(0, 3, (B,))
+        opt.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        steps += 1
+        t = time.perf_counter() - t0
+        if t >= SECONDS:
+            break
+    train_wps = steps * B / t
+    ends = torch.arange(256) * 7 + w - 1
+    idx = ends.unsqueeze(1) - torch.arange(w - 1, -1, -1).unsqueeze(0)
+    xb = X[idx]
+    batches, t0 = 0, time.perf_counter()
+    with torch.no_grad():
+        while True:
+            torch.softmax(model(xb), dim=1)
+            batches += 1
+            t = time.perf_counter() - t0
+            if t >= SECONDS / 2:
+                break
+    result["models"][name] = {"train_windows_per_second": round(train_wps),
+                              "batch_inference_windows_per_second": round(batches * 256 / t)}
+    print(f"{name:10s} train {train_wps:8.0f} windows/s  batch inference {batches * 256 / t:8.0f} windows/s (PyTorch)",
+          file=sys.stderr)
+print(json.dumps(result))
