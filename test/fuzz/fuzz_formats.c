@@ -1,5 +1,6 @@
 /* fuzz_formats.c — libFuzzer harness for the other parsers: the .npy reader (over the
- * input as a file through fmemopen) and the label horizon list. Any input must give a
+ * input as a file through fmemopen), the safetensors reader (model files) and the label horizon
+ * list. Any input must give a
  * clean result or a clean error; a crash or sanitizer report is a bug. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 
 #include "obi/labels.h"
 #include "obi/npy.h"
+#include "obi/safetensors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char why[256];
@@ -23,6 +25,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         npy_free(&a);
       }
       fclose(f);
+    }
+  }
+  /* safetensors: the reader takes over a copy of the input */
+  unsigned char *copy = malloc(size ? size : 1);
+  if (copy) {
+    memcpy(copy, data, size);
+    st_file f;
+    if (st_read_buffer(&f, copy, size, why, sizeof why) == OBI_OK) {
+      volatile float sink = 0;
+      for (int i = 0; i < f.n; i++) {
+        uint64_t count = 1;
+        for (int d = 0; d < f.t[i].ndim; d++) count *= (uint64_t)f.t[i].shape[d];
+        if (count) sink += f.t[i].data[count - 1]; /* the last value must be inside the buffer */
+      }
+      (void)sink;
+      st_free(&f);
     }
   }
   char spec[128];
