@@ -49,7 +49,7 @@ models=$(build/bench_models)
 torch_json=null
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   torch_json=$(/usr/bin/python3 tools/bench_torch.py)
-  for m in logistic lstm attn_lstm; do
+  for m in logistic lstm attn_lstm transformer; do
     c=$(echo "$models" | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['models']['$m']['train_windows_per_second'])")
     t=$(echo "$torch_json" | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['models']['$m']['train_windows_per_second'])")
     echo "$m: training C / PyTorch = $(awk -v a="$c" -v b="$t" 'BEGIN { printf "%.2f", a / b }')" >&2

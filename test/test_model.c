@@ -151,6 +151,8 @@ void model_learns_signal_not_noise(void) {
   CHECK(train_and_test(MODEL_LSTM, 1, 4, 6000) <= 1.0 / 3 + 0.05);
   CHECK(train_and_test(MODEL_ATTN_LSTM, 0, 4, 6000) >= 0.80);
   CHECK(train_and_test(MODEL_ATTN_LSTM, 1, 4, 6000) <= 1.0 / 3 + 0.05);
+  CHECK(train_and_test(MODEL_TRANSFORMER, 0, 4, 6000) >= 0.80);
+  CHECK(train_and_test(MODEL_TRANSFORMER, 1, 4, 6000) <= 1.0 / 3 + 0.05);
 }
 
 void model_files_round_trip_and_bad_files(void) {

@@ -222,3 +222,44 @@ void nn_gradcheck_attention(void) {
   CHECK(check("attention: v", att_loss, &c, c.v, dv, 3));
   release_all();
 }
+
+/* ---- multi-head causal self-attention (ALiBi) ---- */
+typedef struct {
+  int B, T, D, NH;
+  double *in, *w_qkv, *b_qkv, *w_o, *b_o, *R, *out, *qkv, *att, *y;
+} mha_ctx;
+static double mha_loss(void *p) {
+  mha_ctx *c = p;
+  nn_mha_forward_f64(c->out, c->qkv, c->att, c->y, c->in, c->w_qkv, c->b_qkv, c->w_o, c->b_o, c->B, c->T, c->D, c->NH);
+  return dot(c->out, c->R, c->B * c->T * c->D);
+}
+
+void nn_gradcheck_mha(void) {
+  release_all();
+  mha_ctx c = {.B = 2, .T = 4, .D = 6, .NH = 2};
+  int BT = c.B * c.T, D = c.D;
+  c.in = rand_vec(BT * D), c.w_qkv = rand_vec(3 * D * D), c.b_qkv = rand_vec(3 * D), c.w_o = rand_vec(D * D);
+  c.b_o = rand_vec(D), c.R = rand_vec(BT * D), c.out = zeros((size_t)BT * D), c.qkv = zeros((size_t)BT * 3 * D);
+  c.att = zeros((size_t)c.B * c.NH * c.T * c.T), c.y = zeros((size_t)BT * D);
+  mha_loss(&c);
+  /* causality: every attention row sums to 1 over keys up to the query, 0 after it */
+  for (int r = 0; r < c.B * c.NH * c.T; r++) {
+    int i = r % c.T;
+    double s = 0;
+    for (int j = 0; j < c.T; j++) {
+      s += c.att[r * c.T + j];
+      if (j > i) CHECK(c.att[r * c.T + j] == 0);
+    }
+    CHECK(fabs(s - 1) < 1e-12);
+  }
+  double *din = zeros((size_t)BT * D), *dwq = zeros((size_t)3 * D * D), *dbq = zeros((size_t)3 * D);
+  double *dwo = zeros((size_t)D * D), *dbo = zeros((size_t)D), *scratch = zeros((size_t)BT * 4 * D + c.T);
+  nn_mha_backward_f64(din, dwq, dbq, dwo, dbo, c.R, c.in, c.qkv, c.att, c.y, c.w_qkv, c.w_o, c.B, c.T, D, c.NH,
+                      scratch);
+  CHECK(check("mha: input", mha_loss, &c, c.in, din, BT * D));
+  CHECK(check("mha: weight_qkv", mha_loss, &c, c.w_qkv, dwq, 3 * D * D));
+  CHECK(check("mha: bias_qkv", mha_loss, &c, c.b_qkv, dbq, 3 * D));
+  CHECK(check("mha: weight_out", mha_loss, &c, c.w_o, dwo, D * D));
+  CHECK(check("mha: bias_out", mha_loss, &c, c.b_o, dbo, D));
+  release_all();
+}

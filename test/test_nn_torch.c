@@ -408,3 +408,76 @@ void nn_attention_matches_torch(void) {
   attention_body();
   fx_release();
 }
+
+/* ---- multi-head causal self-attention with ALiBi ---- */
+
+/* Shapes of test/fixtures/nn/mha/ (gen_mha in tools/gen_nn_fixtures.py). */
+enum { FX_MHA_D = 8, FX_MHA_NH = 2 };
+/* The scratch nn_mha_backward takes, as nn.h states it. */
+#define MHA_SCRATCH(B, T, D) (3 * (B) * (T) * (D) + (B) * (T) * (D) + (T))
+
+static void mha_body(void) {
+  const int B = FX_B, T = FX_T, D = FX_MHA_D, NH = FX_MHA_NH;
+  LOADF(in, "mha", "in", B * T, D);
+  LOADF(w_qkv, "mha", "w_qkv", 3 * D, D);
+  LOADF(b_qkv, "mha", "b_qkv", 3 * D, 0);
+  LOADF(w_o, "mha", "w_o", D, D);
+  LOADF(b_o, "mha", "b_o", D, 0);
+  LOADF(out_t, "mha", "out", B * T, D);
+  LOADF(qkv_t, "mha", "qkv", B * T, 3 * D);
+  LOADF(att_t, "mha", "att", B * NH * T, T);
+  LOADF(y_t, "mha", "y", B * T, D);
+  LOADF(dout, "mha", "dout", B * T, D);
+  LOADF(din_t, "mha", "din", B * T, D);
+  LOADF(dw_qkv_t, "mha", "dw_qkv", 3 * D, D);
+  LOADF(db_qkv_t, "mha", "db_qkv", 3 * D, 0);
+  LOADF(dw_o_t, "mha", "dw_o", D, D);
+  LOADF(db_o_t, "mha", "db_o", D, 0);
+
+  ZEROS(out, B * T * D);
+  ZEROS(qkv, B * T * 3 * D);
+  ZEROS(att, B * NH * T * T);
+  ZEROS(y, B * T * D);
+  /* NaN everywhere first: the forward pass must write every output and cache value (the
+   * zeros of att above the diagonal included), and backward must not read stale scratch */
+  float *fill[] = {out, qkv, att, y};
+  size_t len[] = {B * T * D, B * T * 3 * D, B * NH * T * T, B * T * D};
+  for (int k = 0; k < 4; k++)
+    for (size_t i = 0; i < len[k]; i++) fill[k][i] = NAN;
+  nn_mha_forward(out, qkv, att, y, in, w_qkv, b_qkv, w_o, b_o, B, T, D, NH);
+  COMPARE("mha out", out, out_t, B * T * D);
+  COMPARE("mha qkv (cache)", qkv, qkv_t, B * T * 3 * D);
+  COMPARE("mha att (cache)", att, att_t, B * NH * T * T);
+  /* keys after the query are masked: the cached softmax is exactly 0 above the diagonal */
+  for (int r = 0, bad = 0; r < B * NH * T && !bad; r++)
+    for (int j = r % T + 1; j < T && !bad; j++)
+      if (att[r * T + j] != 0)
+        bad = 1, test_fail(__FILE__, __LINE__, "mha att[%d][%d] = %.9g above the diagonal, want 0", r, j,
+                           (double)att[r * T + j]);
+  COMPARE("mha y (cache)", y, y_t, B * T * D);
+
+  ZEROS(din, B * T * D);
+  ZEROS(dw_qkv, 3 * D * D);
+  ZEROS(db_qkv, 3 * D);
+  ZEROS(dw_o, D * D);
+  ZEROS(db_o, D);
+  ZEROS(scratch, MHA_SCRATCH(B, T, D));
+  for (size_t i = 0; i < MHA_SCRATCH(B, T, D); i++) scratch[i] = NAN;
+  nn_mha_backward(din, dw_qkv, db_qkv, dw_o, db_o, dout, in, qkv, att, y, w_qkv, w_o, B, T, D, NH, scratch);
+  COMPARE("mha din", din, din_t, B * T * D);
+  COMPARE("mha dw_qkv", dw_qkv, dw_qkv_t, 3 * D * D);
+  COMPARE("mha db_qkv", db_qkv, db_qkv_t, 3 * D);
+  COMPARE("mha dw_o", dw_o, dw_o_t, D * D);
+  COMPARE("mha db_o", db_o, db_o_t, D);
+  nn_mha_backward(din, dw_qkv, db_qkv, dw_o, db_o, dout, in, qkv, att, y, w_qkv, w_o, B, T, D, NH, scratch);
+  COMPARE2("mha din", din, din_t, B * T * D);
+  COMPARE2("mha dw_qkv", dw_qkv, dw_qkv_t, 3 * D * D);
+  COMPARE2("mha db_qkv", db_qkv, db_qkv_t, 3 * D);
+  COMPARE2("mha dw_o", dw_o, dw_o_t, D * D);
+  COMPARE2("mha db_o", db_o, db_o_t, D);
+}
+
+void nn_mha_matches_torch(void) {
+  mha_body();
+  fx_release();
+}

@@ -49,12 +49,14 @@
   X(nn_xent_matches_torch) \
   X(nn_lstm_matches_torch) \
   X(nn_attention_matches_torch) \
+  X(nn_mha_matches_torch) \
   X(nn_gradcheck_linear) \
   X(nn_gradcheck_layernorm) \
   X(nn_gradcheck_activations) \
   X(nn_gradcheck_xent) \
   X(nn_gradcheck_lstm) \
   X(nn_gradcheck_attention) \
+  X(nn_gradcheck_mha) \
   X(model_step_equals_window_forward) \
   X(model_backward_matches_finite_differences) \
   X(model_learns_signal_not_noise) \

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/ usr / bin / python3
 """The PyTorch side of `make bench`'s model comparison: the same architectures, sizes, batch,
 optimiser (AdamW) and loss as bench/bench_models.c, on CPU with one thread, timed the same way
 (training windows/s over forward + backward + optimiser steps; batch inference windows/s).
@@ -53,9 +53,46 @@ class AttnLSTM(LSTM):
         return self.out((a.unsqueeze(-1) * h).sum(1))
 
 
+class Transformer(torch.nn.Module):
+    """The same network as obi's transformer: input projection, 2 pre-norm blocks of causal
+    self-attention with ALiBi biases (as a float attention mask) and a GELU feed-forward layer,
+    final layer norm, output layer on the last position."""
+    window = T
+    D, NH, F, L = 32, 4, 64, 2
+
+    def __init__(self):
+        super().__init__()
+        D, NH, F = self.D, self.NH, self.F
+        self.inp = torch.nn.Linear(C, D)
+        self.blocks = torch.nn.ModuleList()
+        for _ in range(self.L):
+            self.blocks.append(torch.nn.ModuleDict({
+                "ln1": torch.nn.LayerNorm(D), "attn": torch.nn.MultiheadAttention(D, NH, batch_first=True),
+                "ln2": torch.nn.LayerNorm(D), "ff1": torch.nn.Linear(D, F), "ff2": torch.nn.Linear(F, D)}))
+        self.lnf = torch.nn.LayerNorm(D)
+        self.out = torch.nn.Linear(D, 3)
+        i = torch.arange(T).unsqueeze(1)
+        j = torch.arange(T).unsqueeze(0)
+        slopes = torch.tensor([2.0 ** (-8.0 * (h + 1) / NH) for h in range(NH)]).view(NH, 1, 1)
+        bias = -slopes * (i - j).float()
+        bias = bias.masked_fill(j > i, float("-inf"))
+        self.register_buffer("mask", bias)  # (NH, T, T)
+
+    def forward(self, x):
+        B = x.shape[0]
+        mask = self.mask.repeat(B, 1, 1)
+        x = self.inp(x)
+        for b in self.blocks:
+            h = b["ln1"](x)
+            x = x + b["attn"](h, h, h, attn_mask=mask, need_weights=False)[0]
+            x = x + b["ff2"](torch.nn.functional.gelu(b["ff1"](b["ln2"](x))))
+        return self.out(self.lnf(x[:, -1]))
+
+
 X = torch.rand(20000, C) * 2 - 1
-result = {"features": C, "batch": B, "threads": torch.get_num_threads(), "torch": torch.__version__, "models": {}}
-for name, cls in (("logistic", Logistic), ("lstm", LSTM), ("attn_lstm", AttnLSTM)):
+result = {
+  "features" : C, "batch" : B, "threads" : torch.get_num_threads(), "torch" : torch.__version__, "models" : {}}
+for name, cls in (("logistic", Logistic), ("lstm", LSTM), ("attn_lstm", AttnLSTM), ("transformer", Transformer)):
     model = cls()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
     loss_fn = torch.nn.CrossEntropyLoss()

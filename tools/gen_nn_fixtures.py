@@ -1,18 +1,27 @@
-#!/usr/bin/python3
-"""gen_nn_fixtures.py — PyTorch reference fixtures for the layers of include/obi/nn.h.
+#!/ usr / bin / python3
+""
+    "gen_nn_fixtures.py — PyTorch reference fixtures for the layers of include/obi/nn.h.
 
-Writes small .npy files under test/fixtures/nn/<layer>/, read by test/test_nn_torch.c:
+    Writes small.npy files under test /
+    fixtures / nn / <layer> /
+    , read by test /
+          test_nn_torch.c :
 
-  linear/     in (N,C) w (OC,C) b (OC) out (N,OC); dout -> din dw db
-  layernorm/  in (N,C) g b (C) out mean rstd (N); dout -> din dg db      (eps 1e-5)
-  act/        in (n) dout; relu_out relu_din; gelu_out gelu_din          (GELU exact erf)
-  xent/       logits (N,K) targets (N, int32) class_w (K) probs loss (1) dlogits;
-              loss_now, dlogits_now: the same without class weights (weight=None)
-  lstm/       in (B*T,C) w_ih (4H,C) w_hh (4H,H) b_ih b_hh (4H) h c (B*T,H) gates (B*T,4H);
-              dh (B*T,H) -> din dw_ih dw_hh db_ih db_hh
-  attention/  in (B*T,H) w (A,H) b v (A) u (B*T,A) a (B,T) ctx (B,H); dctx -> din dw db dv
+    linear /
+          in(N, C)w(OC, C) b(OC) out(N, OC);
+dout->din dw db layernorm / in(N, C)g b(C)
+out mean rstd(N);
+dout->din dg db(eps 1e-5) act / in(n)dout;
+relu_out relu_din;
+gelu_out gelu_din(GELU exact erf) xent / logits(N, K) targets(N, int32) class_w(K) probs loss(1) dlogits;
+loss_now, dlogits_now : the same without class weights(weight = None) lstm / in(B *T, C)w_ih(4H, C) w_hh(4H, H) b_ih
+                        b_hh(4H) h c(B *T, H) gates(B *T, 4H);
+dh(B *T, H)->din dw_ih dw_hh db_ih db_hh attention / in(B *T, H)w(A, H) b v(A) u(B *T, A) a(B, T) ctx(B, H);
+dctx->din dw db dv mha / in(B *T, D)w_qkv(3D, D) b_qkv(3D) w_o(D, D) b_o(D) out(B *T, D) qkv(B *T, 3D) att(B *NH *T, T)
+                             y(B *T, D);
+dout(B *T, D)->din dw_qkv db_qkv dw_o db_o(causal ALiBi self - attention, D = 8, NH = 2)
 
-Tensors with three dimensions (B,T,X) are stored as (B*T,X): the project's .npy reader
+    Tensors with three dimensions(B, T, X) are stored as (B*T,X): the project's .npy reader
 takes 1 or 2 dimensions. Every float file is little-endian float32 ("<f4"), targets are
 "<i4", and the loss is a 1-element array.
 
@@ -23,6 +32,9 @@ PyTorch's own modules/functionals (nn.Linear, F.layer_norm, F.relu, F.gelu,
 nn.CrossEntropyLoss(weight=w), nn.LSTM(batch_first=True) from zero state); additive
 attention has no PyTorch module and is written out from its definition in nn.h:
 u_t = tanh(W h_t + b), score_t = v . u_t, a = softmax over t, ctx = sum_t a_t h_t.
+Multi-head causal self-attention with ALiBi is written out from its definition in nn.h too
+(slope m_h = 2^(-8 (h+1) / NH), score_ij = q_i . k_j / sqrt(dh) - m_h (i - j), j <= i) and
+checked against nn.MultiheadAttention given the same weights and the biases as a float mask.
 The LSTM caches c and gates come from a hand-written step loop that is checked against
 nn.LSTM's output before anything is saved. The scalar driving each backward is
 sum(out * upstream) with a random upstream gradient (xent: the loss itself).
@@ -43,7 +55,7 @@ torch.use_deterministic_algorithms(True)
 D = torch.float64
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "nn")
 
-# Shapes (small on purpose: the whole set stays a few tens of KB).
+#Shapes(small on purpose : the whole set stays a few tens of KB).
 B, T, C, H, A, N, K = 2, 5, 4, 3, 3, 6, 3
 OC = 3
 
@@ -213,6 +225,66 @@ def gen_attention():
         w_.save(k.rstrip("_"), t)
 
 
+def mha_by_hand(x, w_qkv, b_qkv, w_o, b_o, NH):
+    """Causal ALiBi self-attention as nn.h defines it. x (B,T,D) -> out, qkv (B,T,3D),
+    att (B,NH,T,T) (zeros above the diagonal), y (B,T,D) (heads concatenated, before w_o)."""
+    Bn, Tn, Dn = x.shape
+    dh = Dn // NH
+    qkv = x @ w_qkv.T + b_qkv  # (B, T, 3D): q, k, v
+    q, k, v = qkv.split(Dn, dim=2)
+    q = q.reshape(Bn, Tn, NH, dh).transpose(1, 2)  # (B, NH, T, dh), head h = columns h*dh..
+    k = k.reshape(Bn, Tn, NH, dh).transpose(1, 2)
+    v = v.reshape(Bn, Tn, NH, dh).transpose(1, 2)
+    slopes = torch.tensor([2.0 ** (-8.0 * (h + 1) / NH) for h in range(NH)], dtype=D)
+    pos = torch.arange(Tn, dtype=D)
+    dist = pos.view(Tn, 1) - pos.view(1, Tn)  # i - j
+    causal = dist >= 0
+    score = (q @ k.transpose(-1, -2)) / (dh ** 0.5) - slopes.view(1, NH, 1, 1) * dist
+    score = score.masked_fill(~causal, float("-inf"))
+    att = torch.softmax(score, dim=-1)  # exp(-inf) = 0 above the diagonal
+    y = (att @ v).transpose(1, 2).reshape(Bn, Tn, Dn)
+    out = y @ w_o.T + b_o
+    return out, qkv, att, y, slopes, dist, causal
+
+
+def gen_mha():
+    g = torch.Generator().manual_seed(1007)
+    w_ = Writer("mha")
+    MB, MT, MD, NH = 2, 5, 8, 2
+    x = randn(g, MB, MT, MD).requires_grad_()
+    w_qkv = randn(g, 3 * MD, MD, scale=0.6).requires_grad_()  # wide enough for peaked softmaxes
+    b_qkv = randn(g, 3 * MD, scale=0.3).requires_grad_()
+    w_o = randn(g, MD, MD, scale=0.5).requires_grad_()
+    b_o = randn(g, MD, scale=0.3).requires_grad_()
+    out, qkv, att, y, slopes, dist, causal = mha_by_hand(x, w_qkv, b_qkv, w_o, b_o, NH)
+    dout = randn(g, MB, MT, MD)
+    (out * dout).sum().backward()
+    with torch.no_grad():
+        assert torch.all(att.masked_select(~causal) == 0)
+        assert torch.allclose(att.sum(-1), torch.ones(MB, NH, MT, dtype=D), rtol=0, atol=1e-12)
+#The same layer through nn.MultiheadAttention : identical in_proj layout(q, k, v;
+#head h at h *dh), q scaled by 1 / sqrt(dh), a float attn_mask(B *NH, T, T) is added.
+        ref = torch.nn.MultiheadAttention(MD, NH, bias=True, batch_first=True).to(D)
+        ref.in_proj_weight.copy_(w_qkv)
+        ref.in_proj_bias.copy_(b_qkv)
+        ref.out_proj.weight.copy_(w_o)
+        ref.out_proj.bias.copy_(b_o)
+        mask = (-slopes.view(NH, 1, 1) * dist).masked_fill(~causal, float("-inf"))
+        mask = mask.unsqueeze(0).expand(MB, NH, MT, MT).reshape(MB * NH, MT, MT)
+        out2, att2 = ref(x, x, x, attn_mask=mask, need_weights=True, average_attn_weights=False)
+        assert torch.allclose(out2, out, rtol=0, atol=1e-12)
+        assert torch.allclose(att2, att, rtol=0, atol=1e-12)
+#Each head 's ALiBi bias must move att far beyond the C test' s tolerance(1e-4).
+        q, k = (t.reshape(MB, MT, NH, -1).transpose(1, 2) for t in qkv[..., :2 * MD].split(MD, dim=2))
+        plain = torch.softmax((q @ k.transpose(-1, -2) / (MD // NH) ** 0.5).masked_fill(~causal, float("-inf")), -1)
+        moved = (plain - att).abs().amax(dim=(0, 2, 3))
+        assert torch.all(moved > 1e-3), moved
+    for k_, v in dict(in_=x, w_qkv=w_qkv, b_qkv=b_qkv, w_o=w_o, b_o=b_o, out=out, qkv=qkv,
+                      att=att.reshape(MB * NH * MT, MT), y=y, dout=dout, din=x.grad, dw_qkv=w_qkv.grad,
+                      db_qkv=b_qkv.grad, dw_o=w_o.grad, db_o=b_o.grad).items():
+        w_.save(k_.rstrip("_"), v)
+
+
 def main():
     gen_linear()
     gen_layernorm()
@@ -220,6 +292,7 @@ def main():
     gen_xent()
     gen_lstm()
     gen_attention()
+    gen_mha()  # last, with its own seed: the files above stay byte-identical
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(ROOT) for f in fs)
     n = sum(len(fs) for _, _, fs in os.walk(ROOT))
     print(f"wrote {n} files, {total} bytes, under {os.path.normpath(ROOT)}", file=sys.stderr)

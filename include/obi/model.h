@@ -7,6 +7,9 @@
  *   logistic    multinomial logistic regression on the last row (the baseline)
  *   lstm        LSTM over the window, linear layer on the last hidden state
  *   attn_lstm   LSTM, additive attention over all hidden states, linear layer on the context
+ *   transformer input projection, pre-norm blocks of causal multi-head self-attention with ALiBi
+ *               position biases and a GELU feed-forward layer, final layer norm, linear layer on
+ *               the last position
  * All parameters live in one slab (and their gradients in another) so that the optimiser,
  * gradient clipping, checkpoints and files treat them as one array. */
 #ifndef OBI_MODEL_H
@@ -20,13 +23,14 @@
 #define MODEL_CLASSES 3
 #define MODEL_MAX_FEATURES 256
 
-typedef enum { MODEL_LOGISTIC, MODEL_LSTM, MODEL_ATTN_LSTM, MODEL__COUNT } model_kind;
+typedef enum { MODEL_LOGISTIC, MODEL_LSTM, MODEL_ATTN_LSTM, MODEL_TRANSFORMER, MODEL__COUNT } model_kind;
 
 typedef struct {
   model_kind kind;
-  int window; /* T: rows per window (logistic: 1) */
-  int hidden; /* H: LSTM state size */
-  int attn;   /* A: attention size */
+  int window;             /* T: rows per window (logistic: 1) */
+  int hidden;             /* H: LSTM state size; the transformer's model width D */
+  int attn;               /* A: attention size (attn_lstm) */
+  int layers, heads, ffn; /* transformer: blocks, attention heads (hidden % heads == 0), feed-forward width */
   /* training */
   int epochs, batch;
   double lr, weight_decay, clip, dropout;

@@ -87,4 +87,19 @@ void NN(nn_attention_forward)(real *ctx, real *u, real *a, const real *in, const
 void NN(nn_attention_backward)(real *din, real *dw, real *db, real *dv, const real *dctx, const real *in, const real *u,
                                const real *a, const real *w, const real *v, int B, int T, int H, int A, real *scratch);
 
+/* Multi-head causal self-attention with ALiBi position biases (Press, Smith and Lewis, "Train
+ * Short, Test Long", ICLR 2022): for head h (0-based) of NH, slope m_h = 2^(-8 (h + 1) / NH); the
+ * score of query i on key j <= i is q_i . k_j / sqrt(dh) - m_h (i - j) (keys after i are
+ * masked). The biases depend only on distances, so a window that slides leaves them unchanged.
+ * in (B, T, D) -> out (B, T, D), dh = D / NH. w_qkv (3D, D) and b_qkv (3D) produce q, k, v
+ * (in that order along the 3D outputs, head h at columns h*dh .. h*dh+dh-1 of each); w_o (D, D),
+ * b_o (D) project the concatenated heads. Caches: qkv (B, T, 3D), att (B, NH, T, T) (the
+ * softmax, 0 above the diagonal), y (B, T, D) (heads before the projection). */
+void NN(nn_mha_forward)(real *out, real *qkv, real *att, real *y, const real *in, const real *w_qkv, const real *b_qkv,
+                        const real *w_o, const real *b_o, int B, int T, int D, int NH);
+/* din (B, T, D), dw_qkv, db_qkv, dw_o, db_o += from dout (B, T, D). scratch: B*T*3D + B*T*D + T reals. */
+void NN(nn_mha_backward)(real *din, real *dw_qkv, real *db_qkv, real *dw_o, real *db_o, const real *dout,
+                         const real *in, const real *qkv, const real *att, const real *y, const real *w_qkv,
+                         const real *w_o, int B, int T, int D, int NH, real *scratch);
+
 #endif

@@ -68,7 +68,7 @@ static int cmd_train(int argc, char **argv) {
   }
   if (!kind_name || !data || !out) return cli_usage_error(&cmd_train_def, "needs --model NAME --data FILE --out FILE");
   int kind = model_kind_from_name(kind_name);
-  if (kind < 0) return cli_usage_error(&cmd_train_def, "unknown model '%s' (logistic, lstm, attn_lstm)", kind_name);
+  if (kind < 0) return cli_usage_error(&cmd_train_def, "unknown model '%s' (logistic, lstm, attn_lstm, transformer)", kind_name);
   model_config cfg;
   model_config_default(&cfg, (model_kind)kind);
   char why[1024];
@@ -131,14 +131,15 @@ static int cmd_train(int argc, char **argv) {
 
 const cli_command cmd_train_def = {
     "train", cmd_train, "train a forecasting model on a feature file",
-    "usage: obi train --model logistic|lstm|attn_lstm --data FEATURES.npy --out MODEL.safetensors\n"
+    "usage: obi train --model logistic|lstm|attn_lstm|transformer --data FEATURES.npy --out MODEL.safetensors\n"
     "                 [--config FILE.json] [--label NAME] [--epochs N] [--seed N] [--json] [--quiet]\n"
     "\n"
     "Trains on the training part of a feature file written by `obi features` (its first\n"
     "train_fraction, from the JSON sidecar); the last part of it (val_fraction) is the validation\n"
     "part for early stopping on macro-F1, with a purge gap of the label horizon between them.\n"
     "The default label is label_b of the first horizon. --config overrides the defaults with a\n"
-    "JSON object: window, hidden, attn, epochs, batch, lr, weight_decay, clip, dropout,\n"
+    "JSON object: window, hidden, attn, layers, heads, ffn, epochs, batch, lr, weight_decay, clip,\n"
+    "dropout,"
     "warmup_steps, patience, val_fraction, class_weights, seed. The model is saved as safetensors\n"
     "with its configuration, feature names and normalisation in the metadata.\n"
     "\n"

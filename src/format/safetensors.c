@@ -167,8 +167,8 @@ obi_err st_read_buffer(st_file *f, unsigned char *buf, size_t len, char *why, si
     uint64_t prev_count = 1;
     for (int d = 0; d < sorted[i - 1].ndim; d++) prev_count *= (uint64_t)sorted[i - 1].shape[d];
     if ((const unsigned char *)sorted[i - 1].data + 4 * prev_count > (const unsigned char *)sorted[i].data) {
-      free(sorted);
       bad(why, why_len, err, "tensors '%s' and '%s' overlap", sorted[i - 1].name, sorted[i].name);
+      free(sorted);
       goto fail;
     }
   }

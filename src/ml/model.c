@@ -18,34 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model_internal.h"
 #include "obi/nn.h"
 #include "obi/safetensors.h"
 
 #define MODEL_FORMAT_VERSION "1"
 
-static const char *const kind_names[MODEL__COUNT] = {"logistic", "lstm", "attn_lstm"};
-
-typedef struct { /* offsets into the slab (floats), and sizes */
-  size_t w_ih, w_hh, b_ih, b_hh, att_w, att_b, att_v, w_out, b_out, total;
-  int feat; /* size of the representation fed to the output layer */
-} slab_layout;
-
-struct obi_model {
-  model_config cfg;
-  int C;
-  char (*names)[64];
-  float *mean, *std;
-  slab_layout L;
-  float *params, *grads;
-  /* activations for a batch of up to cap windows */
-  int cap;
-  float *x, *h, *c, *gates, *u, *a, *rep, *rep_drop, *logits, *probs, *drep, *dh, *scratch, *dlogits;
-  uint8_t *mask;
-  uint64_t rng;
-  /* streaming */
-  float *ring_x, *ring_proj, *sh, *sc, *sgates;
-  int64_t seen;
-};
+static const char *const kind_names[MODEL__COUNT] = {"logistic", "lstm", "attn_lstm", "transformer"};
 
 void model_config_default(model_config *c, model_kind kind) {
   memset(c, 0, sizeof *c);
@@ -53,6 +32,9 @@ void model_config_default(model_config *c, model_kind kind) {
   c->window = kind == MODEL_LOGISTIC ? 1 : 20;
   c->hidden = 32;
   c->attn = 16;
+  c->layers = 2;
+  c->heads = 4;
+  c->ffn = 64;
   c->epochs = kind == MODEL_LOGISTIC ? 20 : 10;
   c->batch = 64;
   c->lr = kind == MODEL_LOGISTIC ? 1e-2 : 2e-3;
@@ -91,6 +73,9 @@ obi_err model_config_from_json(model_config *c, const char *text, char *why, siz
       {"window", 1, offsetof(model_config, window), 1, 1000},
       {"hidden", 1, offsetof(model_config, hidden), 1, 1024},
       {"attn", 1, offsetof(model_config, attn), 1, 1024},
+      {"layers", 1, offsetof(model_config, layers), 1, TF_MAX_LAYERS},
+      {"heads", 1, offsetof(model_config, heads), 1, 64},
+      {"ffn", 1, offsetof(model_config, ffn), 1, 4096},
       {"epochs", 1, offsetof(model_config, epochs), 1, 10000},
       {"batch", 1, offsetof(model_config, batch), 1, 65536},
       {"warmup_steps", 1, offsetof(model_config, warmup_steps), 0, 1e9},
@@ -138,6 +123,10 @@ obi_err model_config_from_json(model_config *c, const char *text, char *why, siz
     snprintf(why, why_len, "the logistic model reads one row: window must be 1");
     err = OBI_EPARSE;
   }
+  if (!err && c->kind == MODEL_TRANSFORMER && c->hidden % c->heads) {
+    snprintf(why, why_len, "hidden (%d) must be a multiple of heads (%d)", c->hidden, c->heads);
+    err = OBI_EPARSE;
+  }
   return err;
 }
 
@@ -147,6 +136,9 @@ static slab_layout layout(const model_config *cfg, int C) {
   int H = cfg->hidden, A = cfg->attn;
   if (cfg->kind == MODEL_LOGISTIC) {
     L.feat = C;
+  } else if (cfg->kind == MODEL_TRANSFORMER) {
+    o = tf_layout(&L, cfg, C, o);
+    L.feat = cfg->hidden;
   } else {
     L.w_ih = o, o += (size_t)4 * H * C;
     L.w_hh = o, o += (size_t)4 * H * H;
@@ -182,6 +174,7 @@ static void init_params(obi_model *m) {
     for (size_t i = L->att_w; i < L->w_out; i++) m->params[i] = (float)((2 * uniform(&s) - 1) * k_att);
   }
   for (size_t i = L->w_out; i < L->total; i++) m->params[i] = (float)((2 * uniform(&s) - 1) * k_out);
+  if (m->cfg.kind == MODEL_TRANSFORMER) tf_init(m, &s);
 }
 
 static int ensure_batch(obi_model *m, int B) {
@@ -211,6 +204,12 @@ static int ensure_batch(obi_model *m, int B) {
   uint8_t *mask = realloc(m->mask, (size_t)B * F);
   if (!mask) return 0;
   m->mask = mask;
+  if (m->cfg.kind == MODEL_TRANSFORMER) {
+    m->tf_per_window = tf_floats_per_window(&m->cfg);
+    float *tf = realloc(m->tf, (size_t)B * m->tf_per_window * sizeof *tf);
+    if (!tf) return 0;
+    m->tf = tf;
+  }
   m->cap = B;
   return 1;
 }
@@ -219,7 +218,9 @@ obi_err model_new(obi_model **out, const model_config *cfg, int C, const char *c
                   const float *std) {
   *out = NULL;
   if (C < 1 || C > MODEL_MAX_FEATURES || cfg->kind >= MODEL__COUNT || cfg->window < 1 || cfg->hidden < 1 ||
-      cfg->attn < 1 || (cfg->kind == MODEL_LOGISTIC && cfg->window != 1))
+      cfg->attn < 1 || (cfg->kind == MODEL_LOGISTIC && cfg->window != 1) ||
+      (cfg->kind == MODEL_TRANSFORMER &&
+       (cfg->layers < 1 || cfg->layers > TF_MAX_LAYERS || cfg->heads < 1 || cfg->hidden % cfg->heads || cfg->ffn < 1)))
     return OBI_EINVAL;
   obi_model *m = calloc(1, sizeof *m);
   if (!m) return OBI_ENOMEM;
@@ -289,6 +290,8 @@ static void forward(obi_model *m, int B, int train) {
   int T = m->cfg.window, C = m->C, H = m->cfg.hidden, A = m->cfg.attn;
   if (m->cfg.kind == MODEL_LOGISTIC) {
     memcpy(m->rep, m->x, (size_t)B * C * sizeof *m->rep); /* T = 1 */
+  } else if (m->cfg.kind == MODEL_TRANSFORMER) {
+    tf_forward(m, B);
   } else {
     nn_lstm_forward(m->h, m->c, m->gates, m->x, P + L->w_ih, P + L->w_hh, P + L->b_ih, P + L->b_hh, B, T, C, H);
     if (m->cfg.kind == MODEL_LSTM)
@@ -344,6 +347,10 @@ float model_loss_backward(obi_model *m, const float *X, const int64_t *ends, con
     for (int i = 0; i < B * F; i++) m->drep[i] = m->mask[i] ? m->drep[i] * scale : 0;
   }
   if (m->cfg.kind == MODEL_LOGISTIC) return loss;
+  if (m->cfg.kind == MODEL_TRANSFORMER) {
+    tf_backward(m, B);
+    return loss;
+  }
   memset(m->dh, 0, (size_t)B * T * H * sizeof *m->dh);
   if (m->cfg.kind == MODEL_LSTM)
     for (int b = 0; b < B; b++) memcpy(m->dh + ((size_t)b * T + T - 1) * H, m->drep + (size_t)b * H, H * sizeof(float));
@@ -366,6 +373,20 @@ int model_step(obi_model *m, const float *row, float *probs) {
   int slot = (int)(m->seen % T);
   float *x = m->ring_x + (size_t)slot * C;
   for (int k = 0; k < C; k++) x[k] = (row[k] - m->mean[k]) / m->std[k];
+  if (m->cfg.kind == MODEL_TRANSFORMER) {
+    /* the window in order from the ring, then the full forward pass of one window: the blocks
+     * see every position, and each position's attention reaches back to the window's start,
+     * so nothing above the input can be carried from the previous window */
+    m->seen++;
+    if (m->seen < T) return 0;
+    for (int t = 0; t < T; t++)
+      memcpy(m->x + (size_t)t * C, m->ring_x + (size_t)((m->seen + t) % T) * C, (size_t)C * sizeof *m->x);
+    tf_forward(m, 1);
+    float lg[MODEL_CLASSES];
+    nn_linear_forward(lg, m->rep, P + L->w_out, P + L->b_out, 1, L->feat, MODEL_CLASSES);
+    softmax_rows(probs, lg, 1);
+    return 1;
+  }
   if (m->cfg.kind != MODEL_LOGISTIC) { /* the row's input projection, once */
     float *proj = m->ring_proj + (size_t)slot * G;
     nn_linear_forward(proj, x, P + L->w_ih, NULL, 1, C, G);
@@ -401,18 +422,12 @@ int model_step(obi_model *m, const float *row, float *probs) {
 
 /* ---- files ---- */
 
-typedef struct {
-  const char *name;
-  size_t off;
-  int ndim;
-  int64_t shape[2];
-} named_tensor;
-
 /* The tensors of a model, with PyTorch-like names. */
-static int tensors_of(const obi_model *m, named_tensor *t) {
+static int tensors_of(const obi_model *m, named_tensor *t, char (*names)[48]) {
   const slab_layout *L = &m->L;
   int n = 0, H = m->cfg.hidden, A = m->cfg.attn, C = m->C;
-  if (m->cfg.kind != MODEL_LOGISTIC) {
+  if (m->cfg.kind == MODEL_TRANSFORMER) n = tf_tensors(m, t, names);
+  if (m->cfg.kind == MODEL_LSTM || m->cfg.kind == MODEL_ATTN_LSTM) {
     t[n++] = (named_tensor){"lstm.weight_ih", L->w_ih, 2, {4 * H, C}};
     t[n++] = (named_tensor){"lstm.weight_hh", L->w_hh, 2, {4 * H, H}};
     t[n++] = (named_tensor){"lstm.bias_ih", L->b_ih, 1, {4 * H}};
@@ -429,17 +444,18 @@ static int tensors_of(const obi_model *m, named_tensor *t) {
 }
 
 static json_t *config_json(const model_config *c) {
-  return json_pack("{s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:i, s:i, s:f, s:i, s:I}", "window", c->window,
-                   "hidden", c->hidden, "attn", c->attn, "epochs", c->epochs, "batch", c->batch, "lr", c->lr,
-                   "weight_decay", c->weight_decay, "clip", c->clip, "dropout", c->dropout, "warmup_steps",
-                   c->warmup_steps, "patience", c->patience, "val_fraction", c->val_fraction, "class_weights",
-                   c->class_weights, "seed", (json_int_t)c->seed);
+  return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:i, s:i, s:f, s:i, s:I}", "window",
+                   c->window, "hidden", c->hidden, "attn", c->attn, "layers", c->layers, "heads", c->heads, "ffn",
+                   c->ffn, "epochs", c->epochs, "batch", c->batch, "lr", c->lr, "weight_decay", c->weight_decay, "clip",
+                   c->clip, "dropout", c->dropout, "warmup_steps", c->warmup_steps, "patience", c->patience,
+                   "val_fraction", c->val_fraction, "class_weights", c->class_weights, "seed", (json_int_t)c->seed);
 }
 
 obi_err model_save(const obi_model *m, const char *path) {
-  named_tensor nt[16];
-  int n = tensors_of(m, nt);
-  st_tensor t[16];
+  named_tensor nt[16 + 12 * TF_MAX_LAYERS];
+  char names_buf[16 + 12 * TF_MAX_LAYERS][48];
+  int n = tensors_of(m, nt, names_buf);
+  st_tensor t[16 + 12 * TF_MAX_LAYERS];
   for (int i = 0; i < n; i++) {
     t[i] = (st_tensor){.name = nt[i].name, .ndim = nt[i].ndim, .data = m->params + nt[i].off};
     memcpy(t[i].shape, nt[i].shape, sizeof nt[i].shape);
@@ -517,8 +533,9 @@ obi_err model_load(obi_model **out, const char *path, char *why, size_t why_len)
     goto done;
   }
   err = OBI_EPARSE;
-  named_tensor nt[16];
-  int n = tensors_of(m, nt);
+  named_tensor nt[16 + 12 * TF_MAX_LAYERS];
+  char names_buf[16 + 12 * TF_MAX_LAYERS][48];
+  int n = tensors_of(m, nt, names_buf);
   for (int i = 0; i < n; i++) {
     const st_tensor *t = st_find(&f, nt[i].name);
     if (!t) {

@@ -331,3 +331,74 @@ void NN(nn_attention_backward)(real *din, real *dw, real *db, real *dv, const re
     NN(nn_linear_backward)(din + (size_t)bb * T * H, dw, db, dpre, in + (size_t)bb * T * H, w, T, H, A);
   }
 }
+
+/* ---- multi-head causal self-attention with ALiBi ---- */
+
+static real alibi_slope(int h, int NH) { return (real)pow(2.0, -8.0 * (h + 1) / NH); }
+
+void NN(nn_mha_forward)(real *out, real *qkv, real *att, real *y, const real *in, const real *w_qkv, const real *b_qkv,
+                        const real *w_o, const real *b_o, int B, int T, int D, int NH) {
+  int dh = D / NH, D3 = 3 * D;
+  real scale = 1 / (real)sqrt((double)dh);
+  NN(nn_linear_forward)(qkv, in, w_qkv, b_qkv, B * T, D, D3);
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < NH; h++) {
+      real slope = alibi_slope(h, NH);
+      for (int i = 0; i < T; i++) {
+        const real *q = qkv + ((size_t)b * T + i) * D3 + h * dh;
+        real *row = att + (((size_t)b * NH + h) * T + i) * T, mx = 0;
+        for (int j = 0; j <= i; j++) {
+          const real *k = qkv + ((size_t)b * T + j) * D3 + D + h * dh;
+          real s = 0;
+          for (int e = 0; e < dh; e++) s += q[e] * k[e];
+          row[j] = s * scale - slope * (real)(i - j);
+          if (j == 0 || row[j] > mx) mx = row[j];
+        }
+        real sum = 0;
+        for (int j = 0; j <= i; j++) sum += row[j] = EXP(row[j] - mx);
+        for (int j = 0; j <= i; j++) row[j] /= sum;
+        for (int j = i + 1; j < T; j++) row[j] = 0;
+        real *yv = y + ((size_t)b * T + i) * D + h * dh;
+        for (int e = 0; e < dh; e++) yv[e] = 0;
+        for (int j = 0; j <= i; j++) {
+          const real *v = qkv + ((size_t)b * T + j) * D3 + 2 * D + h * dh;
+          for (int e = 0; e < dh; e++) yv[e] += row[j] * v[e];
+        }
+      }
+    }
+  NN(nn_linear_forward)(out, y, w_o, b_o, B * T, D, D);
+}
+
+void NN(nn_mha_backward)(real *din, real *dw_qkv, real *db_qkv, real *dw_o, real *db_o, const real *dout,
+                         const real *in, const real *qkv, const real *att, const real *y, const real *w_qkv,
+                         const real *w_o, int B, int T, int D, int NH, real *scratch) {
+  int dh = D / NH, D3 = 3 * D;
+  real scale = 1 / (real)sqrt((double)dh);
+  real *dqkv = scratch, *dy = scratch + (size_t)B * T * D3, *datt = dy + (size_t)B * T * D;
+  memset(dqkv, 0, (size_t)B * T * D3 * sizeof *dqkv);
+  memset(dy, 0, (size_t)B * T * D * sizeof *dy);
+  NN(nn_linear_backward)(dy, dw_o, db_o, dout, y, w_o, B * T, D, D);
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < NH; h++)
+      for (int i = 0; i < T; i++) {
+        const real *row = att + (((size_t)b * NH + h) * T + i) * T, *dyv = dy + ((size_t)b * T + i) * D + h * dh;
+        const real *q = qkv + ((size_t)b * T + i) * D3 + h * dh;
+        real *dq = dqkv + ((size_t)b * T + i) * D3 + h * dh, dot = 0;
+        /* y_i = sum_j a_ij v_j */
+        for (int j = 0; j <= i; j++) {
+          const real *v = qkv + ((size_t)b * T + j) * D3 + 2 * D + h * dh;
+          real *dv = dqkv + ((size_t)b * T + j) * D3 + 2 * D + h * dh, d = 0;
+          for (int e = 0; e < dh; e++) d += dyv[e] * v[e], dv[e] += row[j] * dyv[e];
+          datt[j] = d;
+          dot += row[j] * d;
+        }
+        /* softmax, then s_ij = q_i . k_j scale - slope (i - j) (the bias has no gradient) */
+        for (int j = 0; j <= i; j++) {
+          real ds = row[j] * (datt[j] - dot) * scale;
+          const real *k = qkv + ((size_t)b * T + j) * D3 + D + h * dh;
+          real *dk = dqkv + ((size_t)b * T + j) * D3 + D + h * dh;
+          for (int e = 0; e < dh; e++) dq[e] += ds * k[e], dk[e] += ds * q[e];
+        }
+      }
+  NN(nn_linear_backward)(din, dw_qkv, db_qkv, dqkv, in, w_qkv, B * T, D, D3);
+}

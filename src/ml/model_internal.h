@@ -1,0 +1,57 @@
+/* model_internal.h — what model.c and transformer.c share: the model struct and its slab layout. */
+#ifndef OBI_MODEL_INTERNAL_H
+#define OBI_MODEL_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "obi/model.h"
+
+#define TF_MAX_LAYERS 8
+
+typedef struct { /* offsets of one transformer block's parameters */
+  size_t ln1_g, ln1_b, qkv_w, qkv_b, o_w, o_b, ln2_g, ln2_b, ff1_w, ff1_b, ff2_w, ff2_b;
+} tf_block;
+
+typedef struct { /* offsets into the slab (floats), and sizes */
+  size_t w_ih, w_hh, b_ih, b_hh, att_w, att_b, att_v, w_out, b_out, total;
+  size_t in_w, in_b, lnf_g, lnf_b; /* transformer */
+  tf_block blk[TF_MAX_LAYERS];
+  int feat; /* size of the representation fed to the output layer */
+} slab_layout;
+
+struct obi_model {
+  model_config cfg;
+  int C;
+  char (*names)[64];
+  float *mean, *std;
+  slab_layout L;
+  float *params, *grads;
+  /* activations for a batch of up to cap windows */
+  int cap;
+  float *x, *h, *c, *gates, *u, *a, *rep, *rep_drop, *logits, *probs, *drep, *dh, *scratch, *dlogits;
+  uint8_t *mask;
+  uint64_t rng;
+  float *tf; /* transformer activations for cap windows (transformer.c) */
+  size_t tf_per_window;
+  /* streaming */
+  float *ring_x, *ring_proj, *sh, *sc, *sgates;
+  int64_t seen;
+};
+
+/* transformer.c */
+size_t tf_layout(slab_layout *L, const model_config *cfg, int C, size_t offset);
+void tf_init(obi_model *m, uint64_t *rng);
+size_t tf_floats_per_window(const model_config *cfg);
+void tf_forward(obi_model *m, int B);  /* m->x (B, T, C) -> m->rep (B, D) */
+void tf_backward(obi_model *m, int B); /* m->drep (B, D) -> gradients */
+
+typedef struct {
+  const char *name;
+  size_t off;
+  int ndim;
+  int64_t shape[2];
+} named_tensor;
+int tf_tensors(const obi_model *m, named_tensor *t, char (*names)[48]);
+
+#endif
