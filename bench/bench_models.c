@@ -49,9 +49,10 @@ int main(int argc, char **argv) {
   for (int kind = 0; kind < MODEL__COUNT; kind++) {
     model_config c;
     model_config_default(&c, (model_kind)kind);
-    c.dropout = 0; /* as the PyTorch side: no dropout layer */
+    c.dropout = 0;                           /* as the PyTorch side: no dropout layer */
+    int Ck = kind == MODEL_DEEPLOB ? 40 : C; /* DeepLOB reads the raw 10-level book */
     obi_model *m;
-    model_new(&m, &c, C, NULL, NULL, NULL);
+    if (model_new(&m, &c, Ck, NULL, NULL, NULL)) return 1;
     int T = c.window;
     size_t P = model_param_count(m);
     float *mom = calloc(P, sizeof *mom), *vel = calloc(P, sizeof *vel);
@@ -88,14 +89,14 @@ int main(int argc, char **argv) {
     model_reset(m);
     for (int i = 0; i < N; i++) {
       double a = now();
-      model_step(m, X + (size_t)(i % rows) * C, p3);
+      model_step(m, X + (size_t)(i % rows) * C, p3); /* (DeepLOB reads the first 40 values) */
       lat[i] = (now() - a) * 1e6;
     }
     qsort(lat + T, (size_t)(N - T), sizeof *lat, cmp_double);
     double p50 = lat[T + (N - T) / 2], p99 = lat[T + (size_t)((N - T) * 0.99)];
-    printf("%s\"%s\":{\"window\":%d,\"hidden\":%d,\"parameters\":%zu,\"train_windows_per_second\":%.0f,"
+    printf("%s\"%s\":{\"features\":%d,\"window\":%d,\"hidden\":%d,\"parameters\":%zu,\"train_windows_per_second\":%.0f,"
            "\"batch_inference_windows_per_second\":%.0f,\"step_p50_us\":%.2f,\"step_p99_us\":%.2f}",
-           kind ? "," : "", model_kind_name((model_kind)kind), T, c.hidden, P, train_wps, infer_wps, p50, p99);
+           kind ? "," : "", model_kind_name((model_kind)kind), Ck, T, c.hidden, P, train_wps, infer_wps, p50, p99);
     fprintf(stderr, "%-10s train %8.0f windows/s  batch inference %8.0f windows/s  step p50 %.1f us p99 %.1f us\n",
             model_kind_name((model_kind)kind), train_wps, infer_wps, p50, p99);
     free(mom), free(vel), free(ends), free(bends), free(probs), free(lat);

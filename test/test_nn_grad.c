@@ -263,3 +263,61 @@ void nn_gradcheck_mha(void) {
   CHECK(check("mha: bias_out", mha_loss, &c, c.b_o, dbo, D));
   release_all();
 }
+
+/* ---- DeepLOB convolutions, pooling, leaky ReLU ---- */
+typedef struct {
+  int B, T, W, C, K, Cout, kind; /* kind 0: conv_w, 1: conv_t, 2: maxpool (C = W*C), 3: lrelu */
+  double *in, *w, *b, *R, *out;
+  int8_t *arg;
+} conv_ctx;
+static int conv_outn(const conv_ctx *c) {
+  return c->kind == 0   ? c->B * c->T * (c->W / c->K) * c->Cout
+         : c->kind == 1 ? c->B * c->T * c->W * c->Cout
+                        : c->B * c->T * c->W * c->C;
+}
+static double conv_loss(void *p) {
+  conv_ctx *c = p;
+  if (c->kind == 0) nn_conv_w_forward_f64(c->out, c->in, c->w, c->b, c->B, c->T, c->W, c->C, c->K, c->Cout);
+  if (c->kind == 1) nn_conv_t_forward_f64(c->out, c->in, c->w, c->b, c->B, c->T, c->W, c->C, c->K, c->Cout);
+  if (c->kind == 2) nn_maxpool3_t_forward_f64(c->out, c->arg, c->in, c->B, c->T, c->W * c->C);
+  if (c->kind == 3) nn_lrelu_forward_f64(c->out, c->in, c->B * c->T * c->W * c->C);
+  return dot(c->out, c->R, conv_outn(c));
+}
+
+void nn_gradcheck_convolutions(void) {
+  release_all();
+  static const int cases[][7] = {/* B, T, W, C, K, Cout, kind */
+                                 {2, 3, 8, 3, 2, 4, 0}, {2, 2, 4, 2, 4, 3, 0}, {2, 6, 3, 3, 4, 4, 1},
+                                 {1, 5, 2, 2, 3, 3, 1}, {1, 7, 1, 2, 5, 2, 1}, {2, 5, 3, 2, 1, 1, 2},
+                                 {2, 3, 2, 2, 1, 1, 3}};
+  static const char *const names[] = {"conv (1,2)/2",    "conv (1,4)/4",  "conv (4,1) same", "conv (3,1) same",
+                                      "conv (5,1) same", "maxpool (3,1)", "leaky relu"};
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    conv_ctx c = {.B = cases[k][0],
+                  .T = cases[k][1],
+                  .W = cases[k][2],
+                  .C = cases[k][3],
+                  .K = cases[k][4],
+                  .Cout = cases[k][5],
+                  .kind = cases[k][6]};
+    int nin = c.B * c.T * c.W * c.C, nw = c.Cout * c.K * c.C, nout = conv_outn(&c);
+    c.in = rand_vec(nin), c.w = rand_vec(nw), c.b = rand_vec(c.Cout), c.R = rand_vec(nout), c.out = zeros((size_t)nout);
+    c.arg = (int8_t *)zeros((size_t)nout);
+    conv_loss(&c);
+    double *din = zeros((size_t)nin), *dw = zeros((size_t)nw), *db = zeros((size_t)c.Cout);
+    if (c.kind == 0) nn_conv_w_backward_f64(din, dw, db, c.R, c.in, c.w, c.B, c.T, c.W, c.C, c.K, c.Cout);
+    if (c.kind == 1) nn_conv_t_backward_f64(din, dw, db, c.R, c.in, c.w, c.B, c.T, c.W, c.C, c.K, c.Cout);
+    if (c.kind == 2) nn_maxpool3_t_backward_f64(din, c.R, c.arg, c.B, c.T, c.W * c.C);
+    if (c.kind == 3) nn_lrelu_backward_f64(din, c.R, c.in, nin);
+    char what[64];
+    snprintf(what, sizeof what, "%s: input", names[k]);
+    CHECK(check(what, conv_loss, &c, c.in, din, nin));
+    if (c.kind <= 1) {
+      snprintf(what, sizeof what, "%s: weight", names[k]);
+      CHECK(check(what, conv_loss, &c, c.w, dw, nw));
+      snprintf(what, sizeof what, "%s: bias", names[k]);
+      CHECK(check(what, conv_loss, &c, c.b, db, c.Cout));
+    }
+  }
+  release_all();
+}

@@ -481,3 +481,138 @@ void nn_mha_matches_torch(void) {
   mha_body();
   fx_release();
 }
+
+/* ---- DeepLOB layers: channels-last convolutions, max-pool along time, leaky ReLU ---- */
+
+/* The fixtures under test/fixtures/nn/conv/ (gen_conv_w, gen_conv_t, gen_maxpool, gen_lrelu in
+ * tools/gen_nn_fixtures.py) are channels-last: activations (B, T, W, C) stored as (B*T, W*C),
+ * weights (Cout, kh, kw, Cin) stored as (Cout, kh*kw*Cin). */
+enum { FX_POOL_B = 2, FX_POOL_T = 5, FX_POOL_WC = 6, FX_LRELU_N = 20 };
+
+typedef void (*conv_fwd_fn)(float *, const float *, const float *, const float *, int, int, int, int, int, int);
+typedef void (*conv_bwd_fn)(float *, float *, float *, const float *, const float *, const float *, int, int, int, int,
+                            int, int);
+
+static void fx_nan(float *p, size_t n) {
+  for (size_t i = 0; i < n; i++) p[i] = NAN;
+}
+
+/* One convolution case: forward into NaN-filled outputs, backward twice (the += contract). Wo is
+ * the output width: W / K for conv_w, W for conv_t. */
+static void conv_body(const char *name, conv_fwd_fn fwd, conv_bwd_fn bwd, int B, int T, int W, int C, int K, int Cout,
+                      int Wo) {
+  char layer[64], what[96];
+  snprintf(layer, sizeof layer, "conv/%s", name);
+  const size_t nin = (size_t)B * T * W * C, nout = (size_t)B * T * Wo * Cout, nw = (size_t)Cout * K * C;
+  LOADF(in, layer, "in", B * T, W * C);
+  LOADF(w, layer, "w", Cout, K * C);
+  LOADF(b, layer, "b", Cout, 0);
+  LOADF(out_t, layer, "out", B * T, Wo * Cout);
+  LOADF(dout, layer, "dout", B * T, Wo * Cout);
+  LOADF(din_t, layer, "din", B * T, W * C);
+  LOADF(dw_t, layer, "dw", Cout, K * C);
+  LOADF(db_t, layer, "db", Cout, 0);
+#define CONV_CMP(label, got, want, n, scale)                                                                           \
+  (snprintf(what, sizeof what, "%s %s%s", name, label, (scale) == 2.0 ? " (2 passes)" : ""),                           \
+   close_to(__LINE__, what, got, want, n, scale, TOL))
+
+  ZEROS(out, nout);
+  fx_nan(out, nout); /* the forward pass must write every output */
+  fwd(out, in, w, b, B, T, W, C, K, Cout);
+  CONV_CMP("out", out, out_t, nout, 1.0);
+
+  ZEROS(din, nin);
+  ZEROS(dw, nw);
+  ZEROS(db, Cout);
+  bwd(din, dw, db, dout, in, w, B, T, W, C, K, Cout);
+  CONV_CMP("din", din, din_t, nin, 1.0);
+  CONV_CMP("dw", dw, dw_t, nw, 1.0);
+  CONV_CMP("db", db, db_t, Cout, 1.0);
+  bwd(din, dw, db, dout, in, w, B, T, W, C, K, Cout);
+  CONV_CMP("din", din, din_t, nin, 2.0);
+  CONV_CMP("dw", dw, dw_t, nw, 2.0);
+  CONV_CMP("db", db, db_t, Cout, 2.0);
+#undef CONV_CMP
+}
+
+/* conv_w: kernel (1, K), stride (1, K) along the width; K = 2 and K = W (the whole width). */
+void nn_conv_w_matches_torch(void) {
+  conv_body("w_k2", nn_conv_w_forward, nn_conv_w_backward, 2, 3, 8, 3, 2, 4, 8 / 2);
+  fx_release();
+  conv_body("w_kw", nn_conv_w_forward, nn_conv_w_backward, 2, 3, 4, 2, 4, 5, 4 / 4);
+  fx_release();
+}
+
+/* conv_t: kernel (K, 1) along time, TensorFlow 'same' padding ((K-1)/2 before, the rest after):
+ * K = 4 (asymmetric: 1 before, 2 after), 3 and 5. */
+void nn_conv_t_matches_torch(void) {
+  conv_body("t_k4", nn_conv_t_forward, nn_conv_t_backward, 2, 6, 3, 3, 4, 4, 3);
+  fx_release();
+  conv_body("t_k3", nn_conv_t_forward, nn_conv_t_backward, 2, 5, 2, 2, 3, 3, 2);
+  fx_release();
+  conv_body("t_k5", nn_conv_t_forward, nn_conv_t_backward, 2, 4, 2, 3, 5, 2, 2);
+  fx_release();
+}
+
+static void maxpool_lrelu_body(void) {
+  const int B = FX_POOL_B, T = FX_POOL_T, WC = FX_POOL_WC, n = B * T * WC;
+  LOADF(in, "conv/maxpool", "in", B * T, WC);
+  LOADF(out_t, "conv/maxpool", "out", B * T, WC);
+  const int32_t *arg_t = fx_load("conv/maxpool", "arg", "<i4", B * T, WC);
+  if (!arg_t) return;
+  LOADF(dout, "conv/maxpool", "dout", B * T, WC);
+  LOADF(din_t, "conv/maxpool", "din", B * T, WC);
+
+  ZEROS(out, n);
+  fx_nan(out, n);
+  int8_t *arg = (int8_t *)fx_zeros(n); /* n floats hold n bytes */
+  if (!arg) return;
+  memset(arg, 99, n);
+  nn_maxpool3_t_forward(out, arg, in, B, T, WC);
+  COMPARE("maxpool out", out, out_t, n);
+  /* the winning offsets are torch's return_indices (the fixture has no ties) */
+  for (int i = 0; i < n; i++)
+    if (arg[i] != arg_t[i]) {
+      test_fail(__FILE__, __LINE__, "maxpool arg[%d] (row %d, col %d) = %d, want %d", i, i / WC, i % WC, arg[i],
+                arg_t[i]);
+      break;
+    }
+  ZEROS(din, n);
+  nn_maxpool3_t_backward(din, dout, arg, B, T, WC);
+  COMPARE("maxpool din", din, din_t, n);
+  nn_maxpool3_t_backward(din, dout, arg, B, T, WC);
+  COMPARE2("maxpool din", din, din_t, n);
+
+  /* ties (not in the fixture; torch takes the earliest row, nn.c the centre): the centre wins
+   * over either neighbour, then -1 over +1. Columns: all equal; -1 = +1 above the centre. */
+  const float tie_in[3 * 2] = {1, 2, 1, 0, 1, 2};
+  const int8_t tie_arg[3 * 2] = {0, 0, 0, -1, 0, 0};
+  float tie_out[3 * 2];
+  int8_t tie_got[3 * 2];
+  nn_maxpool3_t_forward(tie_out, tie_got, tie_in, 1, 3, 2);
+  for (int i = 0; i < 6; i++)
+    if (tie_got[i] != tie_arg[i]) {
+      test_fail(__FILE__, __LINE__, "maxpool tie arg[%d] = %d, want %d", i, tie_got[i], tie_arg[i]);
+      break;
+    }
+
+  const int m = FX_LRELU_N;
+  LOADF(lin, "conv/lrelu", "in", m, 0);
+  LOADF(lout_t, "conv/lrelu", "out", m, 0);
+  LOADF(ldout, "conv/lrelu", "dout", m, 0);
+  LOADF(ldin_t, "conv/lrelu", "din", m, 0);
+  ZEROS(lout, m);
+  fx_nan(lout, m);
+  nn_lrelu_forward(lout, lin, m);
+  COMPARE("lrelu out", lout, lout_t, m);
+  ZEROS(ldin, m);
+  nn_lrelu_backward(ldin, ldout, lin, m);
+  COMPARE("lrelu din", ldin, ldin_t, m);
+  nn_lrelu_backward(ldin, ldout, lin, m);
+  COMPARE2("lrelu din", ldin, ldin_t, m);
+}
+
+void nn_maxpool_lrelu_match_torch(void) {
+  maxpool_lrelu_body();
+  fx_release();
+}

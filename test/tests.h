@@ -50,6 +50,9 @@
   X(nn_lstm_matches_torch) \
   X(nn_attention_matches_torch) \
   X(nn_mha_matches_torch) \
+  X(nn_conv_w_matches_torch) \
+  X(nn_conv_t_matches_torch) \
+  X(nn_maxpool_lrelu_match_torch) \
   X(nn_gradcheck_linear) \
   X(nn_gradcheck_layernorm) \
   X(nn_gradcheck_activations) \
@@ -57,6 +60,7 @@
   X(nn_gradcheck_lstm) \
   X(nn_gradcheck_attention) \
   X(nn_gradcheck_mha) \
+  X(nn_gradcheck_convolutions) \
   X(model_step_equals_window_forward) \
   X(model_backward_matches_finite_differences) \
   X(model_learns_signal_not_noise) \

@@ -1,4 +1,4 @@
-#!/ usr / bin / python3
+#!/usr/bin/python3
 """The PyTorch side of `make bench`'s model comparison: the same architectures, sizes, batch,
 optimiser (AdamW) and loss as bench/bench_models.c, on CPU with one thread, timed the same way
 (training windows/s over forward + backward + optimiser steps; batch inference windows/s).
@@ -89,11 +89,56 @@ class Transformer(torch.nn.Module):
         return self.out(self.lnf(x[:, -1]))
 
 
-X = torch.rand(20000, C) * 2 - 1
-result = {
-  "features" : C, "batch" : B, "threads" : torch.get_num_threads(), "torch" : torch.__version__, "models" : {}}
-for name, cls in (("logistic", Logistic), ("lstm", LSTM), ("attn_lstm", AttnLSTM), ("transformer", Transformer)):
+class DeepLOB(torch.nn.Module):
+    """DeepLOB as obi builds it (40 book columns, window 50, LSTM 64): three conv blocks (1,2)/2,
+    (4,1), (4,1) / (1,2)/2, (4,1), (4,1) / (1,10), (4,1), (4,1) with leaky ReLU, 'same' padding
+    in time (TensorFlow's split: more after), the inception module, LSTM, output layer."""
+    window = 50
+    features = 40
+
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+
+        def conv(cin, cout, k):
+            return nn.Conv2d(cin, cout, k, stride=(1, k[1]) if k[0] == 1 else 1)
+
+        self.trunk = nn.ModuleList([conv(1, 32, (1, 2)), conv(32, 32, (4, 1)), conv(32, 32, (4, 1)),
+                                    conv(32, 32, (1, 2)), conv(32, 32, (4, 1)), conv(32, 32, (4, 1)),
+                                    conv(32, 32, (1, 10)), conv(32, 32, (4, 1)), conv(32, 32, (4, 1))])
+        self.a1, self.a2 = conv(32, 64, (1, 1)), conv(64, 64, (3, 1))
+        self.b1, self.b2 = conv(32, 64, (1, 1)), conv(64, 64, (5, 1))
+        self.c1 = conv(32, 64, (1, 1))
+        self.lstm = nn.LSTM(192, 64, batch_first=True)
+        self.out = nn.Linear(64, 3)
+
+    @staticmethod
+    def same_t(x, k):  # pad time (dim 2) as TensorFlow's 'same': (k-1)//2 before
+        before = (k - 1) // 2
+        return torch.nn.functional.pad(x, (0, 0, before, k - 1 - before))
+
+    def forward(self, x):  # x (B, T, 40)
+        f = torch.nn.functional.leaky_relu
+        x = x.unsqueeze(1)  # (B, 1, T, W)
+        for layer in self.trunk:
+            k = layer.kernel_size[0]
+            x = f(layer(self.same_t(x, k) if k > 1 else x), 0.01)
+        a = f(self.a2(self.same_t(f(self.a1(x), 0.01), 3)), 0.01)
+        b = f(self.b2(self.same_t(f(self.b1(x), 0.01), 5)), 0.01)
+        p = torch.nn.functional.max_pool2d(torch.nn.functional.pad(x, (0, 0, 1, 1), value=float("-inf")), (3, 1),
+                                           stride=1)
+        c = f(self.c1(p), 0.01)
+        h = torch.cat([a, b, c], 1).squeeze(3).transpose(1, 2)  # (B, T, 192)
+        h, _ = self.lstm(h)
+        return self.out(h[:, -1])
+
+
+X_all = torch.rand(20000, C) * 2 - 1
+result = {"features": C, "batch": B, "threads": torch.get_num_threads(), "torch": torch.__version__, "models": {}}
+for name, cls in (("logistic", Logistic), ("lstm", LSTM), ("attn_lstm", AttnLSTM), ("transformer", Transformer),
+                  ("deeplob", DeepLOB)):
     model = cls()
+    X = X_all[:, :getattr(cls, "features", C)]
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
     loss_fn = torch.nn.CrossEntropyLoss()
     w = model.window

@@ -1,27 +1,26 @@
-#!/ usr / bin / python3
-""
-    "gen_nn_fixtures.py — PyTorch reference fixtures for the layers of include/obi/nn.h.
+#!/usr/bin/python3
+"""gen_nn_fixtures.py — PyTorch reference fixtures for the layers of include/obi/nn.h.
 
-    Writes small.npy files under test /
-    fixtures / nn / <layer> /
-    , read by test /
-          test_nn_torch.c :
+Writes small .npy files under test/fixtures/nn/<layer>/, read by test/test_nn_torch.c:
 
-    linear /
-          in(N, C)w(OC, C) b(OC) out(N, OC);
-dout->din dw db layernorm / in(N, C)g b(C)
-out mean rstd(N);
-dout->din dg db(eps 1e-5) act / in(n)dout;
-relu_out relu_din;
-gelu_out gelu_din(GELU exact erf) xent / logits(N, K) targets(N, int32) class_w(K) probs loss(1) dlogits;
-loss_now, dlogits_now : the same without class weights(weight = None) lstm / in(B *T, C)w_ih(4H, C) w_hh(4H, H) b_ih
-                        b_hh(4H) h c(B *T, H) gates(B *T, 4H);
-dh(B *T, H)->din dw_ih dw_hh db_ih db_hh attention / in(B *T, H)w(A, H) b v(A) u(B *T, A) a(B, T) ctx(B, H);
-dctx->din dw db dv mha / in(B *T, D)w_qkv(3D, D) b_qkv(3D) w_o(D, D) b_o(D) out(B *T, D) qkv(B *T, 3D) att(B *NH *T, T)
-                             y(B *T, D);
-dout(B *T, D)->din dw_qkv db_qkv dw_o db_o(causal ALiBi self - attention, D = 8, NH = 2)
+  linear/     in (N,C) w (OC,C) b (OC) out (N,OC); dout -> din dw db
+  layernorm/  in (N,C) g b (C) out mean rstd (N); dout -> din dg db      (eps 1e-5)
+  act/        in (n) dout; relu_out relu_din; gelu_out gelu_din          (GELU exact erf)
+  xent/       logits (N,K) targets (N, int32) class_w (K) probs loss (1) dlogits;
+              loss_now, dlogits_now: the same without class weights (weight=None)
+  lstm/       in (B*T,C) w_ih (4H,C) w_hh (4H,H) b_ih b_hh (4H) h c (B*T,H) gates (B*T,4H);
+              dh (B*T,H) -> din dw_ih dw_hh db_ih db_hh
+  attention/  in (B*T,H) w (A,H) b v (A) u (B*T,A) a (B,T) ctx (B,H); dctx -> din dw db dv
+  mha/        in (B*T,D) w_qkv (3D,D) b_qkv (3D) w_o (D,D) b_o (D) out (B*T,D) qkv (B*T,3D)
+              att (B*NH*T,T) y (B*T,D); dout (B*T,D) -> din dw_qkv db_qkv dw_o db_o
+              (causal ALiBi self-attention, D = 8, NH = 2)
+  conv/<case>/  DeepLOB convolutions, channels-last (see gen_conv_w, gen_conv_t):
+              in (B*T,W*C) w (Cout,kh*kw*C) b (Cout) out (B*T,Wo*Cout); dout -> din dw db
+              w_k2 (conv_w, K=2), w_kw (conv_w, K=W), t_k4, t_k3, t_k5 (conv_t)
+  conv/maxpool/ in (B*T,W*C) out; arg (B*T,W*C, int32: winning time offset -1/0/1); dout -> din
+  conv/lrelu/   in (n) dout; out din                                       (slope 0.01)
 
-    Tensors with three dimensions(B, T, X) are stored as (B*T,X): the project's .npy reader
+Tensors with three dimensions (B,T,X) are stored as (B*T,X): the project's .npy reader
 takes 1 or 2 dimensions. Every float file is little-endian float32 ("<f4"), targets are
 "<i4", and the loss is a 1-element array.
 
@@ -35,6 +34,14 @@ u_t = tanh(W h_t + b), score_t = v . u_t, a = softmax over t, ctx = sum_t a_t h_
 Multi-head causal self-attention with ALiBi is written out from its definition in nn.h too
 (slope m_h = 2^(-8 (h+1) / NH), score_ij = q_i . k_j / sqrt(dh) - m_h (i - j), j <= i) and
 checked against nn.MultiheadAttention given the same weights and the biases as a float mask.
+The DeepLOB layers run on NCHW tensors (B, C, T, W) and are saved channels-last: activations
+(B, T, W, C) as (B*T, W*C), Conv2d weights (Cout, Cin, kh, kw) permuted (0, 2, 3, 1) to
+(Cout, kh, kw, Cin) and saved as (Cout, kh*kw*Cin). conv_w is nn.Conv2d with kernel and stride
+(1, K); conv_t is nn.Conv2d with kernel (K, 1) after F.pad with TensorFlow's 'same' split
+((K-1)//2 zero rows before, the rest after), checked against nn.Conv2d(padding='same') and a
+shifted sum written out by hand; the max-pool is F.max_pool2d((3, 1), stride 1) after padding
+time with -inf (its return_indices give the winning offsets, and no window holds a tie); the
+leaky ReLU is F.leaky_relu(x, 0.01).
 The LSTM caches c and gates come from a hand-written step loop that is checked against
 nn.LSTM's output before anything is saved. The scalar driving each backward is
 sum(out * upstream) with a random upstream gradient (xent: the loss itself).
@@ -46,6 +53,7 @@ Run from anywhere, with the Debian python (torch 1.13, numpy):
 """
 import os
 import sys
+import warnings
 
 import numpy as np
 import torch
@@ -55,7 +63,7 @@ torch.use_deterministic_algorithms(True)
 D = torch.float64
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "nn")
 
-#Shapes(small on purpose : the whole set stays a few tens of KB).
+# Shapes (small on purpose: the whole set stays a few tens of KB).
 B, T, C, H, A, N, K = 2, 5, 4, 3, 3, 6, 3
 OC = 3
 
@@ -262,8 +270,8 @@ def gen_mha():
     with torch.no_grad():
         assert torch.all(att.masked_select(~causal) == 0)
         assert torch.allclose(att.sum(-1), torch.ones(MB, NH, MT, dtype=D), rtol=0, atol=1e-12)
-#The same layer through nn.MultiheadAttention : identical in_proj layout(q, k, v;
-#head h at h *dh), q scaled by 1 / sqrt(dh), a float attn_mask(B *NH, T, T) is added.
+        # The same layer through nn.MultiheadAttention: identical in_proj layout (q, k, v;
+        # head h at h*dh), q scaled by 1/sqrt(dh), a float attn_mask (B*NH, T, T) is added.
         ref = torch.nn.MultiheadAttention(MD, NH, bias=True, batch_first=True).to(D)
         ref.in_proj_weight.copy_(w_qkv)
         ref.in_proj_bias.copy_(b_qkv)
@@ -274,7 +282,7 @@ def gen_mha():
         out2, att2 = ref(x, x, x, attn_mask=mask, need_weights=True, average_attn_weights=False)
         assert torch.allclose(out2, out, rtol=0, atol=1e-12)
         assert torch.allclose(att2, att, rtol=0, atol=1e-12)
-#Each head 's ALiBi bias must move att far beyond the C test' s tolerance(1e-4).
+        # Each head's ALiBi bias must move att far beyond the C test's tolerance (1e-4).
         q, k = (t.reshape(MB, MT, NH, -1).transpose(1, 2) for t in qkv[..., :2 * MD].split(MD, dim=2))
         plain = torch.softmax((q @ k.transpose(-1, -2) / (MD // NH) ** 0.5).masked_fill(~causal, float("-inf")), -1)
         moved = (plain - att).abs().amax(dim=(0, 2, 3))
@@ -285,6 +293,112 @@ def gen_mha():
         w_.save(k_.rstrip("_"), v)
 
 
+def to_cl(x):
+    """NCHW activations (B, C, T, W) -> channels-last (B, T, W, C) stored as (B*T, W*C)."""
+    Bn, Cn, Tn, Wn = x.shape
+    return x.permute(0, 2, 3, 1).reshape(Bn * Tn, Wn * Cn)
+
+
+def w_to_cl(w):
+    """Conv2d weight (Cout, Cin, kh, kw) -> channels-last (Cout, kh, kw, Cin) stored as (Cout, kh*kw*Cin)."""
+    return w.permute(0, 2, 3, 1).reshape(w.shape[0], -1)
+
+
+def conv_case(g, name, Bn, Tn, Wn, Cn, Cout, kernel, stride, pad_t):
+    """One Conv2d on x (B, C, T, W) padded along time by pad_t = (before, after) zero rows.
+    Saves the channels-last fixtures under conv/<name>/ and returns the tensors for checks."""
+    w_ = Writer(os.path.join("conv", name))
+    x = randn(g, Bn, Cn, Tn, Wn).requires_grad_()
+    conv = torch.nn.Conv2d(Cn, Cout, kernel, stride=stride, padding=0, bias=True).to(D)
+    with torch.no_grad():
+        conv.weight.copy_(randn(g, Cout, Cn, *kernel, scale=0.6))
+        conv.bias.copy_(randn(g, Cout, scale=0.4))
+    out = conv(F.pad(x, (0, 0, pad_t[0], pad_t[1])))  # (left, right) on W, (top, bottom) on T
+    dout = randn(g, *out.shape)
+    (out * dout).sum().backward()
+    for k, v in dict(in_=to_cl(x), w=w_to_cl(conv.weight), b=conv.bias, out=to_cl(out), dout=to_cl(dout),
+                     din=to_cl(x.grad), dw=w_to_cl(conv.weight.grad), db=conv.bias.grad).items():
+        w_.save(k.rstrip("_"), v)
+    return x, conv, out
+
+
+def gen_conv_w():
+    """conv_w: kernel (1, K), stride (1, K) along the width (DeepLOB's first convolution of each block)."""
+    g = torch.Generator().manual_seed(1008)
+    for name, (Bn, Tn, Wn, Cn, Kn, Cout) in (("w_k2", (2, 3, 8, 3, 2, 4)), ("w_kw", (2, 3, 4, 2, 4, 5))):
+        x, conv, out = conv_case(g, name, Bn, Tn, Wn, Cn, Cout, (1, Kn), (1, Kn), (0, 0))
+        with torch.no_grad():
+            # channels-last: the K columns under one output are a contiguous row of K*C values
+            lin = to_cl(x).reshape(-1, Kn * Cn) @ w_to_cl(conv.weight).T + conv.bias
+            assert torch.allclose(lin.reshape(Bn * Tn, -1), to_cl(out), rtol=0, atol=1e-12)
+
+
+def gen_conv_t():
+    """conv_t: kernel (K, 1) along time, TensorFlow 'same' padding ((K-1)//2 before, the rest after)."""
+    g = torch.Generator().manual_seed(1009)
+    for name, (Bn, Tn, Wn, Cn, Kn, Cout) in (("t_k4", (2, 6, 3, 3, 4, 4)), ("t_k3", (2, 5, 2, 2, 3, 3)),
+                                             ("t_k5", (2, 4, 2, 3, 5, 2))):
+        pad = ((Kn - 1) // 2, Kn - 1 - (Kn - 1) // 2)
+        x, conv, out = conv_case(g, name, Bn, Tn, Wn, Cn, Cout, (Kn, 1), (1, 1), pad)
+        with torch.no_grad():
+            assert out.shape == (Bn, Cout, Tn, Wn)
+            same = torch.nn.Conv2d(Cn, Cout, (Kn, 1), padding="same", bias=True).to(D)
+            same.weight.copy_(conv.weight)
+            same.bias.copy_(conv.bias)
+            with warnings.catch_warnings():  # even K: "may require a zero-padded copy of the input"
+                warnings.simplefilter("ignore", UserWarning)
+                assert torch.allclose(same(x), out, rtol=0, atol=1e-12)
+            # by hand: out[t] = b + sum_j W_j x[t + j - pad_before], zero outside 0..T-1
+            hand = conv.bias.view(1, Cout, 1, 1).expand(Bn, Cout, Tn, Wn).clone()
+            for j in range(Kn):
+                s = j - pad[0]
+                for t in range(Tn):
+                    if 0 <= t + s < Tn:
+                        hand[:, :, t] += torch.einsum("oc,bcw->bow", conv.weight[:, :, j, 0], x[:, :, t + s])
+            assert torch.allclose(hand, out, rtol=0, atol=1e-12)
+
+
+def gen_maxpool():
+    """Max-pool (3, 1) along time, stride 1, 'same' (-inf padding): B=2, T=5, W=2, C=3."""
+    g = torch.Generator().manual_seed(1010)
+    w_ = Writer(os.path.join("conv", "maxpool"))
+    Bn, Cn, Tn, Wn = 2, 3, 5, 2
+    x = randn(g, Bn, Cn, Tn, Wn).requires_grad_()
+    out, idx = F.max_pool2d(F.pad(x, (0, 0, 1, 1), value=float("-inf")), (3, 1), stride=1, return_indices=True)
+    dout = randn(g, *out.shape)
+    (out * dout).sum().backward()
+    with torch.no_grad():
+        assert out.shape == x.shape
+        # idx is flat in the padded (T+2, W) plane; output t's window centre is padded row t+1
+        t = torch.arange(Tn).view(1, 1, Tn, 1)
+        arg = torch.div(idx, Wn, rounding_mode="floor") - t - 1
+        assert torch.all((arg >= -1) & (arg <= 1)) and set(arg.unique().tolist()) == {-1, 0, 1}
+        xp = F.pad(x, (0, 0, 1, 1), value=float("-inf"))
+        win = torch.stack([xp[:, :, k:k + Tn] for k in range(3)])  # (3, B, C, T, W): offsets -1, 0, 1
+        assert torch.equal(win.amax(0), out)
+        assert torch.equal(torch.gather(win, 0, (arg + 1).unsqueeze(0))[0], out)
+        # no ties: the winner is strictly above the two other values of its window
+        assert torch.all((win == out.unsqueeze(0)).sum(0) == 1)
+    w_.save("in", to_cl(x))
+    w_.save("out", to_cl(out))
+    w_.save("arg", to_cl(arg).numpy().astype(np.int32), dtype="<i4")
+    w_.save("dout", to_cl(dout))
+    w_.save("din", to_cl(x.grad))
+
+
+def gen_lrelu():
+    """Leaky ReLU, slope 0.01 (Keras / DeepLOB), on 20 values."""
+    g = torch.Generator().manual_seed(1011)
+    w_ = Writer(os.path.join("conv", "lrelu"))
+    special = torch.tensor([0.0, -3.0, 3.0, 1e-3, -1e-3], dtype=D)
+    x = f32(torch.cat([special, randn(g, 15, scale=2.0)])).requires_grad_()
+    out = F.leaky_relu(x, negative_slope=0.01)
+    dout = randn(g, x.numel())
+    (out * dout).sum().backward()
+    for k, v in dict(in_=x, out=out, dout=dout, din=x.grad).items():
+        w_.save(k.rstrip("_"), v)
+
+
 def main():
     gen_linear()
     gen_layernorm()
@@ -292,7 +406,12 @@ def main():
     gen_xent()
     gen_lstm()
     gen_attention()
-    gen_mha()  # last, with its own seed: the files above stay byte-identical
+    gen_mha()  # with its own seed: the files above stay byte-identical
+    # The DeepLOB layers come last, each with its own seed: the files above stay byte-identical.
+    gen_conv_w()
+    gen_conv_t()
+    gen_maxpool()
+    gen_lrelu()
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(ROOT) for f in fs)
     n = sum(len(fs) for _, _, fs in os.walk(ROOT))
     print(f"wrote {n} files, {total} bytes, under {os.path.normpath(ROOT)}", file=sys.stderr)

@@ -10,6 +10,9 @@
  *   transformer input projection, pre-norm blocks of causal multi-head self-attention with ALiBi
  *               position biases and a GELU feed-forward layer, final layer norm, linear layer on
  *               the last position
+ *   deeplob     DeepLOB (Zhang, Zohren, Roberts 2019) on the raw book: convolutions over the
+ *               columns and time, an inception module, an LSTM; needs C = 4 x levels raw book
+ *               columns in FI-2010 order (obi features --raw-book)
  * All parameters live in one slab (and their gradients in another) so that the optimiser,
  * gradient clipping, checkpoints and files treat them as one array. */
 #ifndef OBI_MODEL_H
@@ -23,7 +26,7 @@
 #define MODEL_CLASSES 3
 #define MODEL_MAX_FEATURES 256
 
-typedef enum { MODEL_LOGISTIC, MODEL_LSTM, MODEL_ATTN_LSTM, MODEL_TRANSFORMER, MODEL__COUNT } model_kind;
+typedef enum { MODEL_LOGISTIC, MODEL_LSTM, MODEL_ATTN_LSTM, MODEL_TRANSFORMER, MODEL_DEEPLOB, MODEL__COUNT } model_kind;
 
 typedef struct {
   model_kind kind;

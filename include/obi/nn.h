@@ -87,6 +87,29 @@ void NN(nn_attention_forward)(real *ctx, real *u, real *a, const real *in, const
 void NN(nn_attention_backward)(real *din, real *dw, real *db, real *dv, const real *dctx, const real *in, const real *u,
                                const real *a, const real *w, const real *v, int B, int T, int H, int A, real *scratch);
 
+/* Convolutions for DeepLOB, channels-last: activations (B, T, W, C) (time, width = book
+ * columns, channels). Weights are channels-last too: (Cout, kh, kw, Cin) — PyTorch's Conv2d
+ * weight (Cout, Cin, kh, kw) permuted (0, 2, 3, 1).
+ * conv_w: kernel (1, K) with stride (1, K) along the width: in (B, T, W, C) -> out (B, T, W/K, Cout),
+ *   w (Cout, 1, K, C), one matrix product. */
+void NN(nn_conv_w_forward)(real *out, const real *in, const real *w, const real *b, int B, int T, int W, int C, int K,
+                           int Cout);
+void NN(nn_conv_w_backward)(real *din, real *dw, real *db, const real *dout, const real *in, const real *w, int B,
+                            int T, int W, int C, int K, int Cout);
+/* conv_t: kernel (K, 1) along time, 'same' padding as TensorFlow pads it (K - 1 zeros split with
+ * the larger half after: (K-1)/2 before): in (B, T, W, C) -> out (B, T, W, Cout), w (Cout, K, 1, C). */
+void NN(nn_conv_t_forward)(real *out, const real *in, const real *w, const real *b, int B, int T, int W, int C, int K,
+                           int Cout);
+void NN(nn_conv_t_backward)(real *din, real *dw, real *db, const real *dout, const real *in, const real *w, int B,
+                            int T, int W, int C, int K, int Cout);
+/* Max-pooling (3, 1) along time with stride 1 and 'same' padding: out and in (N = B, T, WC = W*C);
+ * arg (B*T*WC) records the winning time offset (-1, 0, 1) for the backward pass. */
+void NN(nn_maxpool3_t_forward)(real *out, int8_t *arg, const real *in, int B, int T, int WC);
+void NN(nn_maxpool3_t_backward)(real *din, const real *dout, const int8_t *arg, int B, int T, int WC);
+/* Leaky ReLU with slope 0.01 for negative inputs (Keras / DeepLOB). */
+void NN(nn_lrelu_forward)(real *out, const real *in, int n);
+void NN(nn_lrelu_backward)(real *din, const real *dout, const real *in, int n);
+
 /* Multi-head causal self-attention with ALiBi position biases (Press, Smith and Lewis, "Train
  * Short, Test Long", ICLR 2022): for head h (0-based) of NH, slope m_h = 2^(-8 (h + 1) / NH); the
  * score of query i on key j <= i is q_i . k_j / sqrt(dh) - m_h (i - j) (keys after i are

@@ -109,6 +109,7 @@ typedef struct {
   int csv, report, report_top, json, quiet;
   feat_config fc;
   int *cols, ncols; /* selected engine columns */
+  int raw_book;     /* instead: the raw top levels, 4 columns per level (FI-2010 / DeepLOB order) */
 } features_args;
 
 typedef struct { /* pass 1: per sampled row */
@@ -277,6 +278,34 @@ static void cks_event(cks_state *c, int64_t ts, int64_t ofi, int has_mid, double
   c->mid_last = mid_ticks;
 }
 
+/* ---- column names: the engine's, or the raw book's ---- */
+
+static char raw_names[FEAT_MAX_COLS][24];
+static const char *raw_desc[4] = {
+    "ask price of level k (currency); a missing level repeats the last price, size 0", "ask size of level k (lots)",
+    "bid price of level k (currency); a missing level repeats the last price, size 0", "bid size of level k (lots)"};
+
+static const char *col_name(const features_args *a, const feat_engine *e, int c) {
+  return a->raw_book ? raw_names[c] : feat_name(e, a->cols[c]);
+}
+static const char *col_desc(const features_args *a, const feat_engine *e, int c) {
+  return a->raw_book ? raw_desc[c % 4] : feat_description(e, a->cols[c]);
+}
+
+/* The raw book row: per level k, ask price, ask size, bid price, bid size. */
+static void raw_book_row(const obi_book *b, int levels, double price_scale, float *row) {
+  int64_t p[2][FEAT_MAX_COLS / 4], q[2][FEAT_MAX_COLS / 4];
+  int n[2];
+  for (int s = 0; s < 2; s++) n[s] = (int)book_top(b, s, p[s], q[s], (uint32_t)levels);
+  for (int k = 0; k < levels; k++)
+    for (int s = 0; s < 2; s++) {
+      int col = 4 * k + (s == OBI_ASK ? 0 : 2);
+      int at = k < n[s] ? k : n[s] - 1; /* n > 0: rows are taken only with both sides present */
+      row[col] = (float)((double)p[s][at] / price_scale);
+      row[col + 1] = k < n[s] ? (float)q[s][k] : 0.0f;
+    }
+}
+
 /* ---- the command ---- */
 
 static int replay_open(const features_args *a, lobster_replay **r) {
@@ -390,7 +419,7 @@ static int run_features(features_args *a) {
       goto done;
     }
     fprintf(csv, "ts_ns");
-    for (int c = 0; c < nc; c++) fprintf(csv, ",%s", feat_name(e, a->cols[c]));
+    for (int c = 0; c < nc; c++) fprintf(csv, ",%s", col_name(a, e, c));
     for (int h = 0; h < a->nh; h++) fprintf(csv, ",label_a_%s,label_b_%s", a->horizons[h].name, a->horizons[h].name);
     fprintf(csv, ",label_next_mid_change");
     for (int h = 0; h < a->nh; h++) fprintf(csv, ",ret_bps_%s", a->horizons[h].name);
@@ -422,8 +451,12 @@ static int run_features(features_args *a) {
     if (!sampler_take(&s2, &ev, b, group_ends(r, &ev))) continue;
     if (row >= n) break; /* cannot happen: the same replay and sampler */
     if (valid[row]) {
-      feat_compute(e, b, full);
-      for (int c = 0; c < nc; c++) frow[c] = (float)full[a->cols[c]];
+      if (a->raw_book) {
+        raw_book_row(b, a->fc.levels, a->fc.price_scale, frow);
+      } else {
+        feat_compute(e, b, full);
+        for (int c = 0; c < nc; c++) frow[c] = (float)full[a->cols[c]];
+      }
       if (row < train) {
         for (int c = 0; c < nc; c++) sum[c] += frow[c], sumsq[c] += (double)frow[c] * frow[c];
         train_kept++;
@@ -490,12 +523,12 @@ static int run_features(features_args *a) {
   fprintf(js, "  \"features\": [");
   for (int c = 0; c < nc; c++) {
     fprintf(js, "%s", c ? ", " : "");
-    json_string(js, feat_name(e, a->cols[c]));
+    json_string(js, col_name(a, e, c));
   }
   fprintf(js, "],\n  \"descriptions\": [");
   for (int c = 0; c < nc; c++) {
     fprintf(js, "%s", c ? ", " : "");
-    json_string(js, feat_description(e, a->cols[c]));
+    json_string(js, col_desc(a, e, c));
   }
   fprintf(js, "],\n  \"labels\": [");
   for (int h = 0; h < a->nh; h++)
@@ -590,7 +623,7 @@ static int run_features(features_args *a) {
     }
     for (int k = 0; k < shown; k++) {
       int c = order[k];
-      fprintf(rep, "%-28s", feat_name(e, a->cols[c]));
+      fprintf(rep, "%-28s", col_name(a, e, c));
       for (int h = 0; h < a->nh; h++) fprintf(rep, " %+10.4f", ic[c * a->nh + h]);
       fputc('\n', rep);
     }
@@ -605,7 +638,7 @@ static int run_features(features_args *a) {
       fprintf(rj, "], \"ic_spearman\": {");
       for (int c = 0; c < nc; c++) {
         fprintf(rj, "%s", c ? ", " : "");
-        json_string(rj, feat_name(e, a->cols[c]));
+        json_string(rj, col_name(a, e, c));
         fprintf(rj, ": [");
         for (int h = 0; h < a->nh; h++) fprintf(rj, "%s%.6f", h ? ", " : "", ic[c * a->nh + h]);
         fputc(']', rj);
@@ -665,6 +698,8 @@ static int cmd_features(int argc, char **argv) {
       a.report = 1;
     else if (!strcmp(o, "--split-timestamps"))
       a.sample.split_timestamps = 1;
+    else if (!strcmp(o, "--raw-book"))
+      a.raw_book = 1;
     else if (!strcmp(o, "--report-top") && v) {
       if (cli_parse_int(v, 1, FEAT_MAX_COLS, &n))
         return cli_usage_error(&cmd_features_def, "--report-top: 1 to %d", FEAT_MAX_COLS);
@@ -730,7 +765,20 @@ static int cmd_features(int argc, char **argv) {
   if (feat_new(&e, &a.fc)) return cli_usage_error(&cmd_features_def, "invalid feature configuration");
   int cols[FEAT_MAX_COLS];
   a.cols = cols;
-  if (!select) {
+  if (a.raw_book) {
+    if (select) {
+      feat_free(e);
+      return cli_usage_error(&cmd_features_def, "--raw-book and --features do not go together");
+    }
+    if (4 * a.fc.levels > FEAT_MAX_COLS) {
+      feat_free(e);
+      return cli_usage_error(&cmd_features_def, "--raw-book: at most %d levels", FEAT_MAX_COLS / 4);
+    }
+    static const char *const part[4] = {"ask_price", "ask_size", "bid_price", "bid_size"};
+    for (int c = 0; c < 4 * a.fc.levels; c++)
+      snprintf(raw_names[c], sizeof raw_names[c], "%s_%d", part[c % 4], c / 4 + 1);
+    a.ncols = 4 * a.fc.levels;
+  } else if (!select) {
     for (int c = 0; c < feat_count(e); c++) cols[a.ncols++] = c;
   } else {
     for (const char *p = select; *p;) {
@@ -775,6 +823,8 @@ const cli_command cmd_features_def = {
     "  --levels K           levels per side read by the features (default 10)\n"
     "  --tick T             tick size in price units (default 100 = one cent in LOBSTER prices)\n"
     "  --features LIST      only these columns (names from --list)\n"
+    "  --raw-book           instead of the features, the raw top --levels levels: ask price, ask size,\n"
+    "                       bid price, bid size per level (FI-2010 order, for DeepLOB)\n"
     "  --csv                also write a CSV file\n"
     "  --report             information coefficients and the Cont-Kukanov-Stoikov regression\n"
     "  --report-top N       the report, showing the N features with the largest |IC| first\n"

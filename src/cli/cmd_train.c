@@ -68,7 +68,9 @@ static int cmd_train(int argc, char **argv) {
   }
   if (!kind_name || !data || !out) return cli_usage_error(&cmd_train_def, "needs --model NAME --data FILE --out FILE");
   int kind = model_kind_from_name(kind_name);
-  if (kind < 0) return cli_usage_error(&cmd_train_def, "unknown model '%s' (logistic, lstm, attn_lstm, transformer)", kind_name);
+  if (kind < 0)
+    return cli_usage_error(&cmd_train_def, "unknown model '%s' (logistic, lstm, attn_lstm, transformer, deeplob)",
+                           kind_name);
   model_config cfg;
   model_config_default(&cfg, (model_kind)kind);
   char why[1024];
@@ -131,7 +133,7 @@ static int cmd_train(int argc, char **argv) {
 
 const cli_command cmd_train_def = {
     "train", cmd_train, "train a forecasting model on a feature file",
-    "usage: obi train --model logistic|lstm|attn_lstm|transformer --data FEATURES.npy --out MODEL.safetensors\n"
+    "usage: obi train --model logistic|lstm|attn_lstm|transformer|deeplob --data FEATURES.npy --out MODEL.safetensors\n"
     "                 [--config FILE.json] [--label NAME] [--epochs N] [--seed N] [--json] [--quiet]\n"
     "\n"
     "Trains on the training part of a feature file written by `obi features` (its first\n"

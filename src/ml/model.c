@@ -24,13 +24,13 @@
 
 #define MODEL_FORMAT_VERSION "1"
 
-static const char *const kind_names[MODEL__COUNT] = {"logistic", "lstm", "attn_lstm", "transformer"};
+static const char *const kind_names[MODEL__COUNT] = {"logistic", "lstm", "attn_lstm", "transformer", "deeplob"};
 
 void model_config_default(model_config *c, model_kind kind) {
   memset(c, 0, sizeof *c);
   c->kind = kind;
-  c->window = kind == MODEL_LOGISTIC ? 1 : 20;
-  c->hidden = 32;
+  c->window = kind == MODEL_LOGISTIC ? 1 : kind == MODEL_DEEPLOB ? 50 : 20;
+  c->hidden = kind == MODEL_DEEPLOB ? 64 : 32;
   c->attn = 16;
   c->layers = 2;
   c->heads = 4;
@@ -139,6 +139,9 @@ static slab_layout layout(const model_config *cfg, int C) {
   } else if (cfg->kind == MODEL_TRANSFORMER) {
     o = tf_layout(&L, cfg, C, o);
     L.feat = cfg->hidden;
+  } else if (cfg->kind == MODEL_DEEPLOB) {
+    o = dl_layout(&L, cfg, C, o);
+    L.feat = cfg->hidden;
   } else {
     L.w_ih = o, o += (size_t)4 * H * C;
     L.w_hh = o, o += (size_t)4 * H * H;
@@ -175,6 +178,7 @@ static void init_params(obi_model *m) {
   }
   for (size_t i = L->w_out; i < L->total; i++) m->params[i] = (float)((2 * uniform(&s) - 1) * k_out);
   if (m->cfg.kind == MODEL_TRANSFORMER) tf_init(m, &s);
+  if (m->cfg.kind == MODEL_DEEPLOB) dl_init(m, &s);
 }
 
 static int ensure_batch(obi_model *m, int B) {
@@ -204,8 +208,9 @@ static int ensure_batch(obi_model *m, int B) {
   uint8_t *mask = realloc(m->mask, (size_t)B * F);
   if (!mask) return 0;
   m->mask = mask;
-  if (m->cfg.kind == MODEL_TRANSFORMER) {
-    m->tf_per_window = tf_floats_per_window(&m->cfg);
+  if (m->cfg.kind == MODEL_TRANSFORMER || m->cfg.kind == MODEL_DEEPLOB) {
+    m->tf_per_window =
+        m->cfg.kind == MODEL_TRANSFORMER ? tf_floats_per_window(&m->cfg) : dl_floats_per_window(&m->cfg, m->C);
     float *tf = realloc(m->tf, (size_t)B * m->tf_per_window * sizeof *tf);
     if (!tf) return 0;
     m->tf = tf;
@@ -219,8 +224,9 @@ obi_err model_new(obi_model **out, const model_config *cfg, int C, const char *c
   *out = NULL;
   if (C < 1 || C > MODEL_MAX_FEATURES || cfg->kind >= MODEL__COUNT || cfg->window < 1 || cfg->hidden < 1 ||
       cfg->attn < 1 || (cfg->kind == MODEL_LOGISTIC && cfg->window != 1) ||
-      (cfg->kind == MODEL_TRANSFORMER &&
-       (cfg->layers < 1 || cfg->layers > TF_MAX_LAYERS || cfg->heads < 1 || cfg->hidden % cfg->heads || cfg->ffn < 1)))
+      (cfg->kind == MODEL_TRANSFORMER && (cfg->layers < 1 || cfg->layers > TF_MAX_LAYERS || cfg->heads < 1 ||
+                                          cfg->hidden % cfg->heads || cfg->ffn < 1)) ||
+      (cfg->kind == MODEL_DEEPLOB && (C % 4 || C < 4)))
     return OBI_EINVAL;
   obi_model *m = calloc(1, sizeof *m);
   if (!m) return OBI_ENOMEM;
@@ -292,6 +298,8 @@ static void forward(obi_model *m, int B, int train) {
     memcpy(m->rep, m->x, (size_t)B * C * sizeof *m->rep); /* T = 1 */
   } else if (m->cfg.kind == MODEL_TRANSFORMER) {
     tf_forward(m, B);
+  } else if (m->cfg.kind == MODEL_DEEPLOB) {
+    dl_forward(m, B);
   } else {
     nn_lstm_forward(m->h, m->c, m->gates, m->x, P + L->w_ih, P + L->w_hh, P + L->b_ih, P + L->b_hh, B, T, C, H);
     if (m->cfg.kind == MODEL_LSTM)
@@ -347,8 +355,11 @@ float model_loss_backward(obi_model *m, const float *X, const int64_t *ends, con
     for (int i = 0; i < B * F; i++) m->drep[i] = m->mask[i] ? m->drep[i] * scale : 0;
   }
   if (m->cfg.kind == MODEL_LOGISTIC) return loss;
-  if (m->cfg.kind == MODEL_TRANSFORMER) {
-    tf_backward(m, B);
+  if (m->cfg.kind == MODEL_TRANSFORMER || m->cfg.kind == MODEL_DEEPLOB) {
+    if (m->cfg.kind == MODEL_TRANSFORMER)
+      tf_backward(m, B);
+    else
+      dl_backward(m, B);
     return loss;
   }
   memset(m->dh, 0, (size_t)B * T * H * sizeof *m->dh);
@@ -373,7 +384,7 @@ int model_step(obi_model *m, const float *row, float *probs) {
   int slot = (int)(m->seen % T);
   float *x = m->ring_x + (size_t)slot * C;
   for (int k = 0; k < C; k++) x[k] = (row[k] - m->mean[k]) / m->std[k];
-  if (m->cfg.kind == MODEL_TRANSFORMER) {
+  if (m->cfg.kind == MODEL_TRANSFORMER || m->cfg.kind == MODEL_DEEPLOB) {
     /* the window in order from the ring, then the full forward pass of one window: the blocks
      * see every position, and each position's attention reaches back to the window's start,
      * so nothing above the input can be carried from the previous window */
@@ -381,7 +392,10 @@ int model_step(obi_model *m, const float *row, float *probs) {
     if (m->seen < T) return 0;
     for (int t = 0; t < T; t++)
       memcpy(m->x + (size_t)t * C, m->ring_x + (size_t)((m->seen + t) % T) * C, (size_t)C * sizeof *m->x);
-    tf_forward(m, 1);
+    if (m->cfg.kind == MODEL_TRANSFORMER)
+      tf_forward(m, 1);
+    else
+      dl_forward(m, 1);
     float lg[MODEL_CLASSES];
     nn_linear_forward(lg, m->rep, P + L->w_out, P + L->b_out, 1, L->feat, MODEL_CLASSES);
     softmax_rows(probs, lg, 1);
@@ -427,6 +441,7 @@ static int tensors_of(const obi_model *m, named_tensor *t, char (*names)[48]) {
   const slab_layout *L = &m->L;
   int n = 0, H = m->cfg.hidden, A = m->cfg.attn, C = m->C;
   if (m->cfg.kind == MODEL_TRANSFORMER) n = tf_tensors(m, t, names);
+  if (m->cfg.kind == MODEL_DEEPLOB) n = dl_tensors(m, t, names);
   if (m->cfg.kind == MODEL_LSTM || m->cfg.kind == MODEL_ATTN_LSTM) {
     t[n++] = (named_tensor){"lstm.weight_ih", L->w_ih, 2, {4 * H, C}};
     t[n++] = (named_tensor){"lstm.weight_hh", L->w_hh, 2, {4 * H, H}};

@@ -13,11 +13,20 @@ typedef struct { /* offsets of one transformer block's parameters */
   size_t ln1_g, ln1_b, qkv_w, qkv_b, o_w, o_b, ln2_g, ln2_b, ff1_w, ff1_b, ff2_w, ff2_b;
 } tf_block;
 
+/* One convolution of DeepLOB: kind 'w' (1, K) along the width or 't' (K, 1) along time. */
+typedef struct {
+  char kind;
+  int K, Cin, Cout, Win, Wout;
+  size_t w, b;
+} dl_conv;
+#define DL_CONVS 14 /* 9 in the trunk, 5 in the inception module */
+
 typedef struct { /* offsets into the slab (floats), and sizes */
   size_t w_ih, w_hh, b_ih, b_hh, att_w, att_b, att_v, w_out, b_out, total;
   size_t in_w, in_b, lnf_g, lnf_b; /* transformer */
   tf_block blk[TF_MAX_LAYERS];
-  int feat; /* size of the representation fed to the output layer */
+  dl_conv conv[DL_CONVS]; /* deeplob */
+  int feat;               /* size of the representation fed to the output layer */
 } slab_layout;
 
 struct obi_model {
@@ -46,6 +55,13 @@ size_t tf_floats_per_window(const model_config *cfg);
 void tf_forward(obi_model *m, int B);  /* m->x (B, T, C) -> m->rep (B, D) */
 void tf_backward(obi_model *m, int B); /* m->drep (B, D) -> gradients */
 
+/* deeplob.c */
+size_t dl_layout(slab_layout *L, const model_config *cfg, int C, size_t offset);
+void dl_init(obi_model *m, uint64_t *rng);
+size_t dl_floats_per_window(const model_config *cfg, int C);
+void dl_forward(obi_model *m, int B);  /* m->x (B, T, C) -> m->rep (B, H) */
+void dl_backward(obi_model *m, int B); /* m->drep (B, H) -> gradients */
+
 typedef struct {
   const char *name;
   size_t off;
@@ -53,5 +69,6 @@ typedef struct {
   int64_t shape[2];
 } named_tensor;
 int tf_tensors(const obi_model *m, named_tensor *t, char (*names)[48]);
+int dl_tensors(const obi_model *m, named_tensor *t, char (*names)[48]);
 
 #endif

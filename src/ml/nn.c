@@ -402,3 +402,77 @@ void NN(nn_mha_backward)(real *din, real *dw_qkv, real *db_qkv, real *dw_o, real
       }
   NN(nn_linear_backward)(din, dw_qkv, db_qkv, dqkv, in, w_qkv, B * T, D, D3);
 }
+
+/* ---- DeepLOB convolutions (channels-last) ---- */
+
+void NN(nn_conv_w_forward)(real *out, const real *in, const real *w, const real *b, int B, int T, int W, int C, int K,
+                           int Cout) {
+  /* the K consecutive columns of an output position are one contiguous row of K*C values */
+  int N = B * T * (W / K);
+  NN(nn_linear_forward)(out, in, w, b, N, K * C, Cout);
+}
+
+void NN(nn_conv_w_backward)(real *din, real *dw, real *db, const real *dout, const real *in, const real *w, int B,
+                            int T, int W, int C, int K, int Cout) {
+  NN(nn_linear_backward)(din, dw, db, dout, in, w, B * T * (W / K), K * C, Cout);
+}
+
+void NN(nn_conv_t_forward)(real *out, const real *in, const real *w, const real *b, int B, int T, int W, int C, int K,
+                           int Cout) {
+  int pad = (K - 1) / 2;
+  for (int r = 0; r < B * T * W; r++)
+    for (int o = 0; o < Cout; o++) out[(size_t)r * Cout + o] = b[o];
+  for (int bb = 0; bb < B; bb++)
+    for (int j = 0; j < K; j++) {
+      /* output times t use input times t + j - pad: the rows (t, x) of one sample are contiguous */
+      int s = j - pad, t0 = s < 0 ? -s : 0, t1 = s > 0 ? T - s : T;
+      if (t1 <= t0) continue;
+      GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (t1 - t0) * W, Cout, C, 1, in + (((size_t)bb * T + t0 + s) * W) * C,
+           C, w + (size_t)j * C, K * C, 1, out + (((size_t)bb * T + t0) * W) * Cout, Cout);
+    }
+}
+
+void NN(nn_conv_t_backward)(real *din, real *dw, real *db, const real *dout, const real *in, const real *w, int B,
+                            int T, int W, int C, int K, int Cout) {
+  int pad = (K - 1) / 2;
+  for (int r = 0; r < B * T * W; r++)
+    for (int o = 0; o < Cout; o++) db[o] += dout[(size_t)r * Cout + o];
+  for (int bb = 0; bb < B; bb++)
+    for (int j = 0; j < K; j++) {
+      int s = j - pad, t0 = s < 0 ? -s : 0, t1 = s > 0 ? T - s : T;
+      if (t1 <= t0) continue;
+      const real *dy = dout + (((size_t)bb * T + t0) * W) * Cout, *x = in + (((size_t)bb * T + t0 + s) * W) * C;
+      /* dW_j (Cout, C) += dy^T x; dx += dy W_j */
+      GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, Cout, C, (t1 - t0) * W, 1, dy, Cout, x, C, 1, dw + (size_t)j * C,
+           K * C);
+      if (din)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (t1 - t0) * W, C, Cout, 1, dy, Cout, w + (size_t)j * C, K * C,
+             1, din + (((size_t)bb * T + t0 + s) * W) * C, C);
+    }
+}
+
+void NN(nn_maxpool3_t_forward)(real *out, int8_t *arg, const real *in, int B, int T, int WC) {
+  for (int bb = 0; bb < B; bb++)
+    for (int t = 0; t < T; t++)
+      for (int k = 0; k < WC; k++) {
+        size_t at = ((size_t)bb * T + t) * WC + k;
+        real best = in[at];
+        int8_t a = 0;
+        if (t > 0 && in[at - WC] > best) best = in[at - WC], a = -1;
+        if (t + 1 < T && in[at + WC] > best) best = in[at + WC], a = 1;
+        out[at] = best;
+        arg[at] = a;
+      }
+}
+
+void NN(nn_maxpool3_t_backward)(real *din, const real *dout, const int8_t *arg, int B, int T, int WC) {
+  for (size_t at = 0; at < (size_t)B * T * WC; at++) din[(ptrdiff_t)at + arg[at] * WC] += dout[at];
+}
+
+void NN(nn_lrelu_forward)(real *out, const real *in, int n) {
+  for (int i = 0; i < n; i++) out[i] = in[i] > 0 ? in[i] : (real)0.01 * in[i];
+}
+
+void NN(nn_lrelu_backward)(real *din, const real *dout, const real *in, int n) {
+  for (int i = 0; i < n; i++) din[i] += in[i] > 0 ? dout[i] : (real)0.01 * dout[i];
+}
