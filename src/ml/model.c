@@ -262,6 +262,7 @@ obi_err model_new(obi_model **out, const model_config *cfg, int C, const char *c
 
 void model_free(obi_model *m) {
   if (!m) return;
+  free(m->tf);
   float *bufs[] = {m->x,      m->h,     m->c,      m->gates,     m->u,       m->a,       m->rep,    m->rep_drop,
                    m->logits, m->probs, m->drep,   m->dh,        m->scratch, m->dlogits, m->params, m->grads,
                    m->mean,   m->std,   m->ring_x, m->ring_proj, m->sh,      m->sc,      m->sgates};
