@@ -21,52 +21,7 @@
 
 #include "obi/lobster.h"
 
-/* ---- allocation counting ---- */
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
-static unsigned long long allocations;
-void *malloc(size_t n) {
-  allocations++;
-  return __libc_malloc(n);
-}
-void *calloc(size_t a, size_t b) {
-  allocations++;
-  return __libc_calloc(a, b);
-}
-void *realloc(void *p, size_t n) {
-  allocations++;
-  return __libc_realloc(p, n);
-}
-void free(void *p) { __libc_free(p); }
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static char *slurp_text(const char *path, size_t *len) {
-  obi_textin *t;
-  if (obi_textin_open(&t, path)) {
-    fprintf(stderr, "cannot open %s\n", path);
-    exit(1);
-  }
-  size_t cap = 1 << 20, n = 0;
-  char *buf = malloc(cap);
-  const char *line;
-  size_t l;
-  while (obi_textin_line(t, &line, &l) == OBI_OK) {
-    while (n + l + 1 > cap) buf = realloc(buf, cap *= 2);
-    memcpy(buf + n, line, l);
-    n += l;
-    buf[n++] = '\n';
-  }
-  obi_textin_close(t);
-  *len = n;
-  return buf;
-}
+#include "bench_common.h"
 
 static const char *msg_text, *book_text, *msg_path, *book_path;
 static size_t msg_len, book_len;
@@ -153,11 +108,6 @@ typedef struct {
   unsigned long long allocs_after_warmup; /* over all timed passes */
   uint64_t passes, messages;
 } workload;
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 static void measure(workload *w) {
   w->messages = w->pass(); /* warm-up: caches, pools */

@@ -14,16 +14,7 @@
 #include "obi/model.h"
 #include "obi/train.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
+#include "bench_common.h"
 
 int main(int argc, char **argv) {
   int C = 91, B = 64;

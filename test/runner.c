@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -63,6 +64,26 @@ const char *test_write_file(const char *name, const char *text) {
     exit(2);
   }
   return path;
+}
+
+char test_out[1 << 16], test_err[1 << 14];
+
+static void slurp(const char *path, char *buf, size_t cap) {
+  FILE *f = fopen(path, "rb");
+  size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+  buf[n] = 0;
+  if (f) fclose(f);
+}
+
+int test_run_obi(const char *args) {
+  char cmd[4096], out[600], err[600];
+  snprintf(out, sizeof out, "%s/obi_stdout", test_tmpdir());
+  snprintf(err, sizeof err, "%s/obi_stderr", test_tmpdir());
+  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >'%s' 2>'%s'", OBI_SOURCE_DIR, OBI_BIN, args, out, err);
+  int status = system(cmd);
+  slurp(out, test_out, sizeof test_out);
+  slurp(err, test_err, sizeof test_err);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 static void remove_tmpdir(void) {

@@ -11,6 +11,11 @@ void test_fail(const char *file, int line, const char *fmt, ...);
 void test_skip(const char *reason);
 /* A scratch directory for this run (created on first use, removed at exit). */
 const char *test_tmpdir(void);
+/* Runs "obi <args>" from the source directory through the shell; returns its exit code and
+ * leaves what it printed in test_out / test_err. */
+int test_run_obi(const char *args);
+extern char test_out[1 << 16], test_err[1 << 14];
+
 /* Writes text to <tmpdir>/name and returns the path (static buffer per call slot). */
 const char *test_write_file(const char *name, const char *text);
 

@@ -5,47 +5,26 @@
 
 #include "test.h"
 
-static char out_text[1 << 16], err_text[1 << 14];
-
-static void slurp(const char *path, char *buf, size_t cap) {
-  FILE *f = fopen(path, "rb");
-  size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-  buf[n] = 0;
-  if (f) fclose(f);
-}
-
-/* Runs "obi <args>" through the shell; returns its exit code, output in out_text/err_text. */
-static int run_obi(const char *args) {
-  char cmd[4096], out[600], err[600];
-  snprintf(out, sizeof out, "%s/stdout", test_tmpdir());
-  snprintf(err, sizeof err, "%s/stderr", test_tmpdir());
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >'%s' 2>'%s'", OBI_SOURCE_DIR, OBI_BIN, args, out, err);
-  int status = system(cmd);
-  slurp(out, out_text, sizeof out_text);
-  slurp(err, err_text, sizeof err_text);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 void cli_help_version_usage(void) {
-  CHECK_EQ(run_obi("--help"), 0);
-  CHECK_STR_CONTAINS(out_text, "replay");
-  CHECK_STR_CONTAINS(out_text, "features");
-  CHECK_STR_CONTAINS(out_text, "demo");
-  CHECK_EQ(run_obi("--version"), 0);
-  CHECK_STR_CONTAINS(out_text, "obi 0.1.0");
-  CHECK_EQ(run_obi("replay --help"), 0);
-  CHECK_STR_CONTAINS(out_text, "--verify");
-  CHECK_EQ(run_obi("help replay"), 0);
-  CHECK_STR_CONTAINS(out_text, "--levels");
-  CHECK_EQ(run_obi(""), 2);
-  CHECK_EQ(run_obi("frobnicate"), 2);
-  CHECK_STR_CONTAINS(err_text, "unknown command 'frobnicate'");
-  CHECK_EQ(run_obi("replay only_one_file.csv"), 2);
-  CHECK_STR_CONTAINS(err_text, "needs a message file and an orderbook file");
-  CHECK_EQ(run_obi("replay a b --levels zero"), 2);
-  CHECK_EQ(run_obi("replay a b --bogus"), 2);
-  CHECK_STR_CONTAINS(err_text, "unknown option '--bogus'");
-  CHECK_EQ(run_obi("demo extra"), 2);
+  CHECK_EQ(test_run_obi("--help"), 0);
+  CHECK_STR_CONTAINS(test_out, "replay");
+  CHECK_STR_CONTAINS(test_out, "features");
+  CHECK_STR_CONTAINS(test_out, "demo");
+  CHECK_EQ(test_run_obi("--version"), 0);
+  CHECK_STR_CONTAINS(test_out, "obi 0.1.0");
+  CHECK_EQ(test_run_obi("replay --help"), 0);
+  CHECK_STR_CONTAINS(test_out, "--verify");
+  CHECK_EQ(test_run_obi("help replay"), 0);
+  CHECK_STR_CONTAINS(test_out, "--levels");
+  CHECK_EQ(test_run_obi(""), 2);
+  CHECK_EQ(test_run_obi("frobnicate"), 2);
+  CHECK_STR_CONTAINS(test_err, "unknown command 'frobnicate'");
+  CHECK_EQ(test_run_obi("replay only_one_file.csv"), 2);
+  CHECK_STR_CONTAINS(test_err, "needs a message file and an orderbook file");
+  CHECK_EQ(test_run_obi("replay a b --levels zero"), 2);
+  CHECK_EQ(test_run_obi("replay a b --bogus"), 2);
+  CHECK_STR_CONTAINS(test_err, "unknown option '--bogus'");
+  CHECK_EQ(test_run_obi("demo extra"), 2);
 }
 
 /* Each case: a message file, an orderbook file (level 1) and what stderr must say. */
@@ -80,18 +59,18 @@ void cli_bad_input_exit_1_with_file_and_line(void) {
     char args[1400];
     snprintf(args, sizeof args, "replay '%s/bad_message_1.csv' '%s/bad_orderbook_1.csv' --verify", test_tmpdir(),
              test_tmpdir());
-    int rc = run_obi(args);
-    if (rc != 1 || !strstr(err_text, cases[i][2])) {
-      test_fail(__FILE__, __LINE__, "case %zu: exit %d, stderr '%s', wanted exit 1 and '%s'", i, rc, err_text,
+    int rc = test_run_obi(args);
+    if (rc != 1 || !strstr(test_err, cases[i][2])) {
+      test_fail(__FILE__, __LINE__, "case %zu: exit %d, stderr '%s', wanted exit 1 and '%s'", i, rc, test_err,
                 cases[i][2]);
       return;
     }
-    CHECK(strchr(err_text, '\n') == err_text + strlen(err_text) - 1); /* one line */
+    CHECK(strchr(test_err, '\n') == test_err + strlen(test_err) - 1); /* one line */
   }
   char args[1400];
   snprintf(args, sizeof args, "replay /nonexistent/m.csv '%s/bad_orderbook_1.csv'", test_tmpdir());
-  CHECK_EQ(run_obi(args), 1);
-  CHECK_STR_CONTAINS(err_text, "/nonexistent/m.csv: cannot open: no such file");
+  CHECK_EQ(test_run_obi(args), 1);
+  CHECK_STR_CONTAINS(test_err, "/nonexistent/m.csv: cannot open: no such file");
 }
 
 void cli_replay_verify_mismatch_exit_1(void) {
@@ -100,33 +79,33 @@ void cli_replay_verify_mismatch_exit_1(void) {
   char args[1400];
   snprintf(args, sizeof args, "replay '%s/mm_message_1.csv' '%s/mm_orderbook_1.csv' --verify", test_tmpdir(),
            test_tmpdir());
-  CHECK_EQ(run_obi(args), 1);
-  CHECK_STR_CONTAINS(out_text, "first mismatch at line 2");
-  CHECK_STR_CONTAINS(err_text, "1 rows differ from the replayed book (first at line 2)");
+  CHECK_EQ(test_run_obi(args), 1);
+  CHECK_STR_CONTAINS(test_out, "first mismatch at line 2");
+  CHECK_STR_CONTAINS(test_err, "1 rows differ from the replayed book (first at line 2)");
   /* without --verify the same files replay without complaint */
   snprintf(args, sizeof args, "replay '%s/mm_message_1.csv' '%s/mm_orderbook_1.csv'", test_tmpdir(), test_tmpdir());
-  CHECK_EQ(run_obi(args), 0);
+  CHECK_EQ(test_run_obi(args), 0);
 }
 
 void cli_replay_json(void) {
-  CHECK_EQ(run_obi("replay data/lobster/AMZN_2012-06-21_34200000_57600000_message_10.csv.zst "
-                   "data/lobster/AMZN_2012-06-21_34200000_57600000_orderbook_10.csv.zst --verify --json"),
+  CHECK_EQ(test_run_obi("replay data/lobster/AMZN_2012-06-21_34200000_57600000_message_10.csv.zst "
+                        "data/lobster/AMZN_2012-06-21_34200000_57600000_orderbook_10.csv.zst --verify --json"),
            0);
-  CHECK_STR_CONTAINS(out_text, "\"messages\":20000,");
-  CHECK_STR_CONTAINS(out_text, "\"mismatches\":0,");
-  CHECK_STR_CONTAINS(out_text, "\"rows_verified\":20000,");
-  CHECK_STR_CONTAINS(out_text, "\"seconds\":");
-  CHECK_STR_CONTAINS(out_text, "\"messages_per_second\":");
-  CHECK_STR_CONTAINS(out_text, "\"levels\":10,");
-  CHECK(out_text[0] == '{' && strstr(out_text, "}\n") == out_text + strlen(out_text) - 2);
-  CHECK_EQ(err_text[0], 0); /* no progress bar in JSON mode */
+  CHECK_STR_CONTAINS(test_out, "\"messages\":20000,");
+  CHECK_STR_CONTAINS(test_out, "\"mismatches\":0,");
+  CHECK_STR_CONTAINS(test_out, "\"rows_verified\":20000,");
+  CHECK_STR_CONTAINS(test_out, "\"seconds\":");
+  CHECK_STR_CONTAINS(test_out, "\"messages_per_second\":");
+  CHECK_STR_CONTAINS(test_out, "\"levels\":10,");
+  CHECK(test_out[0] == '{' && strstr(test_out, "}\n") == test_out + strlen(test_out) - 2);
+  CHECK_EQ(test_err[0], 0); /* no progress bar in JSON mode */
 }
 
 void cli_demo_runs(void) {
-  CHECK_EQ(run_obi("demo"), 0);
-  CHECK_STR_CONTAINS(out_text, "message_1.csv.zst");
-  CHECK_STR_CONTAINS(out_text, "message_10.csv.zst");
-  CHECK_STR_CONTAINS(out_text, "every orderbook row matched");
-  CHECK_STR_CONTAINS(out_text, "information coefficient (Spearman)");
-  CHECK_STR_CONTAINS(out_text, "Cont-Kukanov-Stoikov regression");
+  CHECK_EQ(test_run_obi("demo"), 0);
+  CHECK_STR_CONTAINS(test_out, "message_1.csv.zst");
+  CHECK_STR_CONTAINS(test_out, "message_10.csv.zst");
+  CHECK_STR_CONTAINS(test_out, "every orderbook row matched");
+  CHECK_STR_CONTAINS(test_out, "information coefficient (Spearman)");
+  CHECK_STR_CONTAINS(test_out, "Cont-Kukanov-Stoikov regression");
 }

@@ -315,33 +315,15 @@ void npy_round_trip_and_bad_files(void) {
   CHECK_EQ(npy_open(&w, path, "<c16", 2), OBI_EINVAL);
 }
 
-static char out_text[1 << 16], err_text[1 << 14];
-static int run_obi(const char *args) {
-  char cmd[4096], out[600], err[600];
-  snprintf(out, sizeof out, "%s/fstdout", test_tmpdir());
-  snprintf(err, sizeof err, "%s/fstderr", test_tmpdir());
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >'%s' 2>'%s'", OBI_SOURCE_DIR, OBI_BIN, args, out, err);
-  int status = system(cmd);
-  FILE *f = fopen(out, "rb");
-  size_t k = f ? fread(out_text, 1, sizeof out_text - 1, f) : 0;
-  out_text[k] = 0;
-  if (f) fclose(f);
-  f = fopen(err, "rb");
-  k = f ? fread(err_text, 1, sizeof err_text - 1, f) : 0;
-  err_text[k] = 0;
-  if (f) fclose(f);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 void features_cli_end_to_end(void) {
   char args[2048];
   snprintf(args, sizeof args,
            "features " AMZN10 "message_10.csv.zst " AMZN10 "orderbook_10.csv.zst --out '%s/f.npy' --horizons 10,1s "
            "--report --json --quiet",
            test_tmpdir());
-  CHECK_EQ(run_obi(args), 0);
-  CHECK_STR_CONTAINS(out_text, "\"columns\": 91");
-  CHECK_STR_CONTAINS(err_text, "Cont-Kukanov-Stoikov regression");
+  CHECK_EQ(test_run_obi(args), 0);
+  CHECK_STR_CONTAINS(test_out, "\"columns\": 91");
+  CHECK_STR_CONTAINS(test_err, "Cont-Kukanov-Stoikov regression");
   /* numpy reads every file; shapes agree with the sidecar; labels are 0/1/2; no NaN */
   char cmd[2048];
   snprintf(cmd, sizeof cmd,
@@ -382,15 +364,15 @@ void features_cli_end_to_end(void) {
            "features " AMZN10 "message_10.csv.zst " AMZN10 "orderbook_10.csv.zst --out '%s/fdir' --sample events:100 "
            "--features mid,ofi_l1_10s,imb_l1 --csv --quiet",
            test_tmpdir());
-  CHECK_EQ(run_obi(args), 0);
+  CHECK_EQ(test_run_obi(args), 0);
   snprintf(cmd, sizeof cmd,
            "/usr/bin/python3 -c \"import numpy as np; f = np.load('%s/fdir/features.npy'); assert f.shape == (101, 3), "
            "f.shape\" && head -1 '%s/fdir/features.csv' | grep -q '^ts_ns,mid,ofi_l1_10s,imb_l1,'",
            test_tmpdir(), test_tmpdir());
   CHECK_EQ(system(cmd), 0);
-  CHECK_EQ(run_obi("features --list"), 0);
-  CHECK_STR_CONTAINS(out_text, "vol_yang_zhang");
-  CHECK_STR_CONTAINS(out_text, "ofi_l5_60s");
+  CHECK_EQ(test_run_obi("features --list"), 0);
+  CHECK_STR_CONTAINS(test_out, "vol_yang_zhang");
+  CHECK_STR_CONTAINS(test_out, "ofi_l5_60s");
 }
 
 /* Messages that share a timestamp give one row, after the last of them, unless --split-timestamps. */
@@ -405,15 +387,15 @@ void features_rows_at_timestamp_ends(void) {
                                                         "1001000,10,1000500,1\n");
   char args[2048];
   snprintf(args, sizeof args, "features '%s' '%s' --out '%s/ts.npy' --horizons 1 --quiet --json", m, o, test_tmpdir());
-  CHECK_EQ(run_obi(args), 0);
+  CHECK_EQ(test_run_obi(args), 0);
   /* 5 timestamps (34200.1 .. .5) -> 5 rows sampled; the last has no future (no next row, and
    * the mid never changes after it): 4 kept */
-  CHECK_STR_CONTAINS(out_text, "\"rows\": 4, \"sampled_rows\": 5,");
+  CHECK_STR_CONTAINS(test_out, "\"rows\": 4, \"sampled_rows\": 5,");
   snprintf(args, sizeof args, "features '%s' '%s' --out '%s/ts.npy' --horizons 1 --quiet --json --split-timestamps", m,
            o, test_tmpdir());
-  CHECK_EQ(run_obi(args), 0);
+  CHECK_EQ(test_run_obi(args), 0);
   /* every message after which both sides exist: messages 2..7, the last without a future */
-  CHECK_STR_CONTAINS(out_text, "\"rows\": 5, \"sampled_rows\": 6,");
+  CHECK_STR_CONTAINS(test_out, "\"rows\": 5, \"sampled_rows\": 6,");
 }
 
 void features_cli_bad_input(void) {
@@ -421,28 +403,28 @@ void features_cli_bad_input(void) {
   snprintf(args, sizeof args,
            "features " AMZN10 "message_10.csv.zst " AMZN10 "orderbook_10.csv.zst --out '%s/g.npy' --features mid,nope",
            test_tmpdir());
-  CHECK_EQ(run_obi(args), 2);
-  CHECK_STR_CONTAINS(err_text, "unknown feature 'nope'");
+  CHECK_EQ(test_run_obi(args), 2);
+  CHECK_STR_CONTAINS(test_err, "unknown feature 'nope'");
   snprintf(args, sizeof args,
            "features " AMZN10 "message_10.csv.zst " AMZN10 "orderbook_10.csv.zst --out '%s/g.npy' --horizons 10,0",
            test_tmpdir());
-  CHECK_EQ(run_obi(args), 2);
-  CHECK_STR_CONTAINS(err_text, "horizon '0' must be > 0");
+  CHECK_EQ(test_run_obi(args), 2);
+  CHECK_STR_CONTAINS(test_err, "horizon '0' must be > 0");
   snprintf(args, sizeof args, "features '%s' '%s' --out '%s/g.npy'", test_write_file("empty_message_1.csv", ""),
            test_write_file("empty_orderbook_1.csv", ""), test_tmpdir());
-  CHECK_EQ(run_obi(args), 1);
-  CHECK_STR_CONTAINS(err_text, "no rows: the source is empty");
+  CHECK_EQ(test_run_obi(args), 1);
+  CHECK_STR_CONTAINS(test_err, "no rows: the source is empty");
   snprintf(args, sizeof args,
            "features " AMZN10 "message_10.csv.zst " AMZN10 "orderbook_10.csv.zst --out '%s/g.npy' --horizons 100000",
            test_tmpdir());
-  CHECK_EQ(run_obi(args), 1);
+  CHECK_EQ(test_run_obi(args), 1);
   /* 18439 distinct timestamps: `zstd -dc FILE | cut -d, -f1 | uniq | wc -l` */
-  CHECK_STR_CONTAINS(err_text, "none of the 18439 rows has a complete label horizon");
+  CHECK_STR_CONTAINS(test_err, "none of the 18439 rows has a complete label horizon");
   snprintf(args, sizeof args,
            "features " AMZN10 "message_10.csv.zst " AMZN10 "orderbook_10.csv.zst --sample sometimes --out x");
-  CHECK_EQ(run_obi(args), 2);
-  CHECK_EQ(run_obi("features " AMZN10 "message_10.csv.zst " AMZN10 "orderbook_10.csv.zst"), 2);
-  CHECK_STR_CONTAINS(err_text, "needs --out");
-  CHECK_EQ(run_obi("features /nonexistent_message_1.csv /nonexistent_orderbook_1.csv --out /tmp/x.npy"), 1);
-  CHECK_STR_CONTAINS(err_text, "cannot open");
+  CHECK_EQ(test_run_obi(args), 2);
+  CHECK_EQ(test_run_obi("features " AMZN10 "message_10.csv.zst " AMZN10 "orderbook_10.csv.zst"), 2);
+  CHECK_STR_CONTAINS(test_err, "needs --out");
+  CHECK_EQ(test_run_obi("features /nonexistent_message_1.csv /nonexistent_orderbook_1.csv --out /tmp/x.npy"), 1);
+  CHECK_STR_CONTAINS(test_err, "cannot open");
 }

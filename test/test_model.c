@@ -242,24 +242,6 @@ void model_config_json_errors(void) {
   CHECK_EQ(model_kind_from_name("gru"), -1);
 }
 
-static char out_text[1 << 16], err_text[1 << 14];
-static int run_obi(const char *args) {
-  char cmd[4096], out[600], err[600];
-  snprintf(out, sizeof out, "%s/mstdout", test_tmpdir());
-  snprintf(err, sizeof err, "%s/mstderr", test_tmpdir());
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >'%s' 2>'%s'", OBI_SOURCE_DIR, OBI_BIN, args, out, err);
-  int status = system(cmd);
-  FILE *f = fopen(out, "rb");
-  size_t k = f ? fread(out_text, 1, sizeof out_text - 1, f) : 0;
-  out_text[k] = 0;
-  if (f) fclose(f);
-  f = fopen(err, "rb");
-  k = f ? fread(err_text, 1, sizeof err_text - 1, f) : 0;
-  err_text[k] = 0;
-  if (f) fclose(f);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 void model_cli_train_eval(void) {
   const char *dir = test_tmpdir();
   char args[2048];
@@ -267,35 +249,35 @@ void model_cli_train_eval(void) {
            "features data/lobster/AMZN_2012-06-21_34200000_57600000_message_10.csv.zst "
            "data/lobster/AMZN_2012-06-21_34200000_57600000_orderbook_10.csv.zst --out '%s/t.npy' --quiet",
            dir);
-  CHECK_EQ(run_obi(args), 0);
+  CHECK_EQ(test_run_obi(args), 0);
   snprintf(args, sizeof args, "train --model lstm --data '%s/t.npy' --out '%s/t.safetensors' --epochs 2 --json", dir,
            dir);
-  CHECK_EQ(run_obi(args), 0);
-  CHECK_STR_CONTAINS(out_text, "\"model\":\"lstm\"");
-  CHECK_STR_CONTAINS(out_text, "\"history\":[{\"epoch\":1,");
+  CHECK_EQ(test_run_obi(args), 0);
+  CHECK_STR_CONTAINS(test_out, "\"model\":\"lstm\"");
+  CHECK_STR_CONTAINS(test_out, "\"history\":[{\"epoch\":1,");
   snprintf(args, sizeof args, "eval --model '%s/t.safetensors' --data '%s/t.npy' --json", dir, dir);
-  CHECK_EQ(run_obi(args), 0);
+  CHECK_EQ(test_run_obi(args), 0);
   static const char *const keys[] = {"\"n\":",       "\"accuracy\":",    "\"macro_f1\":", "\"precision\":[",
                                      "\"recall\":[", "\"confusion\":[[", "\"log_loss\":"};
-  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) CHECK_STR_CONTAINS(out_text, keys[i]);
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) CHECK_STR_CONTAINS(test_out, keys[i]);
   /* a feature set the model was not trained on */
   snprintf(args, sizeof args,
            "features data/lobster/AMZN_2012-06-21_34200000_57600000_message_10.csv.zst "
            "data/lobster/AMZN_2012-06-21_34200000_57600000_orderbook_10.csv.zst --out '%s/u.npy' --quiet "
            "--features mid,imb_l1",
            dir);
-  CHECK_EQ(run_obi(args), 0);
+  CHECK_EQ(test_run_obi(args), 0);
   snprintf(args, sizeof args, "eval --model '%s/t.safetensors' --data '%s/u.npy'", dir, dir);
-  CHECK_EQ(run_obi(args), 1);
-  CHECK_STR_CONTAINS(err_text, "2 features, the model was trained on 91");
+  CHECK_EQ(test_run_obi(args), 1);
+  CHECK_STR_CONTAINS(test_err, "2 features, the model was trained on 91");
   snprintf(args, sizeof args, "train --model gru --data '%s/t.npy' --out x", dir);
-  CHECK_EQ(run_obi(args), 2);
-  CHECK_STR_CONTAINS(err_text, "unknown model 'gru'");
+  CHECK_EQ(test_run_obi(args), 2);
+  CHECK_STR_CONTAINS(test_err, "unknown model 'gru'");
   snprintf(args, sizeof args, "train --model lstm --data '%s/t.npy' --out x --config '%s'", dir,
            test_write_file("bad.json", "{\"hidden\": \"big\"}"));
-  CHECK_EQ(run_obi(args), 1);
-  CHECK_STR_CONTAINS(err_text, "'hidden' must be an integer");
+  CHECK_EQ(test_run_obi(args), 1);
+  CHECK_STR_CONTAINS(test_err, "'hidden' must be an integer");
   snprintf(args, sizeof args, "eval --model '%s' --data '%s/t.npy'", test_write_file("x.safetensors", "xx"), dir);
-  CHECK_EQ(run_obi(args), 1);
-  CHECK_STR_CONTAINS(err_text, "truncated");
+  CHECK_EQ(test_run_obi(args), 1);
+  CHECK_STR_CONTAINS(test_err, "truncated");
 }
