@@ -125,7 +125,7 @@ static double train_and_test(model_kind kind, int noise, int C, int rows) {
   obi_model *m;
   model_new(&m, &c, C, NULL, NULL, NULL);
   int64_t train_end = rows * 3 / 4;
-  train_data d = {X, y, rows, C, train_end, 4};
+  train_data d = {X, y, rows, C, train_end, 4, NULL, 0};
   train_result *res = calloc(1, sizeof *res);
   model_fit(m, &d, NULL, NULL, res);
   int T = c.window;

@@ -66,5 +66,9 @@
   X(model_learns_signal_not_noise) \
   X(model_files_round_trip_and_bad_files) \
   X(model_config_json_errors) \
-  X(model_cli_train_eval)
+  X(model_cli_train_eval) \
+  X(fi2010_reads_the_excerpt) \
+  X(fi2010_rejects_bad_files) \
+  X(train_windows_respect_segments) \
+  X(fi2010_cli_train_eval)
 // clang-format on

@@ -19,8 +19,10 @@ typedef struct {
   const int8_t *y; /* labels (rows), 0..2 */
   int64_t rows;
   int C;
-  int64_t train_end; /* rows [0, train_end) may be trained on */
-  int64_t purge;     /* rows dropped at each boundary (the label horizon) */
+  int64_t train_end;         /* rows [0, train_end) may be trained on */
+  int64_t purge;             /* rows dropped at each boundary (the label horizon) */
+  const int64_t *seg_starts; /* optional (NULL): rows where a new segment (a day) starts; no */
+  int nseg;                  /* window straddles a segment start */
 } train_data;
 
 typedef struct {
@@ -63,5 +65,7 @@ obi_err model_fit(obi_model *m, const train_data *d, train_callback cb, void *ct
 /* Window ends (the row each window predicts) in [from, to) whose windows lie inside
  * [from, to): ends >= from + T - 1. Returns the count; ends may be NULL to count. */
 int64_t window_ends(int64_t from, int64_t to, int T, int64_t *ends);
+/* The same, also excluding windows that contain a segment start (seg_starts sorted; may be NULL). */
+int64_t window_ends_seg(int64_t from, int64_t to, int T, const int64_t *seg_starts, int nseg, int64_t *ends);
 
 #endif

@@ -9,8 +9,12 @@
 static int cmd_eval(int argc, char **argv) {
   const char *model_path = NULL, *data = NULL, *label = NULL;
   int json = 0, all = 0;
+  fi2010_opts fi = {.horizon = 10};
   for (int i = 1; i < argc; i++) {
     const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    int took = cli_fi2010_option(&fi, argc, argv, &i, "eval");
+    if (took < 0) return EXIT_USAGE;
+    if (took) continue;
     if (!strcmp(o, "--json"))
       json = 1;
     else if (!strcmp(o, "--all-rows"))
@@ -24,16 +28,19 @@ static int cmd_eval(int argc, char **argv) {
     else
       return cli_usage_error(&cmd_eval_def, "unknown option or missing value: '%s'", o);
   }
-  if (!model_path || !data) return cli_usage_error(&cmd_eval_def, "needs --model FILE --data FILE");
+  if (!model_path || (!data == !fi.n))
+    return cli_usage_error(&cmd_eval_def, "needs --model FILE and --data FILE or --fi2010 FILE...");
   char why[1024];
   obi_model *m;
   if (model_load(&m, model_path, why, sizeof why)) return cli_input_error("%s: %s", model_path, why);
   dataset d;
   int rc = EXIT_OK;
-  if (dataset_load(&d, data, label, why, sizeof why)) {
+  if (fi.n ? dataset_load_fi2010(&d, fi.files, fi.n, (int)fi.horizon, fi.all_features, 1.0, why, sizeof why)
+           : dataset_load(&d, data, label, why, sizeof why)) {
     rc = cli_input_error("%s", why);
     goto done;
   }
+  if (fi.n) all = 1, data = fi.files[0]; /* FI-2010 files are scored whole */
   if (d.C != model_features(m)) {
     rc = cli_input_error("%s: %d features, the model was trained on %d", data, d.C, model_features(m));
     goto done;
@@ -46,7 +53,7 @@ static int cmd_eval(int argc, char **argv) {
     }
   int T = model_get_config(m)->window;
   int64_t from = all ? 0 : d.train_end + d.purge;
-  int64_t n = from < d.rows ? window_ends(from, d.rows, T, NULL) : 0;
+  int64_t n = from < d.rows ? window_ends_seg(from, d.rows, T, d.seg_starts, d.nseg, NULL) : 0;
   if (n <= 0) {
     rc = cli_input_error("%s: no %s windows to evaluate", data, all ? "" : "held-out");
     goto done;
@@ -54,7 +61,7 @@ static int cmd_eval(int argc, char **argv) {
   int64_t *ends = malloc((size_t)n * sizeof *ends);
   float *probs = malloc((size_t)n * MODEL_CLASSES * sizeof *probs);
   int32_t *labels = malloc((size_t)n * sizeof *labels);
-  window_ends(from, d.rows, T, ends);
+  window_ends_seg(from, d.rows, T, d.seg_starts, d.nseg, ends);
   model_predict(m, d.X, ends, (int)n, probs);
   for (int64_t i = 0; i < n; i++) labels[i] = d.y[ends[i]];
   metrics met;
@@ -95,6 +102,7 @@ done:
 const cli_command cmd_eval_def = {
     "eval", cmd_eval, "evaluate a model on the held-out part of a feature file",
     "usage: obi eval --model MODEL.safetensors --data FEATURES.npy [--label NAME] [--all-rows] [--json]\n"
+    "       obi eval --model MODEL --fi2010 FILE... --horizon 10|20|30|50|100 [--fi2010-all-features] [--json]\n"
     "\n"
     "Predicts every window of the rows after the file's training part (after a purge gap of the\n"
     "label horizon), or of every row with --all-rows (another day, another instrument), and prints\n"

@@ -41,8 +41,12 @@ static int cmd_train(int argc, char **argv) {
   const char *kind_name = NULL, *data = NULL, *out = NULL, *config = NULL, *label = NULL;
   int json = 0, quiet = 0;
   long epochs = 0, seed = -1;
+  fi2010_opts fi = {.horizon = 10};
   for (int i = 1; i < argc; i++) {
     const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    int took = cli_fi2010_option(&fi, argc, argv, &i, "train");
+    if (took < 0) return EXIT_USAGE;
+    if (took) continue;
     if (!strcmp(o, "--json"))
       json = 1;
     else if (!strcmp(o, "--quiet") || !strcmp(o, "-q"))
@@ -66,7 +70,8 @@ static int cmd_train(int argc, char **argv) {
     } else
       return cli_usage_error(&cmd_train_def, "unknown option or missing value: '%s'", o);
   }
-  if (!kind_name || !data || !out) return cli_usage_error(&cmd_train_def, "needs --model NAME --data FILE --out FILE");
+  if (!kind_name || (!data == !fi.n) || !out)
+    return cli_usage_error(&cmd_train_def, "needs --model NAME, --data FILE or --fi2010 FILE..., and --out FILE");
   int kind = model_kind_from_name(kind_name);
   if (kind < 0)
     return cli_usage_error(&cmd_train_def, "unknown model '%s' (logistic, lstm, attn_lstm, transformer, deeplob)",
@@ -84,16 +89,19 @@ static int cmd_train(int argc, char **argv) {
   if (epochs) cfg.epochs = (int)epochs;
   if (seed >= 0) cfg.seed = (uint64_t)seed;
   dataset d;
-  if (dataset_load(&d, data, label, why, sizeof why)) {
+  int bad = fi.n ? dataset_load_fi2010(&d, fi.files, fi.n, (int)fi.horizon, fi.all_features, 1.0, why, sizeof why)
+                 : dataset_load(&d, data, label, why, sizeof why);
+  if (bad) {
     dataset_free(&d);
     return cli_input_error("%s", why);
   }
+  if (!data) data = fi.files[0];
   obi_model *m;
   if (model_new(&m, &cfg, d.C, d.names, d.mean, d.std)) {
     dataset_free(&d);
     return cli_input_error("%s: cannot build a %s model for %d features", data, kind_name, d.C);
   }
-  train_data td = {d.X, d.y, d.rows, d.C, d.train_end, d.purge};
+  train_data td = {d.X, d.y, d.rows, d.C, d.train_end, d.purge, d.seg_starts, d.nseg};
   train_ui ui = {.quiet = quiet, .json = json};
   cli_progress_start(&ui.progress, "train", quiet || json);
   if (!quiet && !json)
@@ -135,6 +143,7 @@ const cli_command cmd_train_def = {
     "train", cmd_train, "train a forecasting model on a feature file",
     "usage: obi train --model logistic|lstm|attn_lstm|transformer|deeplob --data FEATURES.npy --out MODEL.safetensors\n"
     "                 [--config FILE.json] [--label NAME] [--epochs N] [--seed N] [--json] [--quiet]\n"
+    "       obi train --model NAME --fi2010 FILE... --horizon 10|20|30|50|100 [--fi2010-all-features] --out MODEL\n"
     "\n"
     "Trains on the training part of a feature file written by `obi features` (its first\n"
     "train_fraction, from the JSON sidecar); the last part of it (val_fraction) is the validation\n"
@@ -144,6 +153,9 @@ const cli_command cmd_train_def = {
     "dropout,"
     "warmup_steps, patience, val_fraction, class_weights, seed. The model is saved as safetensors\n"
     "with its configuration, feature names and normalisation in the metadata.\n"
+    "With --fi2010 the model trains on FI-2010 files (plain or .zst, in chronological order, each\n"
+    "a separate day: no window crosses one), on the 40 book columns (or all 144 rows with\n"
+    "--fi2010-all-features), label of the horizon; the last part of the files validates.\n"
     "\n"
     "example:\n"
     "  obi features data/lobster/AMZN_2012-06-21_34200000_57600000_message_10.csv.zst \\\n"

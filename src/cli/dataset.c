@@ -4,7 +4,11 @@
  * DIR/features.npy has DIR/labels.npy, DIR/timestamps.npy, DIR/features.json. */
 #include "dataset.h"
 
+#include "obi/fi2010.h"
+
 #include <jansson.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,7 +128,89 @@ int dataset_load(dataset *d, const char *path, const char *label, char *why, siz
   return 0;
 }
 
+int dataset_load_fi2010(dataset *d, const char *const *paths, int n, int k, int all_features, double train_fraction,
+                        char *why, size_t why_len) {
+  memset(d, 0, sizeof *d);
+  int h = fi2010_horizon_index(k);
+  if (h < 0) {
+    snprintf(why, why_len, "FI-2010 horizons are 10, 20, 30, 50 and 100, not %d", k);
+    return -1;
+  }
+  int C = all_features ? FI2010_FEATURES : FI2010_BOOK;
+  d->C = C;
+  d->seg_starts = calloc((size_t)n, sizeof *d->seg_starts);
+  d->nseg = n;
+  for (int f = 0; f < n; f++) {
+    fi2010_data day;
+    if (fi2010_read(&day, paths[f], why, why_len)) return -1;
+    float *x = realloc(d->owned_x, (size_t)(d->rows + day.n) * C * sizeof *x);
+    if (x) d->owned_x = x;
+    int8_t *y = x ? realloc(d->y, (size_t)(d->rows + day.n)) : NULL;
+    if (y) d->y = y;
+    if (!x || !y) { /* dataset_free releases what was kept */
+      fi2010_free(&day);
+      snprintf(why, why_len, "out of memory");
+      return -1;
+    }
+    for (int64_t i = 0; i < day.n; i++) {
+      memcpy(x + (size_t)(d->rows + i) * C, day.x + (size_t)i * FI2010_FEATURES, (size_t)C * sizeof *x);
+      y[d->rows + i] = day.labels[i * FI2010_HORIZONS + h];
+    }
+    d->seg_starts[f] = d->rows;
+    d->rows += day.n;
+    fi2010_free(&day);
+  }
+  d->X = d->owned_x;
+  /* names: the book columns as obi's --raw-book names them, then the hand-crafted rows */
+  static char names[FI2010_FEATURES][24];
+  static const char *const part[4] = {"ask_price", "ask_size", "bid_price", "bid_size"};
+  d->names = calloc((size_t)C, sizeof *d->names);
+  for (int c = 0; c < C; c++) {
+    if (c < FI2010_BOOK)
+      snprintf(names[c], sizeof names[c], "%s_%d", part[c % 4], c / 4 + 1);
+    else
+      snprintf(names[c], sizeof names[c], "fi2010_row_%d", c + 1);
+    d->names[c] = names[c];
+  }
+  d->train_end = (int64_t)((double)d->rows * train_fraction);
+  d->purge = k;
+  d->mean = calloc((size_t)C, sizeof *d->mean);
+  d->std = calloc((size_t)C, sizeof *d->std);
+  for (int c = 0; c < C; c++) { /* training rows only */
+    double s = 0, s2 = 0;
+    for (int64_t r = 0; r < d->train_end; r++) s += d->X[r * C + c], s2 += (double)d->X[r * C + c] * d->X[r * C + c];
+    double m = d->train_end ? s / (double)d->train_end : 0, v = d->train_end ? s2 / (double)d->train_end - m * m : 1;
+    d->mean[c] = (float)m, d->std[c] = v > 0 ? (float)sqrt(v) : 1;
+  }
+  snprintf(d->label, sizeof d->label, "fi2010_k%d", k);
+  return 0;
+}
+
+int cli_fi2010_option(fi2010_opts *o, int argc, char **argv, int *i, const char *cmd_name) {
+  const char *a = argv[*i];
+  if (!strcmp(a, "--fi2010")) {
+    while (*i + 1 < argc && argv[*i + 1][0] != '-' && o->n < 64) o->files[o->n++] = argv[++*i];
+    if (o->n) return 1;
+    fprintf(stderr, "obi %s: --fi2010 needs one or more files\n", cmd_name);
+    return -1;
+  }
+  if (!strcmp(a, "--fi2010-all-features")) return o->all_features = 1;
+  if (!strcmp(a, "--horizon")) {
+    char *end;
+    o->horizon = *i + 1 < argc ? strtol(argv[*i + 1], &end, 10) : 0;
+    if (*i + 1 >= argc || *end || fi2010_horizon_index((int)o->horizon) < 0) {
+      fprintf(stderr, "obi %s: --horizon: 10, 20, 30, 50 or 100\n", cmd_name);
+      return -1;
+    }
+    ++*i;
+    return 1;
+  }
+  return 0;
+}
+
 void dataset_free(dataset *d) {
+  free(d->seg_starts);
+  free(d->owned_x);
   npy_free(&d->feats);
   npy_free(&d->labels);
   json_decref(d->meta);

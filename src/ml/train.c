@@ -48,6 +48,18 @@ int64_t window_ends(int64_t from, int64_t to, int T, int64_t *ends) {
   return n;
 }
 
+int64_t window_ends_seg(int64_t from, int64_t to, int T, const int64_t *seg_starts, int nseg, int64_t *ends) {
+  int64_t n = 0;
+  int k = 0;
+  for (int64_t e = from + T - 1; e < to; e++) {
+    while (k < nseg && seg_starts[k] <= e) k++; /* seg_starts[k-1]: the start of e's segment */
+    if (k > 0 && seg_starts[k - 1] > e - T + 1) continue;
+    if (ends) ends[n] = e;
+    n++;
+  }
+  return n;
+}
+
 static uint64_t next_rand(uint64_t *s) {
   *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
   return *s;
@@ -108,8 +120,8 @@ obi_err model_fit(obi_model *m, const train_data *d, train_callback cb, void *ct
   int32_t *targets = malloc((size_t)(n_val > c->batch ? n_val : c->batch) * sizeof *targets);
   obi_err err = OBI_ENOMEM;
   if (!train_ends || !val_ends || !mom || !vel || !best || !probs || !targets) goto done;
-  window_ends(0, val_start - d->purge, T, train_ends);
-  window_ends(val_start, d->train_end, T, val_ends);
+  window_ends_seg(0, val_start - d->purge, T, d->seg_starts, d->nseg, train_ends);
+  window_ends_seg(val_start, d->train_end, T, d->seg_starts, d->nseg, val_ends);
   res->train_windows = n_train, res->val_windows = n_val;
   /* class weights: inverse frequency over the training windows, mean 1 */
   float class_w[MODEL_CLASSES] = {1, 1, 1};
