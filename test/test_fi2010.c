@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "obi/fi2010.h"
+#include "obi/model.h"
 #include "obi/train.h"
 #include "test.h"
 
@@ -77,6 +78,30 @@ void train_windows_respect_segments(void) {
   for (int64_t i = 0; i < n; i++)
     for (int s = 0; s < 3; s++) CHECK(!(segs[s] > ends[i] - T + 1 && segs[s] <= ends[i]));
   CHECK_EQ(window_ends_seg(0, 120, T, NULL, 0, NULL), window_ends(0, 120, T, NULL));
+}
+
+/* Training on several days: the window counts and the windows agree (they once did not). */
+void train_on_segments(void) {
+  enum { ROWS = 600, C = 3 };
+  float X[ROWS * C];
+  int8_t y[ROWS];
+  for (int i = 0; i < ROWS * C; i++) X[i] = (float)((i * 37) % 11) / 11.0f;
+  for (int i = 0; i < ROWS; i++) y[i] = (int8_t)(i % 3);
+  int64_t segs[4] = {0, 150, 310, 450};
+  model_config c;
+  model_config_default(&c, MODEL_LSTM);
+  c.window = 20, c.hidden = 4, c.epochs = 1, c.batch = 8;
+  obi_model *m;
+  CHECK_EQ(model_new(&m, &c, C, NULL, NULL, NULL), OBI_OK);
+  train_data d = {X, y, ROWS, C, ROWS, 5, segs, 4};
+  train_result *res = calloc(1, sizeof *res);
+  CHECK_EQ(model_fit(m, &d, NULL, NULL, res), OBI_OK);
+  /* validation: rows 480..599 (the last fifth) in the day starting at 450 -> ends 499..599 */
+  CHECK_EQ(res->val_windows, 101);
+  /* training: rows before 480 - 5 = 475, windows inside days [0,150), [150,310), [310,450), [450,475) */
+  CHECK_EQ(res->train_windows, 131 + 141 + 121 + 6);
+  free(res);
+  model_free(m);
 }
 
 void fi2010_cli_train_eval(void) {

@@ -70,5 +70,6 @@
   X(fi2010_reads_the_excerpt) \
   X(fi2010_rejects_bad_files) \
   X(train_windows_respect_segments) \
+  X(train_on_segments) \
   X(fi2010_cli_train_eval)
 // clang-format on

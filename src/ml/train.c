@@ -109,8 +109,8 @@ obi_err model_fit(obi_model *m, const train_data *d, train_callback cb, void *ct
   int T = c->window;
   int64_t val_start = d->train_end - (int64_t)floor((double)d->train_end * c->val_fraction);
   /* training windows end before val_start - purge; validation windows start at val_start */
-  int64_t n_train = window_ends(0, val_start - d->purge, T, NULL),
-          n_val = window_ends(val_start, d->train_end, T, NULL);
+  int64_t n_train = window_ends_seg(0, val_start - d->purge, T, d->seg_starts, d->nseg, NULL),
+          n_val = window_ends_seg(val_start, d->train_end, T, d->seg_starts, d->nseg, NULL);
   if (n_train < c->batch || n_val < 1) return OBI_EINVAL;
   size_t P = model_param_count(m);
   int64_t *train_ends = malloc((size_t)n_train * sizeof *train_ends),
