@@ -257,8 +257,24 @@ void model_cli_train_eval(void) {
   CHECK_STR_CONTAINS(test_out, "\"history\":[{\"epoch\":1,");
   snprintf(args, sizeof args, "eval --model '%s/t.safetensors' --data '%s/t.npy' --json", dir, dir);
   CHECK_EQ(test_run_obi(args), 0);
-  static const char *const keys[] = {"\"n\":",       "\"accuracy\":",    "\"macro_f1\":", "\"precision\":[",
-                                     "\"recall\":[", "\"confusion\":[[", "\"log_loss\":"};
+  static const char *const keys[] = {"\"n\":",
+                                     "\"accuracy\":",
+                                     "\"macro_f1\":",
+                                     "\"precision\":[",
+                                     "\"recall\":[",
+                                     "\"confusion\":[[",
+                                     "\"log_loss\":",
+                                     "\"mcc\":",
+                                     "\"kappa\":",
+                                     "\"brier\":",
+                                     "\"macro_f1_ci95\":[",
+                                     "\"calibration\":[{",
+                                     "\"name\":\"majority class (training frequencies)\"",
+                                     "\"name\":\"persistence (last mid move)\"",
+                                     "\"name\":\"logistic regression on OFI (level 1)\"",
+                                     "\"vs_best_baseline\":{\"baseline\":",
+                                     "\"dm_p\":",
+                                     "\"mcnemar_p\":"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) CHECK_STR_CONTAINS(test_out, keys[i]);
   /* a feature set the model was not trained on */
   snprintf(args, sizeof args,

@@ -71,5 +71,9 @@
   X(fi2010_rejects_bad_files) \
   X(train_windows_respect_segments) \
   X(train_on_segments) \
-  X(fi2010_cli_train_eval)
+  X(fi2010_cli_train_eval) \
+  X(stats_normal_and_mcnemar) \
+  X(stats_diebold_mariano_by_hand) \
+  X(stats_block_bootstrap_percentiles) \
+  X(metrics_by_hand)
 // clang-format on

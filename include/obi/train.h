@@ -30,7 +30,13 @@ typedef struct {
   int64_t confusion[MODEL_CLASSES][MODEL_CLASSES]; /* [true][predicted] */
   double accuracy, macro_f1, log_loss;
   double precision[MODEL_CLASSES], recall[MODEL_CLASSES], f1[MODEL_CLASSES];
-  double majority_accuracy; /* always predicting the most frequent true class */
+  double majority_accuracy; /* always predicting the most frequent true class (of these rows) */
+  double mcc;               /* multiclass Matthews correlation (Gorodkin 2004) */
+  double kappa;             /* Cohen's kappa */
+  double brier;             /* mean over rows of sum_k (p_k - 1{y = k})^2 */
+  /* reliability: rows binned by the predicted class's probability, [b/10, (b+1)/10) */
+  int64_t calib_n[10];
+  double calib_confidence[10], calib_accuracy[10];
 } metrics;
 
 /* Metrics of n predictions (probs (n, 3)) against labels. */

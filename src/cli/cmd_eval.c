@@ -1,10 +1,121 @@
 /* cmd_eval.c — `obi eval`: a saved model on the held-out part of a feature file. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "dataset.h"
+#include "obi/stats.h"
 #include "obi/train.h"
+
+/* ---- baselines: fitted on the training rows only, scored on the same windows ---- */
+
+typedef struct {
+  const char *name;
+  float *probs; /* (n, 3), owned */
+  metrics met;
+} baseline;
+
+/* The training rows' class frequencies as a constant forecast. */
+static int baseline_majority(baseline *b, const dataset *d, int64_t n) {
+  double cnt[3] = {1, 1, 1}; /* Laplace: no class gets probability 0 */
+  for (int64_t r = 0; r < d->train_end; r++) cnt[d->y[r]]++;
+  double tot = cnt[0] + cnt[1] + cnt[2];
+  b->name = "majority class (training frequencies)";
+  b->probs = malloc((size_t)n * 3 * sizeof *b->probs);
+  if (!b->probs) return 0;
+  for (int64_t i = 0; i < n; i++)
+    for (int k = 0; k < 3; k++) b->probs[i * 3 + k] = (float)(cnt[k] / tot);
+  return 1;
+}
+
+/* The direction of the last mid change at or before each window's row (needs a 'mid' column):
+ * up or down with probability 0.6 (0.2 for the others), stationary before any change. */
+static int baseline_persistence(baseline *b, const dataset *d, const int64_t *ends, int64_t n) {
+  int col = -1;
+  for (int c = 0; c < d->C; c++)
+    if (!strcmp(d->names[c], "mid")) col = c;
+  if (col < 0) return 0;
+  b->name = "persistence (last mid move)";
+  b->probs = malloc((size_t)n * 3 * sizeof *b->probs);
+  if (!b->probs) return 0;
+  int last = 1; /* stationary until the mid has moved */
+  int64_t r = 1;
+  for (int64_t i = 0; i < n; i++) {
+    for (; r <= ends[i]; r++) {
+      float now = d->X[r * d->C + col], before = d->X[(r - 1) * d->C + col];
+      if (now != before) last = now > before ? 2 : 0;
+    }
+    for (int k = 0; k < 3; k++) b->probs[i * 3 + k] = k == last ? 0.6f : 0.2f;
+  }
+  return 1;
+}
+
+/* Multinomial logistic regression on the level-1 OFI columns, trained on the training rows. */
+static int baseline_ofi_logistic(baseline *b, const dataset *d, const int64_t *ends, int64_t n) {
+  int cols[8], nc = 0;
+  for (int c = 0; c < d->C && nc < 8; c++)
+    if (!strncmp(d->names[c], "ofi_l1_", 7)) cols[nc++] = c;
+  if (nc == 0 || d->train_end < 200) return 0;
+  float *X = malloc((size_t)d->rows * nc * sizeof *X);
+  const char *names[8];
+  float mean[8], std[8];
+  for (int j = 0; j < nc; j++) names[j] = d->names[cols[j]], mean[j] = d->mean[cols[j]], std[j] = d->std[cols[j]];
+  obi_model *m = NULL;
+  model_config cfg;
+  model_config_default(&cfg, MODEL_LOGISTIC);
+  int ok = X && model_new(&m, &cfg, nc, names, mean, std) == OBI_OK;
+  if (ok) {
+    for (int64_t r = 0; r < d->rows; r++)
+      for (int j = 0; j < nc; j++) X[r * nc + j] = d->X[r * d->C + cols[j]];
+    train_data td = {X, d->y, d->rows, nc, d->train_end, d->purge, d->seg_starts, d->nseg};
+    train_result *res = calloc(1, sizeof *res);
+    ok = res && model_fit(m, &td, NULL, NULL, res) == OBI_OK;
+    free(res);
+  }
+  if (ok) {
+    b->name = "logistic regression on OFI (level 1)";
+    b->probs = malloc((size_t)n * 3 * sizeof *b->probs);
+    ok = b->probs != NULL;
+    if (ok) model_predict(m, X, ends, (int)n, b->probs);
+  }
+  model_free(m);
+  free(X);
+  return ok;
+}
+
+typedef struct {
+  const int32_t *labels;
+  const float *probs;
+} f1_ctx;
+
+static double macro_f1_of(const size_t *idx, size_t n, void *p) {
+  const f1_ctx *c = p;
+  int64_t conf[3][3] = {{0}};
+  for (size_t i = 0; i < n; i++) {
+    const float *q = c->probs + idx[i] * 3;
+    int pred = q[1] > q[0] ? 1 : 0;
+    if (q[2] > q[pred]) pred = 2;
+    conf[c->labels[idx[i]]][pred]++;
+  }
+  double f1 = 0;
+  for (int k = 0; k < 3; k++) {
+    double tp = (double)conf[k][k], pk = 0, tk = 0;
+    for (int j = 0; j < 3; j++) pk += (double)conf[j][k], tk += (double)conf[k][j];
+    f1 += pk + tk > 0 ? 2 * tp / (pk + tk) : 0;
+  }
+  return f1 / 3;
+}
+
+static void row_losses(const float *probs, const int32_t *labels, int64_t n, double *loss, uint8_t *correct) {
+  for (int64_t i = 0; i < n; i++) {
+    const float *q = probs + i * 3;
+    loss[i] = -log(fmax((double)q[labels[i]], 1e-15));
+    int pred = q[1] > q[0] ? 1 : 0;
+    if (q[2] > q[pred]) pred = 2;
+    correct[i] = pred == labels[i];
+  }
+}
 
 static int cmd_eval(int argc, char **argv) {
   const char *model_path = NULL, *data = NULL, *label = NULL;
@@ -66,6 +177,35 @@ static int cmd_eval(int argc, char **argv) {
   for (int64_t i = 0; i < n; i++) labels[i] = d.y[ends[i]];
   metrics met;
   metrics_compute(&met, probs, labels, n);
+
+  /* baselines (the training-fitted ones only on the held-out part of a feature file) */
+  baseline base[3];
+  int nb = 0;
+  if (!all && baseline_majority(&base[nb], &d, n)) nb++;
+  if (baseline_persistence(&base[nb], &d, ends, n)) nb++;
+  if (!all && baseline_ofi_logistic(&base[nb], &d, ends, n)) nb++;
+  int best = -1;
+  for (int b = 0; b < nb; b++) {
+    metrics_compute(&base[b].met, base[b].probs, labels, n);
+    if (best < 0 || base[b].met.macro_f1 > base[best].met.macro_f1) best = b;
+  }
+  /* significance against the best baseline; a confidence interval for macro-F1 */
+  stats_dm dm = {0};
+  stats_mcnemar mc = {0};
+  int have_dm = 0;
+  double *la = malloc((size_t)n * sizeof *la), *lb = malloc((size_t)n * sizeof *lb);
+  uint8_t *ca = malloc((size_t)n), *cb = malloc((size_t)n);
+  if (best >= 0 && la && lb && ca && cb) {
+    row_losses(probs, labels, n, la, ca);
+    row_losses(base[best].probs, labels, n, lb, cb);
+    have_dm = stats_diebold_mariano(la, lb, (size_t)n, d.purge > 1 ? (int)d.purge - 1 : 0, &dm) == 0;
+    stats_mcnemar_test(ca, cb, (size_t)n, &mc);
+  }
+  free(la), free(lb), free(ca), free(cb);
+  f1_ctx fc = {labels, probs};
+  double ci_lo = 0, ci_hi = 0;
+  size_t block = d.purge > 10 ? (size_t)d.purge : 10;
+  stats_block_bootstrap((size_t)n, block, 500, 0.95, 1, macro_f1_of, &fc, &ci_lo, &ci_hi);
   if (json) {
     printf("{\"model\":\"%s\",\"data\":\"%s\",\"label\":\"%s\",\"rows_from\":%lld,\"n\":%lld,\"accuracy\":%.6f,"
            "\"macro_f1\":%.6f,\"log_loss\":%.6f,\"majority_accuracy\":%.6f,\"precision\":[%.6f,%.6f,%.6f],"
@@ -76,7 +216,25 @@ static int cmd_eval(int argc, char **argv) {
     for (int k = 0; k < MODEL_CLASSES; k++)
       printf("%s[%lld,%lld,%lld]", k ? "," : "", (long long)met.confusion[k][0], (long long)met.confusion[k][1],
              (long long)met.confusion[k][2]);
-    printf("]}\n");
+    printf("],\"mcc\":%.6f,\"kappa\":%.6f,\"brier\":%.6f,\"macro_f1_ci95\":[%.6f,%.6f],\"calibration\":[", met.mcc,
+           met.kappa, met.brier, ci_lo, ci_hi);
+    for (int b = 0, first = 1; b < 10; b++)
+      if (met.calib_n[b]) {
+        printf("%s{\"bin\":%d,\"n\":%lld,\"confidence\":%.6f,\"accuracy\":%.6f}", first ? "" : ",", b,
+               (long long)met.calib_n[b], met.calib_confidence[b], met.calib_accuracy[b]);
+        first = 0;
+      }
+    printf("],\"baselines\":[");
+    for (int b = 0; b < nb; b++)
+      printf("%s{\"name\":\"%s\",\"accuracy\":%.6f,\"macro_f1\":%.6f,\"mcc\":%.6f,\"log_loss\":%.6f}", b ? "," : "",
+             base[b].name, base[b].met.accuracy, base[b].met.macro_f1, base[b].met.mcc, base[b].met.log_loss);
+    printf("]");
+    if (best >= 0)
+      printf(",\"vs_best_baseline\":{\"baseline\":\"%s\",\"dm_log_loss\":%.6f,\"dm_p\":%.6g,\"mcnemar\":%.6f,"
+             "\"mcnemar_p\":%.6g,\"only_model_right\":%lld,\"only_baseline_right\":%lld}",
+             base[best].name, have_dm ? dm.statistic : 0.0, have_dm ? dm.p_value : 1.0, mc.statistic, mc.p_value,
+             (long long)mc.a_only, (long long)mc.b_only);
+    printf("}\n");
   } else {
     printf("%s on %s (%s, rows %lld..%lld, %lld windows)\n", model_path, data, d.label, (long long)from,
            (long long)d.rows - 1, (long long)n);
@@ -89,7 +247,19 @@ static int cmd_eval(int argc, char **argv) {
     for (int k = 0; k < 3; k++)
       printf("%-11s %9lld %9lld %9lld\n", cls[k], (long long)met.confusion[k][0], (long long)met.confusion[k][1],
              (long long)met.confusion[k][2]);
+    printf("MCC %.4f  kappa %.4f  Brier %.4f  macro-F1 95%% interval [%.4f, %.4f] (block bootstrap, blocks of %zu)\n",
+           met.mcc, met.kappa, met.brier, ci_lo, ci_hi, block);
+    if (nb) printf("%-40s %9s %9s %9s %9s\n", "baseline", "accuracy", "macro-F1", "MCC", "log-loss");
+    for (int b = 0; b < nb; b++)
+      printf("%-40s %9.4f %9.4f %9.4f %9.4f\n", base[b].name, base[b].met.accuracy, base[b].met.macro_f1,
+             base[b].met.mcc, base[b].met.log_loss);
+    if (best >= 0)
+      printf("against %s: Diebold-Mariano on log-loss %+.3f (p %.3g; negative: the model's loss is lower), McNemar "
+             "%.3f (p %.3g; %lld windows only the model got right, %lld only the baseline)\n",
+             base[best].name, have_dm ? dm.statistic : 0.0, have_dm ? dm.p_value : 1.0, mc.statistic, mc.p_value,
+             (long long)mc.a_only, (long long)mc.b_only);
   }
+  for (int b = 0; b < nb; b++) free(base[b].probs);
   free(ends);
   free(probs);
   free(labels);
@@ -108,4 +278,10 @@ const cli_command cmd_eval_def = {
     "label horizon), or of every row with --all-rows (another day, another instrument), and prints\n"
     "accuracy (beside the majority-class rate), macro-F1, per-class precision/recall/F1, the\n"
     "confusion matrix and log-loss. The file's feature names must match the model's.\n"
-    "--json keys: n, accuracy, macro_f1, precision, recall, f1, confusion, log_loss, majority_accuracy.\n"};
+    "Beside the model: baselines fitted on the training rows (the training class frequencies, the\n"
+    "last mid move, logistic regression on level-1 OFI; the last two need those columns), MCC,\n"
+    "Cohen's kappa, Brier score, reliability bins, a block-bootstrap 95%% interval for macro-F1, and\n"
+    "against the best baseline a Diebold-Mariano test on per-window log-loss (Newey-West, lags =\n"
+    "horizon - 1) and a McNemar test on per-window correctness.\n"
+    "--json keys: n, accuracy, macro_f1, precision, recall, f1, confusion, log_loss, majority_accuracy,\n"
+    "mcc, kappa, brier, macro_f1_ci95, calibration, baselines, vs_best_baseline.\n"};

@@ -35,6 +35,36 @@ void metrics_compute(metrics *out, const float *probs, const int32_t *labels, in
   }
   out->accuracy = n ? (double)correct / (double)n : 0;
   out->macro_f1 = f1_sum / MODEL_CLASSES;
+  /* MCC and kappa from the confusion matrix: t_k true counts, p_k predicted counts */
+  double sn = (double)n, sum_pt = 0, sum_pp = 0, sum_tt = 0;
+  for (int k = 0; k < MODEL_CLASSES; k++) {
+    double pk = 0;
+    for (int j = 0; j < MODEL_CLASSES; j++) pk += (double)out->confusion[j][k];
+    sum_pt += pk * (double)count[k], sum_pp += pk * pk, sum_tt += (double)count[k] * count[k];
+  }
+  double den = sqrt((sn * sn - sum_pp) * (sn * sn - sum_tt));
+  out->mcc = den > 0 ? ((double)correct * sn - sum_pt) / den : 0;
+  double pe = n ? sum_pt / (sn * sn) : 0;
+  out->kappa = pe < 1 ? (out->accuracy - pe) / (1 - pe) : 0;
+  double brier = 0;
+  for (int64_t i = 0; i < n; i++) {
+    const float *p = probs + i * MODEL_CLASSES;
+    int pred = 0;
+    for (int k = 0; k < MODEL_CLASSES; k++) {
+      double e = p[k] - (k == labels[i]);
+      brier += e * e;
+      if (p[k] > p[pred]) pred = k;
+    }
+    int bin = (int)(p[pred] * 10);
+    bin = bin > 9 ? 9 : bin < 0 ? 0 : bin;
+    out->calib_n[bin]++;
+    out->calib_confidence[bin] += p[pred];
+    out->calib_accuracy[bin] += pred == labels[i];
+  }
+  out->brier = n ? brier / sn : 0;
+  for (int b = 0; b < 10; b++)
+    if (out->calib_n[b])
+      out->calib_confidence[b] /= (double)out->calib_n[b], out->calib_accuracy[b] /= (double)out->calib_n[b];
   out->log_loss = n ? ll / (double)n : 0;
   out->majority_accuracy = n ? (double)most / (double)n : 0;
 }
