@@ -75,5 +75,9 @@
   X(stats_normal_and_mcnemar) \
   X(stats_diebold_mariano_by_hand) \
   X(stats_block_bootstrap_percentiles) \
-  X(metrics_by_hand)
+  X(metrics_by_hand) \
+  X(bayes_one_update_by_hand) \
+  X(bayes_matches_batch_laplace) \
+  X(bayes_delayed_labels) \
+  X(bayes_uncertainty_shrinks)
 // clang-format on

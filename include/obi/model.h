@@ -13,6 +13,9 @@
  *   deeplob     DeepLOB (Zhang, Zohren, Roberts 2019) on the raw book: convolutions over the
  *               columns and time, an inception module, an LSTM; needs C = 4 x levels raw book
  *               columns in FI-2010 order (obi features --raw-book)
+ *   bayes       Bayesian online logistic regression (one-vs-rest, Gaussian prior, diagonal
+ *               posterior updated per labelled row, forgetting factor); trained by one
+ *               sequential pass, and online with labels that arrive late (model_bayes_*)
  * All parameters live in one slab (and their gradients in another) so that the optimiser,
  * gradient clipping, checkpoints and files treat them as one array. */
 #ifndef OBI_MODEL_H
@@ -26,7 +29,15 @@
 #define MODEL_CLASSES 3
 #define MODEL_MAX_FEATURES 256
 
-typedef enum { MODEL_LOGISTIC, MODEL_LSTM, MODEL_ATTN_LSTM, MODEL_TRANSFORMER, MODEL_DEEPLOB, MODEL__COUNT } model_kind;
+typedef enum {
+  MODEL_LOGISTIC,
+  MODEL_LSTM,
+  MODEL_ATTN_LSTM,
+  MODEL_TRANSFORMER,
+  MODEL_DEEPLOB,
+  MODEL_BAYES,
+  MODEL__COUNT
+} model_kind;
 
 typedef struct {
   model_kind kind;
@@ -41,6 +52,8 @@ typedef struct {
   double val_fraction; /* the last part of the training rows, for early stopping */
   int class_weights;   /* 1: weight classes by inverse training frequency */
   uint64_t seed;
+  double prior_precision; /* bayes: precision of the Gaussian prior on every weight (default 1) */
+  double forgetting;      /* bayes: precisions decay towards the prior by this factor per update (1: none) */
 } model_config;
 
 /* Defaults per kind (small enough to train in minutes on two cores). */
@@ -81,6 +94,20 @@ float model_loss_backward(obi_model *m, const float *X, const int64_t *ends, con
  * fills probs once T rows have been seen; the result equals model_predict on the last T rows. */
 void model_reset(obi_model *m);
 int model_step(obi_model *m, const float *row, float *probs);
+
+/* Bayesian online model (kind bayes). Labels arrive late: the label of a row is known only
+ * once its horizon has passed. model_bayes_push remembers the (raw) row just predicted;
+ * model_bayes_mature(label) applies the label of the row pushed `delay` pushes ago — the
+ * oldest one waiting — and never touches a row whose label has not been given. Returns
+ * OBI_EINVAL when no row is waiting. model_bayes_update applies a label to a row directly
+ * (offline fitting). Predictive probabilities integrate the posterior variance (MacKay's
+ * probit approximation); model_bayes_uncertainty gives each class's predictive variance of the
+ * logit for the last predicted row. */
+obi_err model_bayes_update(obi_model *m, const float *row, int label);
+obi_err model_bayes_push(obi_model *m, const float *row);
+obi_err model_bayes_mature(obi_model *m, int label);
+int model_bayes_waiting(const obi_model *m);
+void model_bayes_uncertainty(const obi_model *m, const float *row, double *logit_var);
 
 /* Files: weights as safetensors at path, configuration and feature metadata in its
  * __metadata__ (JSON: kind, config, feature names, normalisation, version). Loading checks the

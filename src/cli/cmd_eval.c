@@ -173,7 +173,19 @@ static int cmd_eval(int argc, char **argv) {
   float *probs = malloc((size_t)n * MODEL_CLASSES * sizeof *probs);
   int32_t *labels = malloc((size_t)n * sizeof *labels);
   window_ends_seg(from, d.rows, T, d.seg_starts, d.nseg, ends);
-  model_predict(m, d.X, ends, (int)n, probs);
+  int online = model_get_config(m)->kind == MODEL_BAYES;
+  if (online) {
+    /* the Bayesian online model keeps learning as it would live: each row is predicted, then
+     * remembered; a row's label is applied once its horizon (the purge gap) has passed */
+    int64_t delay = d.purge > 0 ? d.purge : 1;
+    for (int64_t i = 0; i < n; i++) {
+      model_predict(m, d.X, ends + i, 1, probs + i * MODEL_CLASSES);
+      model_bayes_push(m, d.X + ends[i] * d.C);
+      if (i >= delay) model_bayes_mature(m, d.y[ends[i - delay]]);
+    }
+  } else {
+    model_predict(m, d.X, ends, (int)n, probs);
+  }
   for (int64_t i = 0; i < n; i++) labels[i] = d.y[ends[i]];
   metrics met;
   metrics_compute(&met, probs, labels, n);
@@ -236,8 +248,8 @@ static int cmd_eval(int argc, char **argv) {
              (long long)mc.a_only, (long long)mc.b_only);
     printf("}\n");
   } else {
-    printf("%s on %s (%s, rows %lld..%lld, %lld windows)\n", model_path, data, d.label, (long long)from,
-           (long long)d.rows - 1, (long long)n);
+    printf("%s on %s (%s, rows %lld..%lld, %lld windows%s)\n", model_path, data, d.label, (long long)from,
+           (long long)d.rows - 1, (long long)n, online ? ", learning online from labels as they mature" : "");
     printf("accuracy %.4f (always the majority class: %.4f)  macro-F1 %.4f  log-loss %.4f\n", met.accuracy,
            met.majority_accuracy, met.macro_f1, met.log_loss);
     static const char *const cls[3] = {"down", "stationary", "up"};
@@ -283,5 +295,7 @@ const cli_command cmd_eval_def = {
     "Cohen's kappa, Brier score, reliability bins, a block-bootstrap 95%% interval for macro-F1, and\n"
     "against the best baseline a Diebold-Mariano test on per-window log-loss (Newey-West, lags =\n"
     "horizon - 1) and a McNemar test on per-window correctness.\n"
+    "The bayes model keeps learning during the evaluation, from each row's label once its horizon\n"
+    "has passed (as it would live).\n"
     "--json keys: n, accuracy, macro_f1, precision, recall, f1, confusion, log_loss, majority_accuracy,\n"
     "mcc, kappa, brier, macro_f1_ci95, calibration, baselines, vs_best_baseline.\n"};

@@ -74,8 +74,8 @@ static int cmd_train(int argc, char **argv) {
     return cli_usage_error(&cmd_train_def, "needs --model NAME, --data FILE or --fi2010 FILE..., and --out FILE");
   int kind = model_kind_from_name(kind_name);
   if (kind < 0)
-    return cli_usage_error(&cmd_train_def, "unknown model '%s' (logistic, lstm, attn_lstm, transformer, deeplob)",
-                           kind_name);
+    return cli_usage_error(&cmd_train_def,
+                           "unknown model '%s' (logistic, lstm, attn_lstm, transformer, deeplob, bayes)", kind_name);
   model_config cfg;
   model_config_default(&cfg, (model_kind)kind);
   char why[1024];
@@ -141,7 +141,8 @@ static int cmd_train(int argc, char **argv) {
 
 const cli_command cmd_train_def = {
     "train", cmd_train, "train a forecasting model on a feature file",
-    "usage: obi train --model logistic|lstm|attn_lstm|transformer|deeplob --data FEATURES.npy --out MODEL.safetensors\n"
+    "usage: obi train --model logistic|lstm|attn_lstm|transformer|deeplob|bayes --data FEATURES.npy --out "
+    "MODEL.safetensors\n"
     "                 [--config FILE.json] [--label NAME] [--epochs N] [--seed N] [--json] [--quiet]\n"
     "       obi train --model NAME --fi2010 FILE... --horizon 10|20|30|50|100 [--fi2010-all-features] --out MODEL\n"
     "\n"
@@ -150,7 +151,7 @@ const cli_command cmd_train_def = {
     "part for early stopping on macro-F1, with a purge gap of the label horizon between them.\n"
     "The default label is label_b of the first horizon. --config overrides the defaults with a\n"
     "JSON object: window, hidden, attn, layers, heads, ffn, epochs, batch, lr, weight_decay, clip,\n"
-    "dropout,"
+    "prior_precision, forgetting (bayes), dropout,"
     "warmup_steps, patience, val_fraction, class_weights, seed. The model is saved as safetensors\n"
     "with its configuration, feature names and normalisation in the metadata.\n"
     "With --fi2010 the model trains on FI-2010 files (plain or .zst, in chronological order, each\n"

@@ -24,12 +24,15 @@
 
 #define MODEL_FORMAT_VERSION "1"
 
-static const char *const kind_names[MODEL__COUNT] = {"logistic", "lstm", "attn_lstm", "transformer", "deeplob"};
+static const char *const kind_names[MODEL__COUNT] = {"logistic",    "lstm",    "attn_lstm",
+                                                     "transformer", "deeplob", "bayes"};
 
 void model_config_default(model_config *c, model_kind kind) {
   memset(c, 0, sizeof *c);
   c->kind = kind;
-  c->window = kind == MODEL_LOGISTIC ? 1 : kind == MODEL_DEEPLOB ? 50 : 20;
+  c->window = kind == MODEL_LOGISTIC || kind == MODEL_BAYES ? 1 : kind == MODEL_DEEPLOB ? 50 : 20;
+  c->prior_precision = 1.0;
+  c->forgetting = 1.0;
   c->hidden = kind == MODEL_DEEPLOB ? 64 : 32;
   c->attn = 16;
   c->layers = 2;
@@ -86,6 +89,8 @@ obi_err model_config_from_json(model_config *c, const char *text, char *why, siz
       {"clip", 0, offsetof(model_config, clip), 0, 1e6},
       {"dropout", 0, offsetof(model_config, dropout), 0, 0.95},
       {"val_fraction", 0, offsetof(model_config, val_fraction), 0.01, 0.9},
+      {"prior_precision", 0, offsetof(model_config, prior_precision), 1e-6, 1e6},
+      {"forgetting", 0, offsetof(model_config, forgetting), 0.5, 1.0},
   };
   const char *key;
   json_t *v;
@@ -119,8 +124,8 @@ obi_err model_config_from_json(model_config *c, const char *text, char *why, siz
       *(double *)((char *)c + fields[i].off) = x;
   }
   json_decref(o);
-  if (!err && c->kind == MODEL_LOGISTIC && c->window != 1) {
-    snprintf(why, why_len, "the logistic model reads one row: window must be 1");
+  if (!err && (c->kind == MODEL_LOGISTIC || c->kind == MODEL_BAYES) && c->window != 1) {
+    snprintf(why, why_len, "the %s model reads one row: window must be 1", kind_names[c->kind]);
     err = OBI_EPARSE;
   }
   if (!err && c->kind == MODEL_TRANSFORMER && c->hidden % c->heads) {
@@ -134,7 +139,7 @@ static slab_layout layout(const model_config *cfg, int C) {
   slab_layout L = {0};
   size_t o = 0;
   int H = cfg->hidden, A = cfg->attn;
-  if (cfg->kind == MODEL_LOGISTIC) {
+  if (cfg->kind == MODEL_LOGISTIC || cfg->kind == MODEL_BAYES) {
     L.feat = C;
   } else if (cfg->kind == MODEL_TRANSFORMER) {
     o = tf_layout(&L, cfg, C, o);
@@ -156,6 +161,7 @@ static slab_layout layout(const model_config *cfg, int C) {
   }
   L.w_out = o, o += (size_t)MODEL_CLASSES * L.feat;
   L.b_out = o, o += MODEL_CLASSES;
+  if (cfg->kind == MODEL_BAYES) L.prec = o, o += (size_t)MODEL_CLASSES * L.feat + MODEL_CLASSES;
   L.total = o;
   return L;
 }
@@ -179,6 +185,8 @@ static void init_params(obi_model *m) {
   for (size_t i = L->w_out; i < L->total; i++) m->params[i] = (float)((2 * uniform(&s) - 1) * k_out);
   if (m->cfg.kind == MODEL_TRANSFORMER) tf_init(m, &s);
   if (m->cfg.kind == MODEL_DEEPLOB) dl_init(m, &s);
+  if (m->cfg.kind == MODEL_BAYES) /* the prior: mean 0, the given precision */
+    for (size_t i = 0; i < L->total; i++) m->params[i] = i >= L->prec ? (float)m->cfg.prior_precision : 0.0f;
 }
 
 static int ensure_batch(obi_model *m, int B) {
@@ -223,7 +231,8 @@ obi_err model_new(obi_model **out, const model_config *cfg, int C, const char *c
                   const float *std) {
   *out = NULL;
   if (C < 1 || C > MODEL_MAX_FEATURES || cfg->kind >= MODEL__COUNT || cfg->window < 1 || cfg->hidden < 1 ||
-      cfg->attn < 1 || (cfg->kind == MODEL_LOGISTIC && cfg->window != 1) ||
+      cfg->attn < 1 || ((cfg->kind == MODEL_LOGISTIC || cfg->kind == MODEL_BAYES) && cfg->window != 1) ||
+      !(cfg->prior_precision > 0) || !(cfg->forgetting > 0 && cfg->forgetting <= 1) ||
       (cfg->kind == MODEL_TRANSFORMER && (cfg->layers < 1 || cfg->layers > TF_MAX_LAYERS || cfg->heads < 1 ||
                                           cfg->hidden % cfg->heads || cfg->ffn < 1)) ||
       (cfg->kind == MODEL_DEEPLOB && (C % 4 || C < 4)))
@@ -263,6 +272,7 @@ obi_err model_new(obi_model **out, const model_config *cfg, int C, const char *c
 void model_free(obi_model *m) {
   if (!m) return;
   free(m->tf);
+  free(m->pending);
   float *bufs[] = {m->x,      m->h,     m->c,      m->gates,     m->u,       m->a,       m->rep,    m->rep_drop,
                    m->logits, m->probs, m->drep,   m->dh,        m->scratch, m->dlogits, m->params, m->grads,
                    m->mean,   m->std,   m->ring_x, m->ring_proj, m->sh,      m->sc,      m->sgates};
@@ -290,11 +300,116 @@ static void gather(obi_model *m, const float *X, const int64_t *ends, int B) {
     }
 }
 
+/* ---- Bayesian online logistic regression ----
+ * Per class k (one against the rest), a diagonal Gaussian posterior over (w_k, b_k): means in
+ * the out.weight / out.bias slots, precisions q after them. For a normalised row x:
+ *   mu = w.x + b, s2 = sum x_i^2 / q_i + 1 / q_b                (the logit's mean and variance)
+ *   p_k = sigmoid(mu / sqrt(1 + pi s2 / 8))                     (MacKay 1992's probit approximation)
+ * and the class probabilities are the p_k normalised. A label y updates every class with t =
+ * [y == k] by one Newton step of the log-posterior from the current mean, keeping the diagonal
+ * (a Laplace / assumed-density update, as in Chapelle and Li 2011): q_i += s(1 - s) x_i^2 and
+ * w_i += (t - s) x_i / q_i with s = sigmoid(mu). Forgetting: before an update the precisions
+ * move towards the prior, q = f q + (1 - f) q0, so old evidence fades. */
+static void bayes_moments(const obi_model *m, const float *x, int k, double *mu, double *s2) {
+  const slab_layout *L = &m->L;
+  const float *P = m->params;
+  int C = m->C;
+  double a = P[L->b_out + k], v = 1.0 / P[L->prec + (size_t)MODEL_CLASSES * C + k];
+  for (int i = 0; i < C; i++) {
+    a += (double)P[L->w_out + (size_t)k * C + i] * x[i];
+    v += (double)x[i] * x[i] / P[L->prec + (size_t)k * C + i];
+  }
+  *mu = a, *s2 = v;
+}
+
+static void bayes_logits(const obi_model *m, const float *x, float *logits) {
+  for (int k = 0; k < MODEL_CLASSES; k++) {
+    double mu, s2;
+    bayes_moments(m, x, k, &mu, &s2);
+    double z = mu / sqrt(1 + 3.14159265358979 * s2 / 8), p = 1 / (1 + exp(-z));
+    logits[k] = (float)log(p > 1e-30 ? p : 1e-30); /* softmax(log p) = p / sum p */
+  }
+}
+
+static void bayes_apply(obi_model *m, const float *x, int label) {
+  const slab_layout *L = &m->L;
+  float *P = m->params;
+  int C = m->C;
+  double f = m->cfg.forgetting, q0 = m->cfg.prior_precision;
+  for (int k = 0; k < MODEL_CLASSES; k++) {
+    double mu, s2;
+    bayes_moments(m, x, k, &mu, &s2);
+    double s = 1 / (1 + exp(-mu)), t = label == k, h = s * (1 - s);
+    float *w = P + L->w_out + (size_t)k * C, *q = P + L->prec + (size_t)k * C;
+    float *qb = P + L->prec + (size_t)MODEL_CLASSES * C + k;
+    for (int i = 0; i < C; i++) {
+      double qi = f * q[i] + (1 - f) * q0 + h * (double)x[i] * x[i];
+      q[i] = (float)qi;
+      w[i] += (float)((t - s) * x[i] / qi);
+    }
+    double qbi = f * *qb + (1 - f) * q0 + h;
+    *qb = (float)qbi;
+    P[L->b_out + k] += (float)((t - s) / qbi);
+  }
+}
+
+static void normalise_row(const obi_model *m, const float *row, float *x) {
+  for (int k = 0; k < m->C; k++) x[k] = (row[k] - m->mean[k]) / m->std[k];
+}
+
+obi_err model_bayes_update(obi_model *m, const float *row, int label) {
+  if (m->cfg.kind != MODEL_BAYES || label < 0 || label >= MODEL_CLASSES) return OBI_EINVAL;
+  if (!ensure_batch(m, 1)) return OBI_ENOMEM;
+  normalise_row(m, row, m->x);
+  bayes_apply(m, m->x, label);
+  return OBI_OK;
+}
+
+obi_err model_bayes_push(obi_model *m, const float *row) {
+  if (m->cfg.kind != MODEL_BAYES) return OBI_EINVAL;
+  if (m->pending_n == m->pending_cap) { /* grow the ring, keeping its order */
+    int cap = m->pending_cap ? 2 * m->pending_cap : 64;
+    float *p = malloc((size_t)cap * m->C * sizeof *p);
+    if (!p) return OBI_ENOMEM;
+    for (int i = 0; i < m->pending_n; i++)
+      memcpy(p + (size_t)i * m->C, m->pending + (size_t)((m->pending_head + i) % m->pending_cap) * m->C,
+             (size_t)m->C * sizeof *p);
+    free(m->pending);
+    m->pending = p, m->pending_cap = cap, m->pending_head = 0;
+  }
+  normalise_row(m, row, m->pending + (size_t)((m->pending_head + m->pending_n) % m->pending_cap) * m->C);
+  m->pending_n++;
+  return OBI_OK;
+}
+
+obi_err model_bayes_mature(obi_model *m, int label) {
+  if (m->cfg.kind != MODEL_BAYES || m->pending_n == 0 || label < 0 || label >= MODEL_CLASSES) return OBI_EINVAL;
+  bayes_apply(m, m->pending + (size_t)m->pending_head * m->C, label);
+  m->pending_head = (m->pending_head + 1) % m->pending_cap;
+  m->pending_n--;
+  return OBI_OK;
+}
+
+int model_bayes_waiting(const obi_model *m) { return m->pending_n; }
+
+void model_bayes_uncertainty(const obi_model *m, const float *row, double *logit_var) {
+  float x[MODEL_MAX_FEATURES];
+  normalise_row(m, row, x);
+  for (int k = 0; k < MODEL_CLASSES; k++) {
+    double mu;
+    bayes_moments(m, x, k, &mu, &logit_var[k]);
+  }
+}
+
 /* rep (B, feat): the representation the output layer reads */
 static void forward(obi_model *m, int B, int train) {
   const float *P = m->params;
   const slab_layout *L = &m->L;
   int T = m->cfg.window, C = m->C, H = m->cfg.hidden, A = m->cfg.attn;
+  if (m->cfg.kind == MODEL_BAYES) {
+    for (int b = 0; b < B; b++) bayes_logits(m, m->x + (size_t)b * C, m->logits + (size_t)b * MODEL_CLASSES);
+    return;
+  }
   if (m->cfg.kind == MODEL_LOGISTIC) {
     memcpy(m->rep, m->x, (size_t)B * C * sizeof *m->rep); /* T = 1 */
   } else if (m->cfg.kind == MODEL_TRANSFORMER) {
@@ -338,7 +453,7 @@ void model_predict(obi_model *m, const float *X, const int64_t *ends, int B, flo
 
 float model_loss_backward(obi_model *m, const float *X, const int64_t *ends, const int32_t *targets, int B,
                           const float *class_w) {
-  if (!ensure_batch(m, B)) return NAN;
+  if (!ensure_batch(m, B) || m->cfg.kind == MODEL_BAYES) return NAN; /* bayes learns by model_bayes_update */
   const slab_layout *L = &m->L;
   float *P = m->params, *G = m->grads;
   int T = m->cfg.window, C = m->C, H = m->cfg.hidden, A = m->cfg.attn, F = L->feat;
@@ -410,7 +525,9 @@ int model_step(obi_model *m, const float *row, float *probs) {
   m->seen++;
   if (m->seen < T) return 0;
   float logits[MODEL_CLASSES];
-  if (m->cfg.kind == MODEL_LOGISTIC) {
+  if (m->cfg.kind == MODEL_BAYES) {
+    bayes_logits(m, x, logits);
+  } else if (m->cfg.kind == MODEL_LOGISTIC) {
     nn_linear_forward(logits, x, P + L->w_out, P + L->b_out, 1, C, MODEL_CLASSES);
   } else {
     /* the recurrence over the ring, oldest row first, from zero state */
@@ -443,6 +560,10 @@ static int tensors_of(const obi_model *m, named_tensor *t, char (*names)[48]) {
   int n = 0, H = m->cfg.hidden, A = m->cfg.attn, C = m->C;
   if (m->cfg.kind == MODEL_TRANSFORMER) n = tf_tensors(m, t, names);
   if (m->cfg.kind == MODEL_DEEPLOB) n = dl_tensors(m, t, names);
+  if (m->cfg.kind == MODEL_BAYES) {
+    t[n++] = (named_tensor){"posterior.precision_weight", L->prec, 2, {MODEL_CLASSES, m->C}};
+    t[n++] = (named_tensor){"posterior.precision_bias", L->prec + (size_t)MODEL_CLASSES * m->C, 1, {MODEL_CLASSES}};
+  }
   if (m->cfg.kind == MODEL_LSTM || m->cfg.kind == MODEL_ATTN_LSTM) {
     t[n++] = (named_tensor){"lstm.weight_ih", L->w_ih, 2, {4 * H, C}};
     t[n++] = (named_tensor){"lstm.weight_hh", L->w_hh, 2, {4 * H, H}};
@@ -460,11 +581,12 @@ static int tensors_of(const obi_model *m, named_tensor *t, char (*names)[48]) {
 }
 
 static json_t *config_json(const model_config *c) {
-  return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:i, s:i, s:f, s:i, s:I}", "window",
-                   c->window, "hidden", c->hidden, "attn", c->attn, "layers", c->layers, "heads", c->heads, "ffn",
-                   c->ffn, "epochs", c->epochs, "batch", c->batch, "lr", c->lr, "weight_decay", c->weight_decay, "clip",
-                   c->clip, "dropout", c->dropout, "warmup_steps", c->warmup_steps, "patience", c->patience,
-                   "val_fraction", c->val_fraction, "class_weights", c->class_weights, "seed", (json_int_t)c->seed);
+  return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:i, s:i, s:f, s:i, s:I, s:f, s:f}",
+                   "window", c->window, "hidden", c->hidden, "attn", c->attn, "layers", c->layers, "heads", c->heads,
+                   "ffn", c->ffn, "epochs", c->epochs, "batch", c->batch, "lr", c->lr, "weight_decay", c->weight_decay,
+                   "clip", c->clip, "dropout", c->dropout, "warmup_steps", c->warmup_steps, "patience", c->patience,
+                   "val_fraction", c->val_fraction, "class_weights", c->class_weights, "seed", (json_int_t)c->seed,
+                   "prior_precision", c->prior_precision, "forgetting", c->forgetting);
 }
 
 obi_err model_save(const obi_model *m, const char *path) {

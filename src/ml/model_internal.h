@@ -26,6 +26,7 @@ typedef struct { /* offsets into the slab (floats), and sizes */
   size_t in_w, in_b, lnf_g, lnf_b; /* transformer */
   tf_block blk[TF_MAX_LAYERS];
   dl_conv conv[DL_CONVS]; /* deeplob */
+  size_t prec;            /* bayes: posterior precisions (3C + 3) after the means */
   int feat;               /* size of the representation fed to the output layer */
 } slab_layout;
 
@@ -41,7 +42,9 @@ struct obi_model {
   float *x, *h, *c, *gates, *u, *a, *rep, *rep_drop, *logits, *probs, *drep, *dh, *scratch, *dlogits;
   uint8_t *mask;
   uint64_t rng;
-  float *tf; /* transformer activations for cap windows (transformer.c) */
+  float *tf;      /* transformer activations for cap windows (transformer.c) */
+  float *pending; /* bayes: normalised rows waiting for their labels (a ring) */
+  int pending_head, pending_n, pending_cap;
   size_t tf_per_window;
   /* streaming */
   float *ring_x, *ring_proj, *sh, *sc, *sgates;

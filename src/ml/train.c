@@ -133,9 +133,43 @@ static void evaluate(obi_model *m, const train_data *d, const int64_t *ends, int
   metrics_compute(met, probs, labels, n);
 }
 
+/* The Bayesian online model learns in one pass, row after row in time order, as it would live
+ * (every training row's label is known by then); the validation part is scored afterwards. */
+static obi_err bayes_fit(obi_model *m, const train_data *d, train_callback cb, void *ctx, train_result *res) {
+  int64_t val_start = d->train_end - (int64_t)floor((double)d->train_end * model_get_config(m)->val_fraction);
+  int64_t n_val = window_ends_seg(val_start, d->train_end, 1, d->seg_starts, d->nseg, NULL);
+  if (val_start - d->purge < 1 || n_val < 1) return OBI_EINVAL;
+  double t0 = now_s();
+  for (int64_t r = 0; r < val_start - d->purge; r++) {
+    obi_err err = model_bayes_update(m, d->X + r * d->C, d->y[r]);
+    if (err) return err;
+    if (cb && (r & 4095) == 0) cb(ctx, 1, r, val_start - d->purge, NULL);
+  }
+  int64_t *ends = malloc((size_t)n_val * sizeof *ends);
+  float *probs = malloc((size_t)n_val * MODEL_CLASSES * sizeof *probs);
+  int32_t *labels = malloc((size_t)n_val * sizeof *labels);
+  if (!ends || !probs || !labels) {
+    free(ends), free(probs), free(labels);
+    return OBI_ENOMEM;
+  }
+  window_ends_seg(val_start, d->train_end, 1, d->seg_starts, d->nseg, ends);
+  metrics met;
+  epoch_report *r = &res->history[0];
+  evaluate(m, d, ends, n_val, NULL, &r->val_loss, &met, probs, labels);
+  r->epoch = 1, r->val_accuracy = met.accuracy, r->val_macro_f1 = met.macro_f1, r->seconds = now_s() - t0;
+  res->epochs_run = res->best_epoch = 1;
+  res->best_val_macro_f1 = met.macro_f1;
+  res->train_windows = val_start - d->purge, res->val_windows = n_val;
+  res->windows_per_second = r->seconds > 0 ? (double)res->train_windows / r->seconds : 0;
+  if (cb) cb(ctx, 1, 1, 1, r);
+  free(ends), free(probs), free(labels);
+  return OBI_OK;
+}
+
 obi_err model_fit(obi_model *m, const train_data *d, train_callback cb, void *ctx, train_result *res) {
   const model_config *c = model_get_config(m);
   memset(res, 0, sizeof *res);
+  if (c->kind == MODEL_BAYES) return bayes_fit(m, d, cb, ctx, res);
   int T = c->window;
   int64_t val_start = d->train_end - (int64_t)floor((double)d->train_end * c->val_fraction);
   /* training windows end before val_start - purge; validation windows start at val_start */
