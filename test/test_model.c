@@ -298,3 +298,47 @@ void model_cli_train_eval(void) {
   CHECK_EQ(test_run_obi(args), 1);
   CHECK_STR_CONTAINS(test_err, "truncated");
 }
+
+/* Walk-forward: every fold's test rows start a purge gap after its training rows, and changing
+ * the rows of the last fold's test block changes nothing in the earlier folds (no statistic of
+ * an earlier fold is fitted on them, and they never train an earlier fold). */
+void model_walk_forward_is_chronological(void) {
+  const char *dir = test_tmpdir();
+  char args[2048], cmd[4096];
+  snprintf(args, sizeof args,
+           "features data/lobster/AMZN_2012-06-21_34200000_57600000_message_10.csv.zst "
+           "data/lobster/AMZN_2012-06-21_34200000_57600000_orderbook_10.csv.zst --out '%s/w.npy' --quiet",
+           dir);
+  CHECK_EQ(test_run_obi(args), 0);
+  snprintf(args, sizeof args, "eval --walk-forward --model logistic --data '%s/w.npy' --folds 3 --json", dir);
+  CHECK_EQ(test_run_obi(args), 0);
+  FILE *f = fopen(test_write_file("wf1.json", test_out), "r");
+  CHECK(f != NULL);
+  fclose(f);
+  /* perturb every row of the last test block, then compare */
+  snprintf(cmd, sizeof cmd,
+           "cd '%s' && /usr/bin/python3 -c \"\n"
+           "import json, shutil, numpy as np\n"
+           "a = json.load(open('wf1.json'))\n"
+           "folds = a['folds']\n"
+           "assert len(folds) == 3\n"
+           "for f in folds: assert f['test_rows'][0] - f['train_rows'] == 10, f\n"
+           "start = folds[-1]['train_rows']\n"
+           "x = np.load('w.npy'); x[start:] = x[start:] * 3 + 1; np.save('w2.npy', x)\n"
+           "for s in ('.labels.npy', '.timestamps.npy', '.returns.npy', '.json'): shutil.copy('w' + s, 'w2' + s)\n"
+           "\"",
+           dir);
+  CHECK_EQ(system(cmd), 0);
+  snprintf(args, sizeof args, "eval --walk-forward --model logistic --data '%s/w2.npy' --folds 3 --json", dir);
+  CHECK_EQ(test_run_obi(args), 0);
+  test_write_file("wf2.json", test_out);
+  snprintf(cmd, sizeof cmd,
+           "cd '%s' && /usr/bin/python3 -c \"\n"
+           "import json\n"
+           "a, b = json.load(open('wf1.json'))['folds'], json.load(open('wf2.json'))['folds']\n"
+           "assert a[:2] == b[:2], (a[:2], b[:2])\n"
+           "assert a[2] != b[2]\n"
+           "\"",
+           dir);
+  CHECK_EQ(system(cmd), 0);
+}

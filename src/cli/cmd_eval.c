@@ -117,9 +117,126 @@ static void row_losses(const float *probs, const int32_t *labels, int64_t n, dou
   }
 }
 
+/* ---- walk-forward: fresh models on expanding chronological folds ---- */
+
+typedef struct {
+  int fold;
+  int64_t train_rows, test_from, test_to, n;
+  metrics model, baseline[3];
+  int nb;
+} wf_fold;
+
+/* Folds: the rows cut into folds + 1 equal blocks in time (or at day boundaries when there are
+ * several days); fold f trains on blocks 0..f-1 (its last part validates) and tests on block f,
+ * after a purge gap of the label horizon. Normalisation is fitted on each fold's training rows. */
+static int walk_forward(const dataset *d0, model_kind kind, const model_config *cfg_in, int folds, int json,
+                        const char *data) {
+  int64_t bounds[66];
+  int nblocks = folds + 1;
+  if (d0->nseg >= nblocks) { /* days: the last `folds` days are test blocks, the earlier ones train */
+    nblocks = d0->nseg;
+    for (int b = 0; b < nblocks; b++) bounds[b] = d0->seg_starts[b];
+  } else {
+    for (int b = 0; b < nblocks; b++) bounds[b] = d0->rows * b / nblocks;
+  }
+  bounds[nblocks] = d0->rows;
+  wf_fold res[64];
+  int nf = 0;
+  int64_t total = 0;
+  double f1_sum = 0, f1_sq = 0;
+  for (int f = nblocks - folds; f < nblocks; f++) {
+    dataset d = *d0;
+    d.train_end = bounds[f];
+    float *mean = calloc((size_t)d.C, sizeof *mean), *std = calloc((size_t)d.C, sizeof *std);
+    for (int c = 0; c < d.C; c++) { /* training rows only */
+      double s = 0, s2 = 0;
+      for (int64_t r = 0; r < d.train_end; r++)
+        s += d.X[r * d.C + c], s2 += (double)d.X[r * d.C + c] * d.X[r * d.C + c];
+      double m = s / (double)d.train_end, v = s2 / (double)d.train_end - m * m;
+      mean[c] = (float)m, std[c] = v > 0 ? (float)sqrt(v) : 1;
+    }
+    d.mean = mean, d.std = std;
+    obi_model *m = NULL;
+    wf_fold *w = &res[nf];
+    memset(w, 0, sizeof *w);
+    w->fold = nf + 1, w->train_rows = d.train_end, w->test_from = bounds[f] + d.purge, w->test_to = bounds[f + 1];
+    int T = cfg_in->window;
+    w->n = w->test_from < w->test_to ? window_ends_seg(w->test_from, w->test_to, T, d.seg_starts, d.nseg, NULL) : 0;
+    train_data td = {d.X, d.y, d.rows, d.C, d.train_end, d.purge, d.seg_starts, d.nseg};
+    train_result *tr = calloc(1, sizeof *tr);
+    int ok = w->n > 0 && model_new(&m, cfg_in, d.C, d.names, mean, std) == OBI_OK &&
+             model_fit(m, &td, NULL, NULL, tr) == OBI_OK;
+    free(tr);
+    if (ok) {
+      int64_t *ends = malloc((size_t)w->n * sizeof *ends);
+      float *probs = malloc((size_t)w->n * 3 * sizeof *probs);
+      int32_t *labels = malloc((size_t)w->n * sizeof *labels);
+      window_ends_seg(w->test_from, w->test_to, T, d.seg_starts, d.nseg, ends);
+      model_predict(m, d.X, ends, (int)w->n, probs);
+      for (int64_t i = 0; i < w->n; i++) labels[i] = d.y[ends[i]];
+      metrics_compute(&w->model, probs, labels, w->n);
+      baseline base[3];
+      if (baseline_majority(&base[w->nb], &d, w->n)) w->nb++;
+      if (baseline_persistence(&base[w->nb], &d, ends, w->n)) w->nb++;
+      if (baseline_ofi_logistic(&base[w->nb], &d, ends, w->n)) w->nb++;
+      for (int b = 0; b < w->nb; b++) {
+        metrics_compute(&w->baseline[b], base[b].probs, labels, w->n);
+        free(base[b].probs);
+      }
+      free(ends), free(probs), free(labels);
+      total += w->n;
+      f1_sum += w->model.macro_f1, f1_sq += w->model.macro_f1 * w->model.macro_f1;
+      nf++;
+    } else {
+      fprintf(stderr, "obi eval: fold %d skipped (too few rows to train or test)\n", nf + 1);
+    }
+    model_free(m);
+    free(mean), free(std);
+  }
+  if (nf == 0) return cli_input_error("%s: no fold could be trained and tested", data);
+  double mean_f1 = f1_sum / nf, sd_f1 = nf > 1 ? sqrt(fmax(0, (f1_sq - nf * mean_f1 * mean_f1) / (nf - 1))) : 0;
+  static const char *const bnames[3] = {"majority", "persistence", "ofi_logistic"};
+  if (json) {
+    printf("{\"data\":\"%s\",\"label\":\"%s\",\"model\":\"%s\",\"folds\":[", data, d0->label, model_kind_name(kind));
+    for (int i = 0; i < nf; i++) {
+      const wf_fold *w = &res[i];
+      printf("%s{\"fold\":%d,\"train_rows\":%lld,\"test_rows\":[%lld,%lld],\"n\":%lld,\"accuracy\":%.6f,"
+             "\"macro_f1\":%.6f,\"mcc\":%.6f,\"kappa\":%.6f,\"log_loss\":%.6f,\"brier\":%.6f",
+             i ? "," : "", w->fold, (long long)w->train_rows, (long long)w->test_from, (long long)w->test_to,
+             (long long)w->n, w->model.accuracy, w->model.macro_f1, w->model.mcc, w->model.kappa, w->model.log_loss,
+             w->model.brier);
+      for (int b = 0; b < w->nb; b++) printf(",\"%s_macro_f1\":%.6f", bnames[b], w->baseline[b].macro_f1);
+      printf("}");
+    }
+    printf("],\"test_windows\":%lld,\"macro_f1_mean\":%.6f,\"macro_f1_sd\":%.6f}\n", (long long)total, mean_f1, sd_f1);
+  } else {
+    printf("walk-forward: %s on %s (%s), %d folds, purge %lld rows, normalisation fitted per fold\n\n",
+           model_kind_name(kind), data, d0->label, nf, (long long)d0->purge);
+    printf("| fold | training rows | test rows | windows | accuracy | macro-F1 | MCC | log-loss | majority F1 | "
+           "persistence F1 | OFI logistic F1 |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (int i = 0; i < nf; i++) {
+      const wf_fold *w = &res[i];
+      printf("| %d | %lld | %lld–%lld | %lld | %.4f | %.4f | %.4f | %.4f |", w->fold, (long long)w->train_rows,
+             (long long)w->test_from, (long long)w->test_to - 1, (long long)w->n, w->model.accuracy, w->model.macro_f1,
+             w->model.mcc, w->model.log_loss);
+      for (int b = 0; b < 3; b++) {
+        if (b < w->nb)
+          printf(" %.4f |", w->baseline[b].macro_f1);
+        else
+          printf(" – |");
+      }
+      printf("\n");
+    }
+    printf("\nmacro-F1 over folds: %.4f ± %.4f (mean ± sd, %d folds, %lld test windows)\n", mean_f1, sd_f1, nf,
+           (long long)total);
+  }
+  return EXIT_OK;
+}
+
 static int cmd_eval(int argc, char **argv) {
-  const char *model_path = NULL, *data = NULL, *label = NULL;
-  int json = 0, all = 0;
+  const char *model_path = NULL, *data = NULL, *label = NULL, *config = NULL;
+  int json = 0, all = 0, wf = 0;
+  long folds = 4;
   fi2010_opts fi = {.horizon = 10};
   for (int i = 1; i < argc; i++) {
     const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -130,7 +247,14 @@ static int cmd_eval(int argc, char **argv) {
       json = 1;
     else if (!strcmp(o, "--all-rows"))
       all = 1;
-    else if (!strcmp(o, "--model") && v)
+    else if (!strcmp(o, "--walk-forward"))
+      wf = 1;
+    else if (!strcmp(o, "--config") && v)
+      config = v, i++;
+    else if (!strcmp(o, "--folds") && v) {
+      if (cli_parse_int(v, 1, 64, &folds)) return cli_usage_error(&cmd_eval_def, "--folds: 1 to 64");
+      i++;
+    } else if (!strcmp(o, "--model") && v)
       model_path = v, i++;
     else if (!strcmp(o, "--data") && v)
       data = v, i++;
@@ -142,6 +266,30 @@ static int cmd_eval(int argc, char **argv) {
   if (!model_path || (!data == !fi.n))
     return cli_usage_error(&cmd_eval_def, "needs --model FILE and --data FILE or --fi2010 FILE...");
   char why[1024];
+  if (wf) { /* --model names a kind here: fresh models are trained on every fold */
+    int kind = model_kind_from_name(model_path);
+    if (kind < 0) return cli_usage_error(&cmd_eval_def, "--walk-forward needs --model NAME (logistic, lstm, ...)");
+    model_config cfg;
+    model_config_default(&cfg, (model_kind)kind);
+    if (config) {
+      FILE *f = fopen(config, "rb");
+      char text[1 << 14];
+      size_t len = f ? fread(text, 1, sizeof text - 1, f) : 0;
+      if (f) fclose(f);
+      text[len] = 0;
+      if (!f || model_config_from_json(&cfg, text, why, sizeof why))
+        return cli_input_error("%s: %s", config, f ? why : "cannot read");
+    }
+    dataset dw;
+    if (fi.n ? dataset_load_fi2010(&dw, fi.files, fi.n, (int)fi.horizon, fi.all_features, 1.0, why, sizeof why)
+             : dataset_load(&dw, data, label, why, sizeof why)) {
+      dataset_free(&dw);
+      return cli_input_error("%s", why);
+    }
+    int rc = walk_forward(&dw, (model_kind)kind, &cfg, (int)folds, json, data ? data : fi.files[0]);
+    dataset_free(&dw);
+    return rc;
+  }
   obi_model *m;
   if (model_load(&m, model_path, why, sizeof why)) return cli_input_error("%s: %s", model_path, why);
   dataset d;
@@ -284,6 +432,7 @@ done:
 const cli_command cmd_eval_def = {
     "eval", cmd_eval, "evaluate a model on the held-out part of a feature file",
     "usage: obi eval --model MODEL.safetensors --data FEATURES.npy [--label NAME] [--all-rows] [--json]\n"
+    "       obi eval --walk-forward --model NAME --data FEATURES.npy [--folds 4] [--config FILE.json] [--json]\n"
     "       obi eval --model MODEL --fi2010 FILE... --horizon 10|20|30|50|100 [--fi2010-all-features] [--json]\n"
     "\n"
     "Predicts every window of the rows after the file's training part (after a purge gap of the\n"
@@ -295,6 +444,10 @@ const cli_command cmd_eval_def = {
     "Cohen's kappa, Brier score, reliability bins, a block-bootstrap 95%% interval for macro-F1, and\n"
     "against the best baseline a Diebold-Mariano test on per-window log-loss (Newey-West, lags =\n"
     "horizon - 1) and a McNemar test on per-window correctness.\n"
+    "--walk-forward trains a fresh model of kind NAME on expanding chronological folds: the rows cut\n"
+    "into folds + 1 blocks in time (or by day, with several FI-2010 days), each fold training on all\n"
+    "earlier blocks (normalisation fitted there) and testing on the next after a purge gap of the\n"
+    "label horizon; a markdown table per fold with the baselines, or --json.\n"
     "The bayes model keeps learning during the evaluation, from each row's label once its horizon\n"
     "has passed (as it would live).\n"
     "--json keys: n, accuracy, macro_f1, precision, recall, f1, confusion, log_loss, majority_accuracy,\n"
