@@ -19,7 +19,7 @@ static float frand(void) { /* uniform in [-1, 1) */
 static obi_model *small_model(model_kind kind, int C) {
   model_config c;
   model_config_default(&c, kind);
-  if (kind != MODEL_LOGISTIC && kind != MODEL_BAYES) c.window = 6, c.hidden = 8, c.attn = 5;
+  if (kind != MODEL_LOGISTIC && kind != MODEL_BAYES && kind != MODEL_XGB) c.window = 6, c.hidden = 8, c.attn = 5;
   c.dropout = 0;
   float mean[16], std[16];
   for (int i = 0; i < C; i++) mean[i] = 0.1f * (float)i, std[i] = 1 + 0.05f * (float)i;
@@ -69,7 +69,7 @@ void model_backward_matches_finite_differences(void) {
   int32_t y[B] = {0, 1, 2, 2, 1, 0};
   float w[3] = {1.0f, 0.5f, 2.0f};
   for (int kind = 0; kind < MODEL__COUNT; kind++) {
-    if (kind == MODEL_BAYES) continue; /* no gradient: it learns by Newton updates (test_bayes.c) */
+    if (kind == MODEL_BAYES || kind == MODEL_XGB) continue; /* no gradient (test_bayes.c, model_xgb_round_trip) */
     obi_model *m = small_model((model_kind)kind, C);
     int T = model_get_config(m)->window;
     int64_t ends[B];
@@ -167,6 +167,7 @@ void model_files_round_trip_and_bad_files(void) {
   for (int i = 0; i < ROWS * C; i++) X[i] = frand();
   char path[600], why[512];
   for (int kind = 0; kind < MODEL__COUNT; kind++) {
+    if (kind == MODEL_XGB) continue; /* needs a trained booster: model_xgb_round_trip */
     obi_model *m = small_model((model_kind)kind, C), *l = NULL;
     snprintf(path, sizeof path, "%s/m%d.safetensors", test_tmpdir(), kind);
     CHECK_EQ(model_save(m, path), OBI_OK);
@@ -341,4 +342,55 @@ void model_walk_forward_is_chronological(void) {
            "\"",
            dir);
   CHECK_EQ(system(cmd), 0);
+}
+
+/* XGBoost: trains, saves its booster beside the model file in XGBoost's JSON format, loads to
+ * identical predictions, reports feature importance, and refuses a model file whose booster is
+ * missing. */
+void model_xgb_round_trip(void) {
+  enum { N = 3000, C = 4 };
+  static float X[N * C];
+  static int8_t y[N];
+  uint64_t s = 11;
+  for (int i = 0; i < N * C; i++) {
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    X[i] = (float)((double)(s >> 11) / 9007199254740992.0 * 2 - 1);
+  }
+  for (int i = 0; i < N; i++) y[i] = X[i * C + 2] > 0.3f ? 2 : X[i * C + 2] < -0.3f ? 0 : 1; /* feature 2 decides */
+  model_config c;
+  model_config_default(&c, MODEL_XGB);
+  c.epochs = 40;
+  obi_model *m;
+  CHECK_EQ(model_new(&m, &c, C, NULL, NULL, NULL), OBI_OK);
+  train_data d = {X, y, N, C, N * 3 / 4, 1, NULL, 0};
+  train_result *res = calloc(1, sizeof *res);
+  CHECK_EQ(model_fit(m, &d, NULL, NULL, res), OBI_OK);
+  CHECK(res->best_val_macro_f1 > 0.95);
+  free(res);
+  double gain[C];
+  CHECK_EQ(model_xgb_importance(m, gain), OBI_OK);
+  for (int k = 0; k < C; k++)
+    if (k != 2) CHECK(gain[2] > 10 * gain[k]); /* the deciding feature dominates */
+  char path[600], why[512];
+  snprintf(path, sizeof path, "%s/x.safetensors", test_tmpdir());
+  CHECK_EQ(model_save(m, path), OBI_OK);
+  obi_model *l = NULL;
+  CHECK_EQ(model_load(&l, path, why, sizeof why), OBI_OK);
+  int64_t ends[5] = {2250, 2400, 2600, 2800, 2999};
+  float a[15], b[15];
+  model_predict(m, X, ends, 5, a);
+  model_predict(l, X, ends, 5, b);
+  CHECK(memcmp(a, b, sizeof a) == 0);
+  float step[3];
+  model_reset(l);
+  CHECK_EQ(model_step(l, X + 2999 * C, step), 1);
+  CHECK(fabsf(step[0] - a[12]) < 1e-6f && fabsf(step[2] - a[14]) < 1e-6f);
+  model_free(l);
+  char cmd[1400];
+  snprintf(cmd, sizeof cmd, "rm '%s.xgb.json'", path);
+  CHECK_EQ(system(cmd), 0);
+  CHECK_EQ(model_load(&l, path, why, sizeof why), OBI_EPARSE);
+  CHECK_STR_CONTAINS(why, "booster file");
+  CHECK(l == NULL);
+  model_free(m);
 }

@@ -68,6 +68,7 @@
   X(model_config_json_errors) \
   X(model_cli_train_eval) \
   X(model_walk_forward_is_chronological) \
+  X(model_xgb_round_trip) \
   X(fi2010_reads_the_excerpt) \
   X(fi2010_rejects_bad_files) \
   X(train_windows_respect_segments) \

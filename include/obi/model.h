@@ -16,6 +16,8 @@
  *   bayes       Bayesian online logistic regression (one-vs-rest, Gaussian prior, diagonal
  *               posterior updated per labelled row, forgetting factor); trained by one
  *               sequential pass, and online with labels that arrive late (model_bayes_*)
+ *   xgb         gradient-boosted trees through XGBoost's C API (multi:softprob) on the last row;
+ *               the booster is saved in XGBoost's own JSON format beside the model file
  * All parameters live in one slab (and their gradients in another) so that the optimiser,
  * gradient clipping, checkpoints and files treat them as one array. */
 #ifndef OBI_MODEL_H
@@ -36,6 +38,7 @@ typedef enum {
   MODEL_TRANSFORMER,
   MODEL_DEEPLOB,
   MODEL_BAYES,
+  MODEL_XGB,
   MODEL__COUNT
 } model_kind;
 
@@ -54,6 +57,8 @@ typedef struct {
   uint64_t seed;
   double prior_precision; /* bayes: precision of the Gaussian prior on every weight (default 1) */
   double forgetting;      /* bayes: precisions decay towards the prior by this factor per update (1: none) */
+  int max_depth;          /* xgb: tree depth (default 6); xgb uses epochs as boosting rounds, lr as eta */
+  int best_rounds;        /* xgb: rounds kept after early stopping (set by training) */
 } model_config;
 
 /* Defaults per kind (small enough to train in minutes on two cores). */
@@ -108,6 +113,9 @@ obi_err model_bayes_push(obi_model *m, const float *row);
 obi_err model_bayes_mature(obi_model *m, int label);
 int model_bayes_waiting(const obi_model *m);
 void model_bayes_uncertainty(const obi_model *m, const float *row, double *logit_var);
+
+/* Feature importance of an xgb model: total gain per feature (C values); OBI_EINVAL for other kinds. */
+obi_err model_xgb_importance(obi_model *m, double *gain);
 
 /* Files: weights as safetensors at path, configuration and feature metadata in its
  * __metadata__ (JSON: kind, config, feature names, normalisation, version). Loading checks the

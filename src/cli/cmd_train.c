@@ -74,8 +74,8 @@ static int cmd_train(int argc, char **argv) {
     return cli_usage_error(&cmd_train_def, "needs --model NAME, --data FILE or --fi2010 FILE..., and --out FILE");
   int kind = model_kind_from_name(kind_name);
   if (kind < 0)
-    return cli_usage_error(&cmd_train_def,
-                           "unknown model '%s' (logistic, lstm, attn_lstm, transformer, deeplob, bayes)", kind_name);
+    return cli_usage_error(
+        &cmd_train_def, "unknown model '%s' (logistic, lstm, attn_lstm, transformer, deeplob, bayes, xgb)", kind_name);
   model_config cfg;
   model_config_default(&cfg, (model_kind)kind);
   char why[1024];
@@ -132,6 +132,18 @@ static int cmd_train(int argc, char **argv) {
   } else if (!quiet) {
     printf("best epoch %d (validation macro-F1 %.4f); %.0f training windows/s; saved %s\n", res->best_epoch,
            res->best_val_macro_f1, res->windows_per_second, out);
+    double gain[MODEL_MAX_FEATURES];
+    if (model_xgb_importance(m, gain) == OBI_OK) { /* the ten largest by total gain */
+      printf("feature importance (total gain):");
+      for (int shown = 0; shown < 10 && shown < d.C; shown++) {
+        int best = -1;
+        for (int c = 0; c < d.C; c++)
+          if (gain[c] >= 0 && (best < 0 || gain[c] > gain[best])) best = c;
+        printf("%s %s %.0f", shown ? "," : "", d.names[best], gain[best]);
+        gain[best] = -1;
+      }
+      printf("\n");
+    }
   }
   free(res);
   model_free(m);
@@ -141,7 +153,7 @@ static int cmd_train(int argc, char **argv) {
 
 const cli_command cmd_train_def = {
     "train", cmd_train, "train a forecasting model on a feature file",
-    "usage: obi train --model logistic|lstm|attn_lstm|transformer|deeplob|bayes --data FEATURES.npy --out "
+    "usage: obi train --model logistic|lstm|attn_lstm|transformer|deeplob|bayes|xgb --data FEATURES.npy --out "
     "MODEL.safetensors\n"
     "                 [--config FILE.json] [--label NAME] [--epochs N] [--seed N] [--json] [--quiet]\n"
     "       obi train --model NAME --fi2010 FILE... --horizon 10|20|30|50|100 [--fi2010-all-features] --out MODEL\n"
@@ -149,7 +161,7 @@ const cli_command cmd_train_def = {
     "Trains on the training part of a feature file written by `obi features` (its first\n"
     "train_fraction, from the JSON sidecar); the last part of it (val_fraction) is the validation\n"
     "part for early stopping on macro-F1, with a purge gap of the label horizon between them.\n"
-    "The default label is label_b of the first horizon. --config overrides the defaults with a\n"
+    "The default label is label_a (forward-only) of the first horizon. --config overrides the defaults with a\n"
     "JSON object: window, hidden, attn, layers, heads, ffn, epochs, batch, lr, weight_decay, clip,\n"
     "prior_precision, forgetting (bayes), dropout,"
     "warmup_steps, patience, val_fraction, class_weights, seed. The model is saved as safetensors\n"

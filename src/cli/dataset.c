@@ -70,10 +70,10 @@ int dataset_load(dataset *d, const char *path, const char *label, char *why, siz
   if (d->train_end < 0 || d->train_end > d->rows) d->train_end = d->rows;
   /* the label column */
   size_t nl = json_array_size(labels), col = nl;
-  if (!label) { /* default: label (b) of the first horizon */
+  if (!label) { /* default: the forward-only label (a) of the first horizon (docs/models.md: why not b) */
     static char def[64];
     json_t *h0 = json_array_get(horizons, 0);
-    snprintf(def, sizeof def, "label_b_%s", json_string_value(json_object_get(h0, "name")));
+    snprintf(def, sizeof def, "label_a_%s", json_string_value(json_object_get(h0, "name")));
     label = def;
   }
   for (size_t i = 0; i < nl; i++)

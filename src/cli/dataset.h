@@ -30,7 +30,7 @@ typedef struct {
 int dataset_load_fi2010(dataset *d, const char *const *paths, int n, int k, int all_features, double train_fraction,
                         char *why, size_t why_len);
 
-/* Loads path and its siblings; label NULL picks label_b_<first horizon>. Returns 0, or -1 with
+/* Loads path and its siblings; label NULL picks label_a_<first horizon>. Returns 0, or -1 with
  * a message naming the file and the problem. */
 int dataset_load(dataset *d, const char *path, const char *label, char *why, size_t why_len);
 void dataset_free(dataset *d);

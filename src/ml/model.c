@@ -24,13 +24,14 @@
 
 #define MODEL_FORMAT_VERSION "1"
 
-static const char *const kind_names[MODEL__COUNT] = {"logistic",    "lstm",    "attn_lstm",
-                                                     "transformer", "deeplob", "bayes"};
+static const char *const kind_names[MODEL__COUNT] = {"logistic", "lstm",  "attn_lstm", "transformer",
+                                                     "deeplob",  "bayes", "xgb"};
 
 void model_config_default(model_config *c, model_kind kind) {
   memset(c, 0, sizeof *c);
   c->kind = kind;
-  c->window = kind == MODEL_LOGISTIC || kind == MODEL_BAYES ? 1 : kind == MODEL_DEEPLOB ? 50 : 20;
+  c->window = kind == MODEL_LOGISTIC || kind == MODEL_BAYES || kind == MODEL_XGB ? 1 : kind == MODEL_DEEPLOB ? 50 : 20;
+  c->max_depth = 6;
   c->prior_precision = 1.0;
   c->forgetting = 1.0;
   c->hidden = kind == MODEL_DEEPLOB ? 64 : 32;
@@ -38,9 +39,9 @@ void model_config_default(model_config *c, model_kind kind) {
   c->layers = 2;
   c->heads = 4;
   c->ffn = 64;
-  c->epochs = kind == MODEL_LOGISTIC ? 20 : 10;
+  c->epochs = kind == MODEL_LOGISTIC ? 20 : kind == MODEL_XGB ? 300 : 10;
   c->batch = 64;
-  c->lr = kind == MODEL_LOGISTIC ? 1e-2 : 2e-3;
+  c->lr = kind == MODEL_LOGISTIC ? 1e-2 : kind == MODEL_XGB ? 0.1 : 2e-3;
   c->weight_decay = 1e-4;
   c->clip = 1.0;
   c->dropout = kind == MODEL_LOGISTIC ? 0.0 : 0.1;
@@ -91,6 +92,8 @@ obi_err model_config_from_json(model_config *c, const char *text, char *why, siz
       {"val_fraction", 0, offsetof(model_config, val_fraction), 0.01, 0.9},
       {"prior_precision", 0, offsetof(model_config, prior_precision), 1e-6, 1e6},
       {"forgetting", 0, offsetof(model_config, forgetting), 0.5, 1.0},
+      {"max_depth", 1, offsetof(model_config, max_depth), 1, 20},
+      {"best_rounds", 1, offsetof(model_config, best_rounds), 0, 1000000},
   };
   const char *key;
   json_t *v;
@@ -124,7 +127,7 @@ obi_err model_config_from_json(model_config *c, const char *text, char *why, siz
       *(double *)((char *)c + fields[i].off) = x;
   }
   json_decref(o);
-  if (!err && (c->kind == MODEL_LOGISTIC || c->kind == MODEL_BAYES) && c->window != 1) {
+  if (!err && (c->kind == MODEL_LOGISTIC || c->kind == MODEL_BAYES || c->kind == MODEL_XGB) && c->window != 1) {
     snprintf(why, why_len, "the %s model reads one row: window must be 1", kind_names[c->kind]);
     err = OBI_EPARSE;
   }
@@ -139,7 +142,7 @@ static slab_layout layout(const model_config *cfg, int C) {
   slab_layout L = {0};
   size_t o = 0;
   int H = cfg->hidden, A = cfg->attn;
-  if (cfg->kind == MODEL_LOGISTIC || cfg->kind == MODEL_BAYES) {
+  if (cfg->kind == MODEL_LOGISTIC || cfg->kind == MODEL_BAYES || cfg->kind == MODEL_XGB) {
     L.feat = C;
   } else if (cfg->kind == MODEL_TRANSFORMER) {
     o = tf_layout(&L, cfg, C, o);
@@ -231,7 +234,8 @@ obi_err model_new(obi_model **out, const model_config *cfg, int C, const char *c
                   const float *std) {
   *out = NULL;
   if (C < 1 || C > MODEL_MAX_FEATURES || cfg->kind >= MODEL__COUNT || cfg->window < 1 || cfg->hidden < 1 ||
-      cfg->attn < 1 || ((cfg->kind == MODEL_LOGISTIC || cfg->kind == MODEL_BAYES) && cfg->window != 1) ||
+      cfg->attn < 1 ||
+      ((cfg->kind == MODEL_LOGISTIC || cfg->kind == MODEL_BAYES || cfg->kind == MODEL_XGB) && cfg->window != 1) ||
       !(cfg->prior_precision > 0) || !(cfg->forgetting > 0 && cfg->forgetting <= 1) ||
       (cfg->kind == MODEL_TRANSFORMER && (cfg->layers < 1 || cfg->layers > TF_MAX_LAYERS || cfg->heads < 1 ||
                                           cfg->hidden % cfg->heads || cfg->ffn < 1)) ||
@@ -273,6 +277,7 @@ void model_free(obi_model *m) {
   if (!m) return;
   free(m->tf);
   free(m->pending);
+  xgb_free(m);
   float *bufs[] = {m->x,      m->h,     m->c,      m->gates,     m->u,       m->a,       m->rep,    m->rep_drop,
                    m->logits, m->probs, m->drep,   m->dh,        m->scratch, m->dlogits, m->params, m->grads,
                    m->mean,   m->std,   m->ring_x, m->ring_proj, m->sh,      m->sc,      m->sgates};
@@ -441,6 +446,11 @@ static void softmax_rows(float *probs, const float *logits, int B) {
 }
 
 void model_predict(obi_model *m, const float *X, const int64_t *ends, int B, float *probs) {
+  if (m->cfg.kind == MODEL_XGB) { /* the trees read the raw rows */
+    if (!xgb_predict(m, X, ends, B, probs))
+      for (int i = 0; i < B * MODEL_CLASSES; i++) probs[i] = 1.0f / MODEL_CLASSES;
+    return;
+  }
   for (int done = 0; done < B;) {
     int n = B - done < 256 ? B - done : 256;
     if (!ensure_batch(m, n)) return;
@@ -453,7 +463,8 @@ void model_predict(obi_model *m, const float *X, const int64_t *ends, int B, flo
 
 float model_loss_backward(obi_model *m, const float *X, const int64_t *ends, const int32_t *targets, int B,
                           const float *class_w) {
-  if (!ensure_batch(m, B) || m->cfg.kind == MODEL_BAYES) return NAN; /* bayes learns by model_bayes_update */
+  if (!ensure_batch(m, B) || m->cfg.kind == MODEL_BAYES || m->cfg.kind == MODEL_XGB)
+    return NAN; /* bayes learns by model_bayes_update, xgb by boosting (model_fit) */
   const slab_layout *L = &m->L;
   float *P = m->params, *G = m->grads;
   int T = m->cfg.window, C = m->C, H = m->cfg.hidden, A = m->cfg.attn, F = L->feat;
@@ -525,6 +536,12 @@ int model_step(obi_model *m, const float *row, float *probs) {
   m->seen++;
   if (m->seen < T) return 0;
   float logits[MODEL_CLASSES];
+  if (m->cfg.kind == MODEL_XGB) {
+    int64_t zero = 0;
+    if (!xgb_predict(m, row, &zero, 1, probs))
+      for (int k = 0; k < MODEL_CLASSES; k++) probs[k] = 1.0f / MODEL_CLASSES;
+    return 1;
+  }
   if (m->cfg.kind == MODEL_BAYES) {
     bayes_logits(m, x, logits);
   } else if (m->cfg.kind == MODEL_LOGISTIC) {
@@ -581,12 +598,14 @@ static int tensors_of(const obi_model *m, named_tensor *t, char (*names)[48]) {
 }
 
 static json_t *config_json(const model_config *c) {
-  return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:i, s:i, s:f, s:i, s:I, s:f, s:f}",
-                   "window", c->window, "hidden", c->hidden, "attn", c->attn, "layers", c->layers, "heads", c->heads,
-                   "ffn", c->ffn, "epochs", c->epochs, "batch", c->batch, "lr", c->lr, "weight_decay", c->weight_decay,
-                   "clip", c->clip, "dropout", c->dropout, "warmup_steps", c->warmup_steps, "patience", c->patience,
-                   "val_fraction", c->val_fraction, "class_weights", c->class_weights, "seed", (json_int_t)c->seed,
-                   "prior_precision", c->prior_precision, "forgetting", c->forgetting);
+  return json_pack(
+      "{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:i, s:i, s:f, s:i, s:I, s:f, s:f, s:i, "
+      "s:i}",
+      "window", c->window, "hidden", c->hidden, "attn", c->attn, "layers", c->layers, "heads", c->heads, "ffn", c->ffn,
+      "epochs", c->epochs, "batch", c->batch, "lr", c->lr, "weight_decay", c->weight_decay, "clip", c->clip, "dropout",
+      c->dropout, "warmup_steps", c->warmup_steps, "patience", c->patience, "val_fraction", c->val_fraction,
+      "class_weights", c->class_weights, "seed", (json_int_t)c->seed, "prior_precision", c->prior_precision,
+      "forgetting", c->forgetting, "max_depth", c->max_depth, "best_rounds", c->best_rounds);
 }
 
 obi_err model_save(const obi_model *m, const char *path) {
@@ -613,6 +632,7 @@ obi_err model_save(const obi_model *m, const char *path) {
   const char *keys[] = {"obi"}, *values[] = {text};
   obi_err err = st_write(path, t, n, keys, values, 1);
   free(text);
+  if (!err && m->cfg.kind == MODEL_XGB && !xgb_save(m, path)) err = OBI_EIO;
   return err;
 }
 
@@ -691,6 +711,7 @@ obi_err model_load(obi_model **out, const char *path, char *why, size_t why_len)
     snprintf(why, why_len, "the file has %d tensors, a %s model has %d", f.n, kind_names[kind], n);
     goto done;
   }
+  if (kind == MODEL_XGB && !xgb_load(m, path, why, why_len)) goto done;
   *out = m;
   m = NULL;
   err = OBI_OK;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "obi/model.h"
+#include "obi/train.h"
 
 #define TF_MAX_LAYERS 8
 
@@ -43,6 +44,7 @@ struct obi_model {
   uint8_t *mask;
   uint64_t rng;
   float *tf;      /* transformer activations for cap windows (transformer.c) */
+  void *booster;  /* xgb: BoosterHandle */
   float *pending; /* bayes: normalised rows waiting for their labels (a ring) */
   int pending_head, pending_n, pending_cap;
   size_t tf_per_window;
@@ -57,6 +59,13 @@ void tf_init(obi_model *m, uint64_t *rng);
 size_t tf_floats_per_window(const model_config *cfg);
 void tf_forward(obi_model *m, int B);  /* m->x (B, T, C) -> m->rep (B, D) */
 void tf_backward(obi_model *m, int B); /* m->drep (B, D) -> gradients */
+
+/* xgb.c */
+obi_err xgb_fit(obi_model *m, const train_data *d, train_callback cb, void *ctx, train_result *res);
+int xgb_predict(obi_model *m, const float *X, const int64_t *ends, int B, float *probs);
+void xgb_free(obi_model *m);
+int xgb_save(const obi_model *m, const char *path);
+int xgb_load(obi_model *m, const char *path, char *why, size_t why_len);
 
 /* deeplob.c */
 size_t dl_layout(slab_layout *L, const model_config *cfg, int C, size_t offset);

@@ -1,6 +1,8 @@
 /* train.c — the training loop (train.h) and classification metrics. */
 #include "obi/train.h"
 
+#include "model_internal.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +172,7 @@ obi_err model_fit(obi_model *m, const train_data *d, train_callback cb, void *ct
   const model_config *c = model_get_config(m);
   memset(res, 0, sizeof *res);
   if (c->kind == MODEL_BAYES) return bayes_fit(m, d, cb, ctx, res);
+  if (c->kind == MODEL_XGB) return xgb_fit(m, d, cb, ctx, res);
   int T = c->window;
   int64_t val_start = d->train_end - (int64_t)floor((double)d->train_end * c->val_fraction);
   /* training windows end before val_start - purge; validation windows start at val_start */
