@@ -528,7 +528,7 @@ int model_step(obi_model *m, const float *row, float *probs) {
     softmax_rows(probs, lg, 1);
     return 1;
   }
-  if (m->cfg.kind != MODEL_LOGISTIC) { /* the row's input projection, once */
+  if (m->cfg.kind == MODEL_LSTM || m->cfg.kind == MODEL_ATTN_LSTM) { /* the row's input projection, once */
     float *proj = m->ring_proj + (size_t)slot * G;
     nn_linear_forward(proj, x, P + L->w_ih, NULL, 1, C, G);
     for (int k = 0; k < G; k++) proj[k] += P[L->b_ih + k] + P[L->b_hh + k];
