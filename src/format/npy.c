@@ -4,6 +4,7 @@
  * final newline so that the data starts at a multiple of 64 bytes. The writer reserves a
  * 128-byte header so that the final shape always fits when it is rewritten on close. */
 #include "obi/npy.h"
+#include "why.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -71,16 +72,6 @@ obi_err npy_close(npy_writer *w) {
   return ok ? OBI_OK : OBI_EIO;
 }
 
-static obi_err bad(char *why, size_t why_len, obi_err err, const char *fmt, ...) {
-  if (why && why_len) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-  }
-  return err;
-}
-
 /* Finds 'key': in the header dict and returns a pointer just after the colon and spaces. */
 static const char *dict_value(const char *dict, const char *key) {
   const char *k = strstr(dict, key);
@@ -96,7 +87,7 @@ static const char *dict_value(const char *dict, const char *key) {
 obi_err npy_read(npy_array *a, const char *path, char *why, size_t why_len) {
   memset(a, 0, sizeof *a);
   FILE *f = fopen(path, "rb");
-  if (!f) return bad(why, why_len, errno == ENOENT ? OBI_ENOENT : OBI_EIO, "cannot open");
+  if (!f) return why_fail(why, why_len, errno == ENOENT ? OBI_ENOENT : OBI_EIO, "cannot open");
   obi_err err = npy_read_stream(a, f, why, why_len);
   fclose(f);
   return err;
@@ -108,11 +99,11 @@ obi_err npy_read_stream(npy_array *a, FILE *f, char *why, size_t why_len) {
   unsigned char pre[10];
   char *dict = NULL;
   if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0) {
-    bad(why, why_len, err, "not a .npy file (bad magic)");
+    why_fail(why, why_len, err, "not a .npy file (bad magic)");
     goto fail;
   }
   if (pre[6] != 1 && pre[6] != 2 && pre[6] != 3) {
-    bad(why, why_len, err, "unsupported .npy version %d", pre[6]);
+    why_fail(why, why_len, err, "unsupported .npy version %d", pre[6]);
     goto fail;
   }
   size_t hlen = pre[8] | (size_t)pre[9] << 8;
@@ -122,7 +113,7 @@ obi_err npy_read_stream(npy_array *a, FILE *f, char *why, size_t why_len) {
     hlen |= (size_t)more[0] << 16 | (size_t)more[1] << 24;
   }
   if (hlen > (1u << 20)) {
-    bad(why, why_len, err, "header length %zu is implausible", hlen);
+    why_fail(why, why_len, err, "header length %zu is implausible", hlen);
     goto fail;
   }
   dict = malloc(hlen + 1);
@@ -134,23 +125,23 @@ obi_err npy_read_stream(npy_array *a, FILE *f, char *why, size_t why_len) {
   dict[hlen] = 0;
   const char *v = dict_value(dict, "'descr'");
   if (!v || *v != '\'' || !strchr(v + 1, '\'') || strchr(v + 1, '\'') - (v + 1) >= (long)sizeof a->descr) {
-    bad(why, why_len, err, "header has no valid 'descr'");
+    why_fail(why, why_len, err, "header has no valid 'descr'");
     goto fail;
   }
   memcpy(a->descr, v + 1, (size_t)(strchr(v + 1, '\'') - (v + 1)));
   a->item = item_size(a->descr);
   if (!a->item) {
-    bad(why, why_len, err, "unsupported dtype '%s'", a->descr);
+    why_fail(why, why_len, err, "unsupported dtype '%s'", a->descr);
     goto fail;
   }
   v = dict_value(dict, "'fortran_order'");
   if (!v || strncmp(v, "False", 5) != 0) {
-    bad(why, why_len, err, "only C-order arrays are supported");
+    why_fail(why, why_len, err, "only C-order arrays are supported");
     goto fail;
   }
   v = dict_value(dict, "'shape'");
   if (!v || *v != '(') {
-    bad(why, why_len, err, "header has no valid 'shape'");
+    why_fail(why, why_len, err, "header has no valid 'shape'");
     goto fail;
   }
   v++;
@@ -160,7 +151,7 @@ obi_err npy_read_stream(npy_array *a, FILE *f, char *why, size_t why_len) {
     char *end;
     unsigned long long d = strtoull(v, &end, 10);
     if (end == v || a->ndim == 2) {
-      bad(why, why_len, err, "shape must have 1 or 2 dimensions");
+      why_fail(why, why_len, err, "shape must have 1 or 2 dimensions");
       goto fail;
     }
     a->shape[a->ndim++] = d;
@@ -169,12 +160,12 @@ obi_err npy_read_stream(npy_array *a, FILE *f, char *why, size_t why_len) {
     if (*v == ',') v++;
   }
   if (a->ndim == 0) {
-    bad(why, why_len, err, "scalars are not supported");
+    why_fail(why, why_len, err, "scalars are not supported");
     goto fail;
   }
   uint64_t count = a->shape[0] * (a->ndim == 2 ? a->shape[1] : 1);
   if (a->shape[0] > (1ull << 40) || (a->ndim == 2 && a->shape[1] > (1ull << 24)) || count > (1ull << 36)) {
-    bad(why, why_len, OBI_ERANGE, "shape too large");
+    why_fail(why, why_len, OBI_ERANGE, "shape too large");
     err = OBI_ERANGE;
     goto fail;
   }
@@ -210,7 +201,7 @@ obi_err npy_read_stream(npy_array *a, FILE *f, char *why, size_t why_len) {
   free(dict);
   return OBI_OK;
 truncated:
-  bad(why, why_len, OBI_ERANGE, "file is truncated (shorter than its header says)");
+  why_fail(why, why_len, OBI_ERANGE, "file is truncated (shorter than its header says)");
   err = OBI_ERANGE;
 fail:
   free(dict);

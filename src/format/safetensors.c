@@ -4,6 +4,7 @@
  * offsets match its shape exactly, lie inside the data and do not overlap, so a truncated or
  * tampered file is an error, never a read past the buffer. */
 #include "obi/safetensors.h"
+#include "why.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -11,16 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static obi_err bad(char *why, size_t why_len, obi_err err, const char *fmt, ...) {
-  if (why && why_len) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-  }
-  return err;
-}
 
 obi_err st_write(const char *path, const st_tensor *t, int n, const char *const *meta_keys,
                  const char *const *meta_values, int n_meta) {
@@ -73,20 +64,20 @@ obi_err st_read_buffer(st_file *f, unsigned char *buf, size_t len, char *why, si
   obi_err err = OBI_EPARSE;
   json_t *h = NULL;
   if (len < 8) {
-    bad(why, why_len, err, "truncated: %zu bytes, no header length", len);
+    why_fail(why, why_len, err, "truncated: %zu bytes, no header length", len);
     goto fail;
   }
   uint64_t hl = 0;
   for (int i = 0; i < 8; i++) hl |= (uint64_t)buf[i] << (8 * i);
   if (hl > len - 8 || hl > (100u << 20)) {
-    bad(why, why_len, err, "truncated or corrupt: header of %llu bytes in a %zu-byte file", (unsigned long long)hl,
-        len);
+    why_fail(why, why_len, err, "truncated or corrupt: header of %llu bytes in a %zu-byte file", (unsigned long long)hl,
+             len);
     goto fail;
   }
   json_error_t jerr;
   h = json_loadb((const char *)buf + 8, (size_t)hl, 0, &jerr);
   if (!h || !json_is_object(h)) {
-    bad(why, why_len, err, "header is not a JSON object (%s)", h ? "" : jerr.text);
+    why_fail(why, why_len, err, "header is not a JSON object (%s)", h ? "" : jerr.text);
     goto fail;
   }
   const unsigned char *data = buf + 8 + hl;
@@ -106,7 +97,7 @@ obi_err st_read_buffer(st_file *f, unsigned char *buf, size_t len, char *why, si
       const char *mk;
       json_t *mv;
       if (!json_is_object(val)) {
-        bad(why, why_len, err, "__metadata__ is not an object");
+        why_fail(why, why_len, err, "__metadata__ is not an object");
         goto fail;
       }
       json_object_foreach(val, mk, mv) {
@@ -120,12 +111,12 @@ obi_err st_read_buffer(st_file *f, unsigned char *buf, size_t len, char *why, si
     json_t *dt = json_object_get(val, "dtype"), *shape = json_object_get(val, "shape"),
            *offs = json_object_get(val, "data_offsets");
     if (!json_is_string(dt) || strcmp(json_string_value(dt), "F32") != 0) {
-      bad(why, why_len, err, "tensor '%s': dtype must be F32", key);
+      why_fail(why, why_len, err, "tensor '%s': dtype must be F32", key);
       goto fail;
     }
     if (!json_is_array(shape) || json_array_size(shape) > ST_MAX_DIMS || !json_is_array(offs) ||
         json_array_size(offs) != 2) {
-      bad(why, why_len, err, "tensor '%s': bad shape or data_offsets", key);
+      why_fail(why, why_len, err, "tensor '%s': bad shape or data_offsets", key);
       goto fail;
     }
     st_tensor *t = &f->t[f->n];
@@ -133,13 +124,13 @@ obi_err st_read_buffer(st_file *f, unsigned char *buf, size_t len, char *why, si
     for (size_t d = 0; d < json_array_size(shape); d++) {
       json_t *x = json_array_get(shape, d);
       if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > (1 << 30)) {
-        bad(why, why_len, err, "tensor '%s': bad dimension", key);
+        why_fail(why, why_len, err, "tensor '%s': bad dimension", key);
         goto fail;
       }
       t->shape[t->ndim++] = json_integer_value(x);
       count *= (uint64_t)json_integer_value(x);
       if (count > (1ull << 34)) {
-        bad(why, why_len, err, "tensor '%s': too large", key);
+        why_fail(why, why_len, err, "tensor '%s': too large", key);
         goto fail;
       }
     }
@@ -147,8 +138,8 @@ obi_err st_read_buffer(st_file *f, unsigned char *buf, size_t len, char *why, si
     if (!json_is_integer(a) || !json_is_integer(b) || json_integer_value(a) < 0 ||
         json_integer_value(b) < json_integer_value(a) || (uint64_t)json_integer_value(b) > data_len ||
         (uint64_t)(json_integer_value(b) - json_integer_value(a)) != 4 * count || json_integer_value(a) % 4) {
-      bad(why, why_len, err, "tensor '%s': data_offsets do not match its shape or lie outside the %zu data bytes", key,
-          data_len);
+      why_fail(why, why_len, err, "tensor '%s': data_offsets do not match its shape or lie outside the %zu data bytes",
+               key, data_len);
       goto fail;
     }
     t->data = (const float *)(data + json_integer_value(a));
@@ -167,7 +158,7 @@ obi_err st_read_buffer(st_file *f, unsigned char *buf, size_t len, char *why, si
     uint64_t prev_count = 1;
     for (int d = 0; d < sorted[i - 1].ndim; d++) prev_count *= (uint64_t)sorted[i - 1].shape[d];
     if ((const unsigned char *)sorted[i - 1].data + 4 * prev_count > (const unsigned char *)sorted[i].data) {
-      bad(why, why_len, err, "tensors '%s' and '%s' overlap", sorted[i - 1].name, sorted[i].name);
+      why_fail(why, why_len, err, "tensors '%s' and '%s' overlap", sorted[i - 1].name, sorted[i].name);
       free(sorted);
       goto fail;
     }
@@ -184,7 +175,7 @@ fail:
 obi_err st_read(st_file *f, const char *path, char *why, size_t why_len) {
   memset(f, 0, sizeof *f);
   FILE *fp = fopen(path, "rb");
-  if (!fp) return bad(why, why_len, errno == ENOENT ? OBI_ENOENT : OBI_EIO, "cannot open");
+  if (!fp) return why_fail(why, why_len, errno == ENOENT ? OBI_ENOENT : OBI_EIO, "cannot open");
   unsigned char *buf = NULL;
   size_t len = 0, cap = 0;
   for (;;) {
@@ -206,7 +197,7 @@ obi_err st_read(st_file *f, const char *path, char *why, size_t why_len) {
   fclose(fp);
   if (io) {
     free(buf);
-    return bad(why, why_len, OBI_EIO, "read error");
+    return why_fail(why, why_len, OBI_EIO, "read error");
   }
   return st_read_buffer(f, buf, len, why, why_len);
 }
