@@ -130,21 +130,37 @@ typedef struct {
  * several days); fold f trains on blocks 0..f-1 (its last part validates) and tests on block f,
  * after a purge gap of the label horizon. Normalisation is fitted on each fold's training rows. */
 static int walk_forward(const dataset *d0, model_kind kind, const model_config *cfg_in, int folds, int json,
-                        const char *data) {
+                        int quiet, const char *data) {
+  /* Test blocks only after the rows the feature file fitted anything on (its micro-price table
+   * and alpha came from its training part): the part after that is cut into `folds` blocks, and
+   * each fold trains on everything before its block. With several days, whole days are blocks. */
   int64_t bounds[66];
-  int nblocks = folds + 1;
-  if (d0->nseg >= nblocks) { /* days: the last `folds` days are test blocks, the earlier ones train */
-    nblocks = d0->nseg;
-    for (int b = 0; b < nblocks; b++) bounds[b] = d0->seg_starts[b];
+  int nblocks;
+  int64_t first = d0->fitted_end;
+  if (d0->nseg > 1) {
+    int k = 0, start = 0;
+    while (start < d0->nseg && d0->seg_starts[start] < first) start++;
+    for (int s = start; s < d0->nseg && k < 65; s++) bounds[k++] = d0->seg_starts[s];
+    nblocks = k;
+    folds = nblocks - 1 < folds ? nblocks - 1 : folds;
+    if (folds < 1) return cli_input_error("%s: fewer than two days after the fitted part: no walk-forward folds", data);
+    memmove(bounds, bounds + (nblocks - folds - 1), (size_t)(folds + 1) * sizeof *bounds);
+    nblocks = folds + 1;
   } else {
-    for (int b = 0; b < nblocks; b++) bounds[b] = d0->rows * b / nblocks;
+    if (first == 0) first = d0->rows / (folds + 1); /* nothing fitted: the first block only trains */
+    nblocks = folds + 1;
+    bounds[0] = 0;
+    for (int b = 1; b < nblocks; b++) bounds[b] = first + (d0->rows - first) * (b - 1) / folds;
   }
   bounds[nblocks] = d0->rows;
   wf_fold res[64];
   int nf = 0;
   int64_t total = 0;
   double f1_sum = 0, f1_sq = 0;
-  for (int f = nblocks - folds; f < nblocks; f++) {
+  cli_progress bar;
+  cli_progress_start(&bar, "walk-forward", quiet || json);
+  for (int f = 1; f < nblocks; f++) {
+    cli_progress_update(&bar, (double)(f - 1) / (nblocks - 1), (uint64_t)(f - 1));
     dataset d = *d0;
     d.train_end = bounds[f];
     float *mean = calloc((size_t)d.C, sizeof *mean), *std = calloc((size_t)d.C, sizeof *std);
@@ -193,6 +209,7 @@ static int walk_forward(const dataset *d0, model_kind kind, const model_config *
     model_free(m);
     free(mean), free(std);
   }
+  cli_progress_done(&bar);
   if (nf == 0) return cli_input_error("%s: no fold could be trained and tested", data);
   double mean_f1 = f1_sum / nf, sd_f1 = nf > 1 ? sqrt(fmax(0, (f1_sq - nf * mean_f1 * mean_f1) / (nf - 1))) : 0;
   static const char *const bnames[3] = {"majority", "persistence", "ofi_logistic"};
@@ -235,7 +252,7 @@ static int walk_forward(const dataset *d0, model_kind kind, const model_config *
 
 static int cmd_eval(int argc, char **argv) {
   const char *model_path = NULL, *data = NULL, *label = NULL, *config = NULL;
-  int json = 0, all = 0, wf = 0;
+  int json = 0, all = 0, wf = 0, quiet = 0;
   long folds = 4;
   fi2010_opts fi = {.horizon = 10};
   for (int i = 1; i < argc; i++) {
@@ -245,6 +262,8 @@ static int cmd_eval(int argc, char **argv) {
     if (took) continue;
     if (!strcmp(o, "--json"))
       json = 1;
+    else if (!strcmp(o, "--quiet") || !strcmp(o, "-q"))
+      quiet = 1;
     else if (!strcmp(o, "--all-rows"))
       all = 1;
     else if (!strcmp(o, "--walk-forward"))
@@ -286,7 +305,7 @@ static int cmd_eval(int argc, char **argv) {
       dataset_free(&dw);
       return cli_input_error("%s", why);
     }
-    int rc = walk_forward(&dw, (model_kind)kind, &cfg, (int)folds, json, data ? data : fi.files[0]);
+    int rc = walk_forward(&dw, (model_kind)kind, &cfg, (int)folds, json, quiet, data ? data : fi.files[0]);
     dataset_free(&dw);
     return rc;
   }
@@ -432,7 +451,7 @@ done:
 const cli_command cmd_eval_def = {
     "eval", cmd_eval, "evaluate a model on the held-out part of a feature file",
     "usage: obi eval --model MODEL.safetensors --data FEATURES.npy [--label NAME] [--all-rows] [--json]\n"
-    "       obi eval --walk-forward --model NAME --data FEATURES.npy [--folds 4] [--config FILE.json] [--json]\n"
+    "       obi eval --walk-forward --model NAME --data FEATURES.npy [--folds 4] [--config FILE.json] [--json] [--quiet]\n"
     "       obi eval --model MODEL --fi2010 FILE... --horizon 10|20|30|50|100 [--fi2010-all-features] [--json]\n"
     "\n"
     "Predicts every window of the rows after the file's training part (after a purge gap of the\n"
@@ -444,10 +463,11 @@ const cli_command cmd_eval_def = {
     "Cohen's kappa, Brier score, reliability bins, a block-bootstrap 95%% interval for macro-F1, and\n"
     "against the best baseline a Diebold-Mariano test on per-window log-loss (Newey-West, lags =\n"
     "horizon - 1) and a McNemar test on per-window correctness.\n"
-    "--walk-forward trains a fresh model of kind NAME on expanding chronological folds: the rows cut\n"
-    "into folds + 1 blocks in time (or by day, with several FI-2010 days), each fold training on all\n"
-    "earlier blocks (normalisation fitted there) and testing on the next after a purge gap of the\n"
-    "label horizon; a markdown table per fold with the baselines, or --json.\n"
+    "--walk-forward trains a fresh model of kind NAME on expanding chronological folds: the rows after\n"
+    "the feature file's training part (on which its micro-price table and alpha were fitted) are cut\n"
+    "into --folds blocks in time (or whole days), each fold training on every row before its block\n"
+    "(normalisation fitted there) and testing on the block after a purge gap of the label horizon;\n"
+    "a markdown table per fold with the baselines, or --json.\n"
     "The bayes model keeps learning during the evaluation, from each row's label once its horizon\n"
     "has passed (as it would live).\n"
     "--json keys: n, accuracy, macro_f1, precision, recall, f1, confusion, log_loss, majority_accuracy,\n"

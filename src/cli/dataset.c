@@ -103,28 +103,52 @@ int dataset_load(dataset *d, const char *path, const char *label, char *why, siz
     }
     d->y[r] = v;
   }
-  /* purge gap: the label's horizon in rows (time horizons: rows within the horizon before the
-   * training boundary; the next-mid-change label: 100 rows) */
+  /* The purge gap: the most rows any label of this column can look ahead, so that no label on
+   * one side of a boundary reaches rows on the other (and an online model applies a label only
+   * after its horizon). Row horizons: k rows. Time horizons: the most rows inside any interval
+   * (t, t + h] of the file. The next-mid-change label: the longest run of rows without a mid
+   * change (from the mid column), or 100 rows when the file has none. */
   d->purge = 100;
-  for (size_t h = 0; h < json_array_size(horizons); h++) {
+  int found = 0;
+  for (size_t h = 0; h < json_array_size(horizons) && !found; h++) {
     json_t *hj = json_array_get(horizons, h);
     const char *hn = json_string_value(json_object_get(hj, "name"));
     if (!hn || strlen(label) <= 8 || strcmp(label + 8, hn) != 0) continue; /* "label_a_" / "label_b_" */
+    found = 1;
     if (json_is_integer(json_object_get(hj, "rows"))) {
       d->purge = json_integer_value(json_object_get(hj, "rows"));
-    } else {
-      int64_t ns = json_integer_value(json_object_get(hj, "ns"));
-      npy_array ts;
-      sibling(p, sizeof p, path, ".timestamps.npy", "timestamps.npy");
-      if (npy_read(&ts, p, w, sizeof w) == OBI_OK && ts.shape[0] == (uint64_t)d->rows && d->train_end > 0) {
-        const int64_t *t = ts.data;
-        int64_t b = d->train_end - 1, k = 0;
-        while (b - k >= 0 && t[b - k] > t[b] - ns) k++;
-        d->purge = k + 1;
-      }
-      npy_free(&ts);
+      continue;
     }
+    int64_t ns = json_integer_value(json_object_get(hj, "ns"));
+    npy_array ts;
+    sibling(p, sizeof p, path, ".timestamps.npy", "timestamps.npy");
+    if (npy_read(&ts, p, w, sizeof w) || ts.ndim != 1 || strcmp(ts.descr, "<i8") || ts.shape[0] != (uint64_t)d->rows) {
+      npy_free(&ts);
+      snprintf(why, why_len, "%s: the timestamps (int64, one per row) are needed for the time horizon %s", p, hn);
+      return -1;
+    }
+    const int64_t *t = ts.data;
+    int64_t most = 0;
+    for (int64_t r = 0, e = 0; r < d->rows; r++) { /* e: the last row with t <= t[r] + ns */
+      if (e < r) e = r;
+      while (e + 1 < d->rows && t[e + 1] <= t[r] + ns) e++;
+      if (e - r > most) most = e - r;
+    }
+    d->purge = most + 1;
+    npy_free(&ts);
   }
+  if (!found && !strcmp(label, "label_next_mid_change")) {
+    for (int c = 0; c < d->C; c++)
+      if (!strcmp(d->names[c], "mid")) {
+        int64_t run = 0, longest = 0;
+        for (int64_t r = 1; r < d->rows; r++) {
+          run = d->X[r * d->C + c] == d->X[(r - 1) * d->C + c] ? run + 1 : 0;
+          if (run > longest) longest = run;
+        }
+        d->purge = longest + 1;
+      }
+  }
+  d->fitted_end = d->train_end; /* micro-price table, alpha, normalisation: fitted on rows before this */
   return 0;
 }
 
@@ -173,6 +197,7 @@ int dataset_load_fi2010(dataset *d, const char *const *paths, int n, int k, int 
     d->names[c] = names[c];
   }
   d->train_end = (int64_t)((double)d->rows * train_fraction);
+  d->fitted_end = 0; /* FI-2010 comes normalised; obi fits nothing on it but the model's statistics */
   d->purge = k;
   d->mean = calloc((size_t)C, sizeof *d->mean);
   d->std = calloc((size_t)C, sizeof *d->std);

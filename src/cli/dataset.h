@@ -16,6 +16,7 @@ typedef struct {
   const char **names; /* owned by meta */
   float *mean, *std;
   int64_t train_end, purge;
+  int64_t fitted_end; /* rows before this were used to fit the file's micro-price table and alpha */
   int8_t *y;
   char label[64];
   int64_t *seg_starts; /* days (FI-2010 files), or NULL */
