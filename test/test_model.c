@@ -69,7 +69,8 @@ void model_backward_matches_finite_differences(void) {
   int32_t y[B] = {0, 1, 2, 2, 1, 0};
   float w[3] = {1.0f, 0.5f, 2.0f};
   for (int kind = 0; kind < MODEL__COUNT; kind++) {
-    if (kind == MODEL_BAYES || kind == MODEL_XGB) continue; /* no gradient (test_bayes.c, model_xgb_round_trip) */
+    if (kind == MODEL_BAYES || kind == MODEL_XGB || kind == MODEL_ENSEMBLE)
+      continue; /* no gradient (test_bayes.c, model_xgb_round_trip, test_ensemble.c) */
     obi_model *m = small_model((model_kind)kind, C);
     int T = model_get_config(m)->window;
     int64_t ends[B];
@@ -167,7 +168,7 @@ void model_files_round_trip_and_bad_files(void) {
   for (int i = 0; i < ROWS * C; i++) X[i] = frand();
   char path[600], why[512];
   for (int kind = 0; kind < MODEL__COUNT; kind++) {
-    if (kind == MODEL_XGB) continue; /* needs a trained booster: model_xgb_round_trip */
+    if (kind == MODEL_XGB || kind == MODEL_ENSEMBLE) continue; /* need trained boosters: model_xgb_round_trip, test_ensemble.c */
     obi_model *m = small_model((model_kind)kind, C), *l = NULL;
     snprintf(path, sizeof path, "%s/m%d.safetensors", test_tmpdir(), kind);
     CHECK_EQ(model_save(m, path), OBI_OK);

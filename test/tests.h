@@ -81,5 +81,7 @@
   X(bayes_one_update_by_hand) \
   X(bayes_matches_batch_laplace) \
   X(bayes_delayed_labels) \
-  X(bayes_uncertainty_shrinks)
+  X(bayes_uncertainty_shrinks) \
+  X(ensemble_oof_never_sees_its_test_rows) \
+  X(ensemble_learns_saves_and_averages)
 // clang-format on

@@ -18,6 +18,9 @@
  *               sequential pass, and online with labels that arrive late (model_bayes_*)
  *   xgb         gradient-boosted trees through XGBoost's C API (multi:softprob) on the last row;
  *               the booster is saved in XGBoost's own JSON format beside the model file
+ *   ensemble    a stacked ensemble: a multinomial logistic meta-learner on the logarithms of base
+ *               models' probabilities, fitted on their out-of-fold predictions from time-ordered
+ *               folds (or, with stack 0, the plain average of the bases)
  * All parameters live in one slab (and their gradients in another) so that the optimiser,
  * gradient clipping, checkpoints and files treat them as one array. */
 #ifndef OBI_MODEL_H
@@ -39,6 +42,7 @@ typedef enum {
   MODEL_DEEPLOB,
   MODEL_BAYES,
   MODEL_XGB,
+  MODEL_ENSEMBLE,
   MODEL__COUNT
 } model_kind;
 
@@ -59,6 +63,9 @@ typedef struct {
   double forgetting;      /* bayes: precisions decay towards the prior by this factor per update (1: none) */
   int max_depth;          /* xgb: tree depth (default 6); xgb uses epochs as boosting rounds, lr as eta */
   int best_rounds;        /* xgb: rounds kept after early stopping (set by training) */
+  char bases[96];         /* ensemble: base kinds, comma-separated (default "logistic,lstm,xgb") */
+  int stack;              /* ensemble: 1 a fitted meta-learner (default), 0 the plain average */
+  int ens_folds;          /* ensemble: time-ordered folds for the out-of-fold predictions (default 3) */
 } model_config;
 
 /* Defaults per kind (small enough to train in minutes on two cores). */

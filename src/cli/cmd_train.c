@@ -104,7 +104,11 @@ static int cmd_train(int argc, char **argv) {
   train_data td = {d.X, d.y, d.rows, d.C, d.train_end, d.purge, d.seg_starts, d.nseg};
   train_ui ui = {.quiet = quiet, .json = json};
   cli_progress_start(&ui.progress, "train", quiet || json);
-  if (!quiet && !json)
+  if (!quiet && !json && cfg.kind == MODEL_ENSEMBLE)
+    printf("training an ensemble of %s (%s) on %s, label %s: %lld training rows, purge %lld\n", cfg.bases,
+           cfg.stack ? "stacked: out-of-fold predictions, then a logistic meta-learner" : "the plain average", data,
+           d.label, (long long)d.train_end, (long long)d.purge);
+  else if (!quiet && !json)
     printf("training %s (%zu parameters) on %s, label %s: %lld training rows, purge %lld\n", kind_name,
            model_param_count(m), data, d.label, (long long)d.train_end, (long long)d.purge);
   train_result *res = calloc(1, sizeof *res);
@@ -130,8 +134,12 @@ static int cmd_train(int argc, char **argv) {
     }
     printf("]}\n");
   } else if (!quiet) {
-    printf("best epoch %d (validation macro-F1 %.4f); %.0f training windows/s; saved %s\n", res->best_epoch,
-           res->best_val_macro_f1, res->windows_per_second, out);
+    if (cfg.kind == MODEL_ENSEMBLE)
+      printf("%s (validation macro-F1 %.4f); saved %s and its %s beside it\n",
+             cfg.stack ? "meta-learner fitted" : "bases fitted", res->best_val_macro_f1, out, "base models");
+    else
+      printf("best epoch %d (validation macro-F1 %.4f); %.0f training windows/s; saved %s\n", res->best_epoch,
+             res->best_val_macro_f1, res->windows_per_second, out);
     double gain[MODEL_MAX_FEATURES];
     if (model_xgb_importance(m, gain) == OBI_OK) { /* the ten largest by total gain */
       printf("feature importance (total gain):");

@@ -25,7 +25,7 @@
 #define MODEL_FORMAT_VERSION "1"
 
 static const char *const kind_names[MODEL__COUNT] = {"logistic", "lstm",  "attn_lstm", "transformer",
-                                                     "deeplob",  "bayes", "xgb"};
+                                                     "deeplob",  "bayes", "xgb",       "ensemble"};
 
 void model_config_default(model_config *c, model_kind kind) {
   memset(c, 0, sizeof *c);
@@ -50,6 +50,9 @@ void model_config_default(model_config *c, model_kind kind) {
   c->val_fraction = 0.2;
   c->class_weights = 1;
   c->seed = 42;
+  snprintf(c->bases, sizeof c->bases, "logistic,lstm,xgb");
+  c->stack = 1;
+  c->ens_folds = 3;
 }
 
 int model_kind_from_name(const char *name) {
@@ -94,6 +97,8 @@ obi_err model_config_from_json(model_config *c, const char *text, char *why, siz
       {"forgetting", 0, offsetof(model_config, forgetting), 0.5, 1.0},
       {"max_depth", 1, offsetof(model_config, max_depth), 1, 20},
       {"best_rounds", 1, offsetof(model_config, best_rounds), 0, 1000000},
+      {"stack", 1, offsetof(model_config, stack), 0, 1},
+      {"ens_folds", 1, offsetof(model_config, ens_folds), 2, 10},
   };
   const char *key;
   json_t *v;
@@ -102,6 +107,18 @@ obi_err model_config_from_json(model_config *c, const char *text, char *why, siz
     size_t i = 0, n = sizeof fields / sizeof fields[0];
     if (!strcmp(key, "seed") && json_is_integer(v)) {
       c->seed = (uint64_t)json_integer_value(v);
+      continue;
+    }
+    if (!strcmp(key, "bases")) {
+      model_kind kinds[ENS_MAX_BASES];
+      if (!json_is_string(v) || strlen(json_string_value(v)) >= sizeof c->bases ||
+          ens_parse_bases(json_string_value(v), kinds) < 0) {
+        snprintf(why, why_len, "'bases' must be a comma-separated list of 1 to %d model kinds (not ensemble)",
+                 ENS_MAX_BASES);
+        err = OBI_EPARSE;
+        break;
+      }
+      snprintf(c->bases, sizeof c->bases, "%s", json_string_value(v));
       continue;
     }
     while (i < n && strcmp(fields[i].key, key)) i++;
@@ -144,6 +161,10 @@ static slab_layout layout(const model_config *cfg, int C) {
   int H = cfg->hidden, A = cfg->attn;
   if (cfg->kind == MODEL_LOGISTIC || cfg->kind == MODEL_BAYES || cfg->kind == MODEL_XGB) {
     L.feat = C;
+  } else if (cfg->kind == MODEL_ENSEMBLE) {
+    model_kind kinds[ENS_MAX_BASES];
+    int nb = ens_parse_bases(cfg->bases, kinds);
+    L.feat = MODEL_CLASSES * (nb > 0 ? nb : 1);
   } else if (cfg->kind == MODEL_TRANSFORMER) {
     o = tf_layout(&L, cfg, C, o);
     L.feat = cfg->hidden;
@@ -239,7 +260,8 @@ obi_err model_new(obi_model **out, const model_config *cfg, int C, const char *c
       !(cfg->prior_precision > 0) || !(cfg->forgetting > 0 && cfg->forgetting <= 1) ||
       (cfg->kind == MODEL_TRANSFORMER && (cfg->layers < 1 || cfg->layers > TF_MAX_LAYERS || cfg->heads < 1 ||
                                           cfg->hidden % cfg->heads || cfg->ffn < 1)) ||
-      (cfg->kind == MODEL_DEEPLOB && (C % 4 || C < 4)))
+      (cfg->kind == MODEL_DEEPLOB && (C % 4 || C < 4)) ||
+      (cfg->kind == MODEL_ENSEMBLE && ens_parse_bases(cfg->bases, (model_kind[ENS_MAX_BASES]){0}) < 0))
     return OBI_EINVAL;
   obi_model *m = calloc(1, sizeof *m);
   if (!m) return OBI_ENOMEM;
@@ -269,6 +291,14 @@ obi_err model_new(obi_model **out, const model_config *cfg, int C, const char *c
   }
   m->rng = cfg->seed ^ 0x9E3779B97F4A7C15ULL;
   init_params(m);
+  if (cfg->kind == MODEL_ENSEMBLE) {
+    m->nbase = ens_parse_bases(cfg->bases, m->base_kind);
+    obi_err err = ens_new_bases(m);
+    if (err) {
+      model_free(m);
+      return err;
+    }
+  }
   *out = m;
   return OBI_OK;
 }
@@ -278,6 +308,7 @@ void model_free(obi_model *m) {
   free(m->tf);
   free(m->pending);
   xgb_free(m);
+  ens_free_bases(m);
   float *bufs[] = {m->x,      m->h,     m->c,      m->gates,     m->u,       m->a,       m->rep,    m->rep_drop,
                    m->logits, m->probs, m->drep,   m->dh,        m->scratch, m->dlogits, m->params, m->grads,
                    m->mean,   m->std,   m->ring_x, m->ring_proj, m->sh,      m->sc,      m->sgates};
@@ -446,6 +477,10 @@ static void softmax_rows(float *probs, const float *logits, int B) {
 }
 
 void model_predict(obi_model *m, const float *X, const int64_t *ends, int B, float *probs) {
+  if (m->cfg.kind == MODEL_ENSEMBLE) {
+    ens_predict(m, X, ends, B, probs);
+    return;
+  }
   if (m->cfg.kind == MODEL_XGB) { /* the trees read the raw rows */
     if (!xgb_predict(m, X, ends, B, probs))
       for (int i = 0; i < B * MODEL_CLASSES; i++) probs[i] = 1.0f / MODEL_CLASSES;
@@ -463,8 +498,9 @@ void model_predict(obi_model *m, const float *X, const int64_t *ends, int B, flo
 
 float model_loss_backward(obi_model *m, const float *X, const int64_t *ends, const int32_t *targets, int B,
                           const float *class_w) {
-  if (!ensure_batch(m, B) || m->cfg.kind == MODEL_BAYES || m->cfg.kind == MODEL_XGB)
-    return NAN; /* bayes learns by model_bayes_update, xgb by boosting (model_fit) */
+  if (!ensure_batch(m, B) || m->cfg.kind == MODEL_BAYES || m->cfg.kind == MODEL_XGB ||
+      m->cfg.kind == MODEL_ENSEMBLE)
+    return NAN; /* bayes learns by model_bayes_update, xgb by boosting, the ensemble by stacking (model_fit) */
   const slab_layout *L = &m->L;
   float *P = m->params, *G = m->grads;
   int T = m->cfg.window, C = m->C, H = m->cfg.hidden, A = m->cfg.attn, F = L->feat;
@@ -502,9 +538,13 @@ float model_loss_backward(obi_model *m, const float *X, const int64_t *ends, con
 
 /* ---- streaming ---- */
 
-void model_reset(obi_model *m) { m->seen = 0; }
+void model_reset(obi_model *m) {
+  if (m->cfg.kind == MODEL_ENSEMBLE) ens_reset(m);
+  m->seen = 0;
+}
 
 int model_step(obi_model *m, const float *row, float *probs) {
+  if (m->cfg.kind == MODEL_ENSEMBLE) return ens_step(m, row, probs);
   const float *P = m->params;
   const slab_layout *L = &m->L;
   int T = m->cfg.window, C = m->C, H = m->cfg.hidden, A = m->cfg.attn, G = 4 * H;
@@ -600,12 +640,13 @@ static int tensors_of(const obi_model *m, named_tensor *t, char (*names)[48]) {
 static json_t *config_json(const model_config *c) {
   return json_pack(
       "{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:i, s:i, s:f, s:i, s:I, s:f, s:f, s:i, "
-      "s:i}",
+      "s:i, s:s, s:i, s:i}",
       "window", c->window, "hidden", c->hidden, "attn", c->attn, "layers", c->layers, "heads", c->heads, "ffn", c->ffn,
       "epochs", c->epochs, "batch", c->batch, "lr", c->lr, "weight_decay", c->weight_decay, "clip", c->clip, "dropout",
       c->dropout, "warmup_steps", c->warmup_steps, "patience", c->patience, "val_fraction", c->val_fraction,
       "class_weights", c->class_weights, "seed", (json_int_t)c->seed, "prior_precision", c->prior_precision,
-      "forgetting", c->forgetting, "max_depth", c->max_depth, "best_rounds", c->best_rounds);
+      "forgetting", c->forgetting, "max_depth", c->max_depth, "best_rounds", c->best_rounds, "bases",
+      c->bases, "stack", c->stack, "ens_folds", c->ens_folds);
 }
 
 obi_err model_save(const obi_model *m, const char *path) {
@@ -633,6 +674,11 @@ obi_err model_save(const obi_model *m, const char *path) {
   obi_err err = st_write(path, t, n, keys, values, 1);
   free(text);
   if (!err && m->cfg.kind == MODEL_XGB && !xgb_save(m, path)) err = OBI_EIO;
+  for (int i = 0; !err && i < m->nbase; i++) {
+    char bp[1024];
+    ens_base_path(bp, sizeof bp, path, i, m->base_kind[i]);
+    err = model_save(m->base[i], bp);
+  }
   return err;
 }
 
@@ -712,6 +758,23 @@ obi_err model_load(obi_model **out, const char *path, char *why, size_t why_len)
     goto done;
   }
   if (kind == MODEL_XGB && !xgb_load(m, path, why, why_len)) goto done;
+  for (int i = 0; i < m->nbase; i++) { /* the bases, from their files beside this one */
+    char bp[1024], bwhy[512];
+    obi_model *b = NULL;
+    ens_base_path(bp, sizeof bp, path, i, m->base_kind[i]);
+    if ((err = model_load(&b, bp, bwhy, sizeof bwhy)) != OBI_OK) {
+      snprintf(why, why_len, "base model %d: %s", i, bwhy);
+      goto done;
+    }
+    err = OBI_EPARSE;
+    if (b->cfg.kind != m->base_kind[i] || b->C != m->C || b->cfg.window > m->cfg.window) {
+      snprintf(why, why_len, "base model %d (%s) does not match the ensemble's description", i, bp);
+      model_free(b);
+      goto done;
+    }
+    model_free(m->base[i]);
+    m->base[i] = b;
+  }
   *out = m;
   m = NULL;
   err = OBI_OK;

@@ -9,6 +9,7 @@
 #include "obi/train.h"
 
 #define TF_MAX_LAYERS 8
+#define ENS_MAX_BASES 8
 
 typedef struct { /* offsets of one transformer block's parameters */
   size_t ln1_g, ln1_b, qkv_w, qkv_b, o_w, o_b, ln2_g, ln2_b, ff1_w, ff1_b, ff2_w, ff2_b;
@@ -48,6 +49,9 @@ struct obi_model {
   float *pending; /* bayes: normalised rows waiting for their labels (a ring) */
   int pending_head, pending_n, pending_cap;
   size_t tf_per_window;
+  obi_model *base[ENS_MAX_BASES]; /* ensemble */
+  model_kind base_kind[ENS_MAX_BASES];
+  int nbase;
   /* streaming */
   float *ring_x, *ring_proj, *sh, *sc, *sgates;
   int64_t seen;
@@ -66,6 +70,27 @@ int xgb_predict(obi_model *m, const float *X, const int64_t *ends, int B, float 
 void xgb_free(obi_model *m);
 int xgb_save(const obi_model *m, const char *path);
 int xgb_load(obi_model *m, const char *path, char *why, size_t why_len);
+
+/* ensemble.c */
+int ens_parse_bases(const char *s, model_kind *kinds); /* the count, or -1 */
+void ens_base_path(char *out, size_t len, const char *path, int i, model_kind kind);
+obi_err ens_new_bases(obi_model *m);
+void ens_free_bases(obi_model *m);
+void ens_predict(obi_model *m, const float *X, const int64_t *ends, int B, float *probs);
+int ens_step(obi_model *m, const float *row, float *probs);
+void ens_reset(obi_model *m);
+obi_err ens_fit(obi_model *m, const train_data *d, train_callback cb, void *ctx, train_result *res);
+/* The out-of-fold predictions the meta-learner is fitted on: the training part cut at bounds
+ * (ens_folds + 2 values, bounds[0] = 0, the last = train_end); window ends[w] of block k
+ * (k >= 1) lies in [bounds[k] + purge, bounds[k + 1]) and was predicted by bases trained on
+ * rows before bounds[k]. probs (nbase, n, 3). */
+typedef struct {
+  int64_t bounds[12];
+  int64_t n, *ends;
+  float *probs;
+} ens_oof_result;
+obi_err ens_oof(const obi_model *m, const train_data *d, ens_oof_result *r);
+void ens_oof_free(ens_oof_result *r);
 
 /* deeplob.c */
 size_t dl_layout(slab_layout *L, const model_config *cfg, int C, size_t offset);

@@ -173,6 +173,7 @@ obi_err model_fit(obi_model *m, const train_data *d, train_callback cb, void *ct
   memset(res, 0, sizeof *res);
   if (c->kind == MODEL_BAYES) return bayes_fit(m, d, cb, ctx, res);
   if (c->kind == MODEL_XGB) return xgb_fit(m, d, cb, ctx, res);
+  if (c->kind == MODEL_ENSEMBLE) return ens_fit(m, d, cb, ctx, res);
   int T = c->window;
   int64_t val_start = d->train_end - (int64_t)floor((double)d->train_end * c->val_fraction);
   /* training windows end before val_start - purge; validation windows start at val_start */
