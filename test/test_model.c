@@ -279,6 +279,38 @@ void model_cli_train_eval(void) {
                                      "\"dm_p\":",
                                      "\"mcnemar_p\":"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) CHECK_STR_CONTAINS(test_out, keys[i]);
+  /* the HTML report: its confusion matrix holds the same counts as the JSON */
+  snprintf(args, sizeof args, "eval --model '%s/t.safetensors' --data '%s/t.npy' --json --html '%s/r.html'", dir, dir,
+           dir);
+  CHECK_EQ(test_run_obi(args), 0);
+  long long cm[9] = {0};
+  const char *at = strstr(test_out, "\"confusion\":[[");
+  CHECK(at && sscanf(at, "\"confusion\":[[%lld,%lld,%lld],[%lld,%lld,%lld],[%lld,%lld,%lld]", &cm[0], &cm[1], &cm[2],
+                     &cm[3], &cm[4], &cm[5], &cm[6], &cm[7], &cm[8]) == 9);
+  char path[700], *page = NULL;
+  snprintf(path, sizeof path, "%s/r.html", dir);
+  FILE *hf = fopen(path, "rb");
+  CHECK(hf != NULL);
+  if (hf) {
+    page = calloc(1, 1 << 20);
+    fread(page, 1, (1 << 20) - 1, hf);
+    fclose(hf);
+    CHECK_STR_CONTAINS(page, "<svg class=\"confusion\"");
+    CHECK_STR_CONTAINS(page, "<svg class=\"reliability\"");
+    CHECK_STR_CONTAINS(page, "logistic regression on OFI (level 1)");
+    const char *svg = strstr(page, "<svg class=\"confusion\"");
+    for (int k = 0; k < 9 && svg; k++) {
+      char cell[40];
+      snprintf(cell, sizeof cell, ">%lld</text>", cm[k]);
+      CHECK_STR_CONTAINS(svg, cell);
+    }
+    CHECK(strstr(page, "</html>") != NULL);
+    free(page);
+  }
+  snprintf(args, sizeof args, "eval --model '%s/t.safetensors' --data '%s/t.npy' --html /nonexistent/dir/r.html", dir,
+           dir);
+  CHECK_EQ(test_run_obi(args), 1);
+  CHECK_STR_CONTAINS(test_err, "cannot write the report");
   /* a feature set the model was not trained on */
   snprintf(args, sizeof args,
            "features data/lobster/AMZN_2012-06-21_34200000_57600000_message_10.csv.zst "

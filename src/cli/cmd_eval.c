@@ -7,6 +7,7 @@
 #include "dataset.h"
 #include "obi/stats.h"
 #include "obi/train.h"
+#include "report.h"
 
 /* ---- baselines: fitted on the training rows only, scored on the same windows ---- */
 
@@ -251,7 +252,7 @@ static int walk_forward(const dataset *d0, model_kind kind, const model_config *
 }
 
 static int cmd_eval(int argc, char **argv) {
-  const char *model_path = NULL, *data = NULL, *label = NULL, *config = NULL;
+  const char *model_path = NULL, *data = NULL, *label = NULL, *config = NULL, *html = NULL;
   int json = 0, all = 0, wf = 0, quiet = 0;
   long folds = 4;
   fi2010_opts fi = {.horizon = 10};
@@ -279,6 +280,8 @@ static int cmd_eval(int argc, char **argv) {
       data = v, i++;
     else if (!strcmp(o, "--label") && v)
       label = v, i++;
+    else if (!strcmp(o, "--html") && v)
+      html = v, i++;
     else
       return cli_usage_error(&cmd_eval_def, "unknown option or missing value: '%s'", o);
   }
@@ -385,6 +388,19 @@ static int cmd_eval(int argc, char **argv) {
   double ci_lo = 0, ci_hi = 0;
   size_t block = d.purge > 10 ? (size_t)d.purge : 10;
   stats_block_bootstrap((size_t)n, block, 500, 0.95, 1, macro_f1_of, &fc, &ci_lo, &ci_hi);
+  if (html) {
+    const char *bnames[3];
+    metrics bmet[3];
+    for (int b = 0; b < nb; b++) bnames[b] = base[b].name, bmet[b] = base[b].met;
+    double gain[MODEL_MAX_FEATURES];
+    const char *fnames[MODEL_MAX_FEATURES];
+    for (int c = 0; c < d.C; c++) fnames[c] = d.names[c];
+    int have_gain = model_xgb_importance(m, gain) == OBI_OK;
+    report_eval rep = {model_path, data, d.label, from, n, &met, ci_lo, ci_hi, nb, bnames, bmet,
+                       best >= 0 ? base[best].name : NULL, have_dm ? dm.statistic : 0.0, have_dm ? dm.p_value : 1.0,
+                       mc.statistic, mc.p_value, mc.a_only, mc.b_only, have_gain ? gain : NULL, fnames, d.C};
+    if (report_write_eval(html, &rep)) rc = cli_input_error("%s: cannot write the report", html);
+  }
   if (json) {
     printf("{\"model\":\"%s\",\"data\":\"%s\",\"label\":\"%s\",\"rows_from\":%lld,\"n\":%lld,\"accuracy\":%.6f,"
            "\"macro_f1\":%.6f,\"log_loss\":%.6f,\"majority_accuracy\":%.6f,\"precision\":[%.6f,%.6f,%.6f],"
@@ -450,7 +466,7 @@ done:
 
 const cli_command cmd_eval_def = {
     "eval", cmd_eval, "evaluate a model on the held-out part of a feature file",
-    "usage: obi eval --model MODEL.safetensors --data FEATURES.npy [--label NAME] [--all-rows] [--json]\n"
+    "usage: obi eval --model MODEL.safetensors --data FEATURES.npy [--label NAME] [--all-rows] [--html FILE] [--json]\n"
     "       obi eval --walk-forward --model NAME --data FEATURES.npy [--folds 4] [--config FILE.json] [--json] [--quiet]\n"
     "       obi eval --model MODEL --fi2010 FILE... --horizon 10|20|30|50|100 [--fi2010-all-features] [--json]\n"
     "\n"
@@ -463,6 +479,8 @@ const cli_command cmd_eval_def = {
     "Cohen's kappa, Brier score, reliability bins, a block-bootstrap 95%% interval for macro-F1, and\n"
     "against the best baseline a Diebold-Mariano test on per-window log-loss (Newey-West, lags =\n"
     "horizon - 1) and a McNemar test on per-window correctness.\n"
+    "--html FILE also writes a self-contained page: the tables, the confusion matrix, the reliability\n"
+    "diagram, macro-F1 beside the baselines, and for xgb the feature importance.\n"
     "--walk-forward trains a fresh model of kind NAME on expanding chronological folds: the rows after\n"
     "the feature file's training part (on which its micro-price table and alpha were fitted) are cut\n"
     "into --folds blocks in time (or whole days), each fold training on every row before its block\n"

@@ -1,0 +1,183 @@
+/* report.c — the HTML page of `obi eval --html`: one self-contained file (no scripts, no
+ * network) with the numbers as tables and the plots as inline SVG drawn here — the confusion
+ * matrix, the reliability diagram, macro-F1 of the model beside its baselines, per-class F1,
+ * and for trees the feature importance. */
+#include "report.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static void esc(FILE *f, const char *s) {
+  for (; s && *s; s++) switch (*s) {
+      case '<': fputs("&lt;", f); break;
+      case '>': fputs("&gt;", f); break;
+      case '&': fputs("&amp;", f); break;
+      case '"': fputs("&quot;", f); break;
+      default: fputc(*s, f);
+    }
+}
+
+static const char *const cls[3] = {"down", "stationary", "up"};
+
+/* A heat map of counts, shaded by each true class's share (rows sum to one). */
+static void confusion_svg(FILE *f, const metrics *m) {
+  const int cell = 70, left = 110, top = 40;
+  fprintf(f, "<svg class=\"confusion\" width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"confusion matrix\">\n",
+          left + 3 * cell + 20, top + 3 * cell + 40);
+  for (int p = 0; p < 3; p++)
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", left + p * cell + cell / 2, top - 8,
+            cls[p]);
+  fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">predicted</text>\n", left + 3 * cell / 2, top + 3 * cell + 25);
+  for (int t = 0; t < 3; t++) {
+    int64_t row = m->confusion[t][0] + m->confusion[t][1] + m->confusion[t][2];
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">true %s</text>\n", left - 8, top + t * cell + cell / 2 + 5,
+            cls[t]);
+    for (int p = 0; p < 3; p++) {
+      double share = row ? (double)m->confusion[t][p] / (double)row : 0;
+      fprintf(f,
+              "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"rgb(%d,%d,%d)\" stroke=\"#fff\"/>"
+              "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"%s\">%lld</text>\n",
+              left + p * cell, top + t * cell, cell, cell, (int)(255 - 200 * share), (int)(255 - 150 * share), 255,
+              left + p * cell + cell / 2, top + t * cell + cell / 2 + 5, share > 0.5 ? "#fff" : "#000",
+              (long long)m->confusion[t][p]);
+    }
+  }
+  fputs("</svg>\n", f);
+}
+
+/* Accuracy against confidence per bin, the diagonal being perfect calibration; the area of
+ * each point grows with its bin's count. */
+static void reliability_svg(FILE *f, const metrics *m) {
+  const int W = 300, pad = 40;
+  int64_t most = 1;
+  for (int b = 0; b < 10; b++)
+    if (m->calib_n[b] > most) most = m->calib_n[b];
+  fprintf(f, "<svg class=\"reliability\" width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"reliability\">\n",
+          W + 2 * pad, W + 2 * pad);
+  fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#999\"/>\n", pad, pad, W, W);
+  fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#999\" stroke-dasharray=\"4\"/>\n", pad, pad + W,
+          pad + W, pad);
+  for (int t = 0; t <= 4; t++) {
+    double v = t / 4.0;
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%.2f</text>", pad + (int)(v * W), pad + W + 15, v);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.2f</text>\n", pad - 4, pad + W - (int)(v * W) + 4, v);
+  }
+  fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">predicted probability of the chosen class</text>\n",
+          pad + W / 2, pad + W + 32);
+  fprintf(f, "<text x=\"12\" y=\"%d\" transform=\"rotate(-90 12 %d)\" text-anchor=\"middle\">accuracy</text>\n",
+          pad + W / 2, pad + W / 2);
+  for (int b = 0; b < 10; b++) {
+    if (!m->calib_n[b]) continue;
+    double r = 3 + 9 * sqrt((double)m->calib_n[b] / (double)most);
+    fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"#3366cc\" fill-opacity=\"0.7\"><title>%lld windows: "
+               "confidence %.3f, accuracy %.3f</title></circle>\n",
+            pad + m->calib_confidence[b] * W, pad + W - m->calib_accuracy[b] * W, r, (long long)m->calib_n[b],
+            m->calib_confidence[b], m->calib_accuracy[b]);
+  }
+  fputs("</svg>\n", f);
+}
+
+/* Horizontal bars of values in [0, max], one per label; err_lo/err_hi draw an interval. */
+static void bars_svg(FILE *f, const char *cls_name, const char *const *labels, const double *v, int n, double max,
+                     const double *err_lo, const double *err_hi) {
+  const int bar = 22, left = 260, W = 320;
+  if (!(max > 0)) max = 1;
+  fprintf(f, "<svg class=\"%s\" width=\"%d\" height=\"%d\" role=\"img\">\n", cls_name, left + W + 70, n * (bar + 6) + 10);
+  for (int i = 0; i < n; i++) {
+    int y = 5 + i * (bar + 6);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", left - 8, y + bar - 6);
+    esc(f, labels[i]);
+    fprintf(f, "</text><rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>"
+               "<text x=\"%.1f\" y=\"%d\">%.4g</text>\n",
+            left, y, fmax(0, v[i]) / max * W, bar, i == 0 ? "#3366cc" : "#aaa",
+            left + fmax(fmax(0, v[i]), err_hi ? err_hi[i] : 0) / max * W + 4, y + bar - 6, v[i]);
+    if (err_lo && err_hi && err_hi[i] > err_lo[i])
+      fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#000\" stroke-width=\"2\"/>\n",
+              left + err_lo[i] / max * W, left + err_hi[i] / max * W, y + bar / 2, y + bar / 2);
+  }
+  fputs("</svg>\n", f);
+}
+
+int report_write_eval(const char *path, const report_eval *r) {
+  FILE *f = fopen(path, "w");
+  if (!f) return -1;
+  fputs("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>obi eval: ", f);
+  esc(f, r->model);
+  fputs("</title>\n<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1000px}"
+        "table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}"
+        "td:first-child,th:first-child{text-align:left}svg text{font:12px system-ui,sans-serif}"
+        "section{margin:1.5em 0}</style></head><body>\n<h1>obi eval</h1>\n<p>model <b>",
+        f);
+  esc(f, r->model);
+  fputs("</b> on <b>", f);
+  esc(f, r->data);
+  fprintf(f, "</b>, label <b>");
+  esc(f, r->label);
+  fprintf(f, "</b>: %lld windows from row %lld. Majority-class accuracy of these rows: %.4f.</p>\n", (long long)r->n,
+          (long long)r->rows_from, r->met->majority_accuracy);
+
+  fputs("<section><h2>Model and baselines</h2>\n<table class=\"scores\"><tr><th></th><th>accuracy</th><th>macro-F1"
+        "</th><th>MCC</th><th>kappa</th><th>log-loss</th><th>Brier</th></tr>\n",
+        f);
+  fputs("<tr><td>model</td>", f);
+  fprintf(f, "<td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td></tr>\n", r->met->accuracy,
+          r->met->macro_f1, r->met->mcc, r->met->kappa, r->met->log_loss, r->met->brier);
+  for (int b = 0; b < r->nbase; b++) {
+    fputs("<tr><td>", f);
+    esc(f, r->base_names[b]);
+    const metrics *m = &r->base[b];
+    fprintf(f, "</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td></tr>\n", m->accuracy,
+            m->macro_f1, m->mcc, m->kappa, m->log_loss, m->brier);
+  }
+  fprintf(f, "</table>\n<p>macro-F1 95%% interval (moving-block bootstrap): [%.4f, %.4f].", r->ci_lo, r->ci_hi);
+  if (r->vs_best) {
+    fputs(" Against ", f);
+    esc(f, r->vs_best);
+    fprintf(f, ": Diebold–Mariano on log-loss %+.3f (p %.3g; negative means the model's loss is lower), McNemar %.3f "
+               "(p %.3g; %lld windows only the model got right, %lld only the baseline).",
+            r->dm, r->dm_p, r->mcnemar, r->mcnemar_p, (long long)r->only_model, (long long)r->only_base);
+  }
+  fputs("</p>\n", f);
+  const char *labels[4] = {"model"};
+  double f1[4] = {r->met->macro_f1}, lo[4] = {r->ci_lo}, hi[4] = {r->ci_hi};
+  for (int b = 0; b < r->nbase && b < 3; b++) labels[b + 1] = r->base_names[b], f1[b + 1] = r->base[b].macro_f1;
+  for (int b = 1; b < 4; b++) lo[b] = hi[b] = 0;
+  bars_svg(f, "macro-f1", labels, f1, 1 + (r->nbase < 3 ? r->nbase : 3), 1.0, lo, hi);
+  fputs("</section>\n", f);
+
+  fputs("<section><h2>Confusion matrix</h2>\n", f);
+  confusion_svg(f, r->met);
+  fputs("<table class=\"per-class\"><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th></tr>\n", f);
+  for (int k = 0; k < 3; k++)
+    fprintf(f, "<tr><td>%s</td><td>%.4f</td><td>%.4f</td><td>%.4f</td></tr>\n", cls[k], r->met->precision[k],
+            r->met->recall[k], r->met->f1[k]);
+  fputs("</table></section>\n", f);
+
+  fputs("<section><h2>Calibration</h2>\n<p>Windows binned by the predicted probability of the class the model "
+        "chose; a calibrated model's points lie on the diagonal.</p>\n",
+        f);
+  reliability_svg(f, r->met);
+  fputs("</section>\n", f);
+
+  if (r->importance && r->nfeat > 0) {
+    int order[64], shown = 0;
+    int used[1024] = {0};
+    for (; shown < 15 && shown < r->nfeat && shown < 64; shown++) {
+      int best = -1;
+      for (int c = 0; c < r->nfeat && c < 1024; c++)
+        if (!used[c] && (best < 0 || r->importance[c] > r->importance[best])) best = c;
+      used[best] = 1, order[shown] = best;
+    }
+    const char *names[64];
+    double v[64];
+    for (int i = 0; i < shown; i++) names[i] = r->feature_names[order[i]], v[i] = r->importance[order[i]];
+    fputs("<section><h2>Feature importance</h2>\n<p>Total gain of the trees' splits on each feature (the 15 largest)."
+          "</p>\n",
+          f);
+    bars_svg(f, "importance", names, v, shown, shown ? v[0] : 1, NULL, NULL);
+    fputs("</section>\n", f);
+  }
+  fputs("</body></html>\n", f);
+  return fclose(f) == 0 ? 0 : -1;
+}
