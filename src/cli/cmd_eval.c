@@ -292,16 +292,7 @@ static int cmd_eval(int argc, char **argv) {
     int kind = model_kind_from_name(model_path);
     if (kind < 0) return cli_usage_error(&cmd_eval_def, "--walk-forward needs --model NAME (logistic, lstm, ...)");
     model_config cfg;
-    model_config_default(&cfg, (model_kind)kind);
-    if (config) {
-      FILE *f = fopen(config, "rb");
-      char text[1 << 14];
-      size_t len = f ? fread(text, 1, sizeof text - 1, f) : 0;
-      if (f) fclose(f);
-      text[len] = 0;
-      if (!f || model_config_from_json(&cfg, text, why, sizeof why))
-        return cli_input_error("%s: %s", config, f ? why : "cannot read");
-    }
+    if (cli_model_config(&cfg, (model_kind)kind, config)) return EXIT_BAD_INPUT;
     dataset dw;
     if (fi.n ? dataset_load_fi2010(&dw, fi.files, fi.n, (int)fi.horizon, fi.all_features, 1.0, why, sizeof why)
              : dataset_load(&dw, data, label, why, sizeof why)) {

@@ -27,16 +27,6 @@ static void on_progress(void *ctx, int epoch, int64_t step, int64_t steps, const
            r->epoch, r->train_loss, r->val_loss, r->val_accuracy, r->val_macro_f1, r->lr, r->seconds);
 }
 
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  char *buf = malloc(1 << 20);
-  size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
-  fclose(f);
-  if (buf) buf[n] = 0;
-  return buf;
-}
-
 static int cmd_train(int argc, char **argv) {
   const char *kind_name = NULL, *data = NULL, *out = NULL, *config = NULL, *label = NULL;
   int json = 0, quiet = 0;
@@ -75,17 +65,11 @@ static int cmd_train(int argc, char **argv) {
   int kind = model_kind_from_name(kind_name);
   if (kind < 0)
     return cli_usage_error(
-        &cmd_train_def, "unknown model '%s' (logistic, lstm, attn_lstm, transformer, deeplob, bayes, xgb)", kind_name);
+        &cmd_train_def, "unknown model '%s' (logistic, lstm, attn_lstm, transformer, deeplob, bayes, xgb, ensemble)",
+        kind_name);
   model_config cfg;
-  model_config_default(&cfg, (model_kind)kind);
+  if (cli_model_config(&cfg, (model_kind)kind, config)) return EXIT_BAD_INPUT;
   char why[1024];
-  if (config) {
-    char *text = read_text(config);
-    if (!text) return cli_input_error("%s: cannot read the configuration", config);
-    obi_err err = model_config_from_json(&cfg, text, why, sizeof why);
-    free(text);
-    if (err) return cli_input_error("%s: %s", config, why);
-  }
   if (epochs) cfg.epochs = (int)epochs;
   if (seed >= 0) cfg.seed = (uint64_t)seed;
   dataset d;
@@ -161,7 +145,7 @@ static int cmd_train(int argc, char **argv) {
 
 const cli_command cmd_train_def = {
     "train", cmd_train, "train a forecasting model on a feature file",
-    "usage: obi train --model logistic|lstm|attn_lstm|transformer|deeplob|bayes|xgb --data FEATURES.npy --out "
+    "usage: obi train --model logistic|lstm|attn_lstm|transformer|deeplob|bayes|xgb|ensemble --data FEATURES.npy --out "
     "MODEL.safetensors\n"
     "                 [--config FILE.json] [--label NAME] [--epochs N] [--seed N] [--json] [--quiet]\n"
     "       obi train --model NAME --fi2010 FILE... --horizon 10|20|30|50|100 [--fi2010-all-features] --out MODEL\n"
@@ -171,7 +155,7 @@ const cli_command cmd_train_def = {
     "part for early stopping on macro-F1, with a purge gap of the label horizon between them.\n"
     "The default label is label_a (forward-only) of the first horizon. --config overrides the defaults with a\n"
     "JSON object: window, hidden, attn, layers, heads, ffn, epochs, batch, lr, weight_decay, clip,\n"
-    "prior_precision, forgetting (bayes), dropout,"
+    "prior_precision, forgetting (bayes), max_depth (xgb), bases, stack, ens_folds (ensemble), dropout,\n"
     "warmup_steps, patience, val_fraction, class_weights, seed. The model is saved as safetensors\n"
     "with its configuration, feature names and normalisation in the metadata.\n"
     "With --fi2010 the model trains on FI-2010 files (plain or .zst, in chronological order, each\n"

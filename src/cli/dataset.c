@@ -4,6 +4,8 @@
  * DIR/features.npy has DIR/labels.npy, DIR/timestamps.npy, DIR/features.json. */
 #include "dataset.h"
 
+#include "cli.h"
+
 #include "obi/fi2010.h"
 
 #include <jansson.h>
@@ -244,4 +246,19 @@ void dataset_free(dataset *d) {
   free(d->std);
   free(d->y);
   memset(d, 0, sizeof *d);
+}
+
+int cli_model_config(model_config *cfg, model_kind kind, const char *path) {
+  model_config_default(cfg, kind);
+  if (!path) return 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return cli_input_error("%s: cannot read the configuration", path);
+  char text[1 << 14], why[512];
+  size_t len = fread(text, 1, sizeof text - 1, f);
+  int too_long = len == sizeof text - 1 && fgetc(f) != EOF;
+  fclose(f);
+  text[len] = 0;
+  if (too_long) return cli_input_error("%s: the configuration is longer than %zu bytes", path, sizeof text - 1);
+  if (model_config_from_json(cfg, text, why, sizeof why)) return cli_input_error("%s: %s", path, why);
+  return 0;
 }

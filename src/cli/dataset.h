@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "obi/model.h"
 #include "obi/npy.h"
 
 typedef struct {
@@ -47,5 +48,9 @@ typedef struct {
 /* Consumes argv[*i] (and its values) if it is one of those options: returns 1, 0 if it is not,
  * or -1 for a usage error (message printed). */
 int cli_fi2010_option(fi2010_opts *o, int argc, char **argv, int *i, const char *cmd_name);
+
+/* The defaults of kind, with the overrides of the JSON file at path (NULL: none). Returns 0,
+ * or EXIT_BAD_INPUT with the file and the problem printed. */
+int cli_model_config(model_config *cfg, model_kind kind, const char *path);
 
 #endif
