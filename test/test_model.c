@@ -168,7 +168,8 @@ void model_files_round_trip_and_bad_files(void) {
   for (int i = 0; i < ROWS * C; i++) X[i] = frand();
   char path[600], why[512];
   for (int kind = 0; kind < MODEL__COUNT; kind++) {
-    if (kind == MODEL_XGB || kind == MODEL_ENSEMBLE) continue; /* need trained boosters: model_xgb_round_trip, test_ensemble.c */
+    if (kind == MODEL_XGB || kind == MODEL_ENSEMBLE)
+      continue; /* need trained boosters: model_xgb_round_trip, test_ensemble.c */
     obi_model *m = small_model((model_kind)kind, C), *l = NULL;
     snprintf(path, sizeof path, "%s/m%d.safetensors", test_tmpdir(), kind);
     CHECK_EQ(model_save(m, path), OBI_OK);

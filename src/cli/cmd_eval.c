@@ -130,8 +130,8 @@ typedef struct {
 /* Folds: the rows cut into folds + 1 equal blocks in time (or at day boundaries when there are
  * several days); fold f trains on blocks 0..f-1 (its last part validates) and tests on block f,
  * after a purge gap of the label horizon. Normalisation is fitted on each fold's training rows. */
-static int walk_forward(const dataset *d0, model_kind kind, const model_config *cfg_in, int folds, int json,
-                        int quiet, const char *data) {
+static int walk_forward(const dataset *d0, model_kind kind, const model_config *cfg_in, int folds, int json, int quiet,
+                        const char *data) {
   /* Test blocks only after the rows the feature file fitted anything on (its micro-price table
    * and alpha came from its training part): the part after that is cut into `folds` blocks, and
    * each fold trains on everything before its block. With several days, whole days are blocks. */
@@ -387,9 +387,27 @@ static int cmd_eval(int argc, char **argv) {
     const char *fnames[MODEL_MAX_FEATURES];
     for (int c = 0; c < d.C; c++) fnames[c] = d.names[c];
     int have_gain = model_xgb_importance(m, gain) == OBI_OK;
-    report_eval rep = {model_path, data, d.label, from, n, &met, ci_lo, ci_hi, nb, bnames, bmet,
-                       best >= 0 ? base[best].name : NULL, have_dm ? dm.statistic : 0.0, have_dm ? dm.p_value : 1.0,
-                       mc.statistic, mc.p_value, mc.a_only, mc.b_only, have_gain ? gain : NULL, fnames, d.C};
+    report_eval rep = {model_path,
+                       data,
+                       d.label,
+                       from,
+                       n,
+                       &met,
+                       ci_lo,
+                       ci_hi,
+                       nb,
+                       bnames,
+                       bmet,
+                       best >= 0 ? base[best].name : NULL,
+                       have_dm ? dm.statistic : 0.0,
+                       have_dm ? dm.p_value : 1.0,
+                       mc.statistic,
+                       mc.p_value,
+                       mc.a_only,
+                       mc.b_only,
+                       have_gain ? gain : NULL,
+                       fnames,
+                       d.C};
     if (report_write_eval(html, &rep)) rc = cli_input_error("%s: cannot write the report", html);
   }
   if (json) {
@@ -458,7 +476,8 @@ done:
 const cli_command cmd_eval_def = {
     "eval", cmd_eval, "evaluate a model on the held-out part of a feature file",
     "usage: obi eval --model MODEL.safetensors --data FEATURES.npy [--label NAME] [--all-rows] [--html FILE] [--json]\n"
-    "       obi eval --walk-forward --model NAME --data FEATURES.npy [--folds 4] [--config FILE.json] [--json] [--quiet]\n"
+    "       obi eval --walk-forward --model NAME --data FEATURES.npy [--folds 4] [--config FILE.json] [--json] "
+    "[--quiet]\n"
     "       obi eval --model MODEL --fi2010 FILE... --horizon 10|20|30|50|100 [--fi2010-all-features] [--json]\n"
     "\n"
     "Predicts every window of the rows after the file's training part (after a purge gap of the\n"

@@ -64,9 +64,9 @@ static int cmd_train(int argc, char **argv) {
     return cli_usage_error(&cmd_train_def, "needs --model NAME, --data FILE or --fi2010 FILE..., and --out FILE");
   int kind = model_kind_from_name(kind_name);
   if (kind < 0)
-    return cli_usage_error(
-        &cmd_train_def, "unknown model '%s' (logistic, lstm, attn_lstm, transformer, deeplob, bayes, xgb, ensemble)",
-        kind_name);
+    return cli_usage_error(&cmd_train_def,
+                           "unknown model '%s' (logistic, lstm, attn_lstm, transformer, deeplob, bayes, xgb, ensemble)",
+                           kind_name);
   model_config cfg;
   if (cli_model_config(&cfg, (model_kind)kind, config)) return EXIT_BAD_INPUT;
   char why[1024];

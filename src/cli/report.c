@@ -10,11 +10,11 @@
 
 static void esc(FILE *f, const char *s) {
   for (; s && *s; s++) switch (*s) {
-      case '<': fputs("&lt;", f); break;
-      case '>': fputs("&gt;", f); break;
-      case '&': fputs("&amp;", f); break;
-      case '"': fputs("&quot;", f); break;
-      default: fputc(*s, f);
+    case '<': fputs("&lt;", f); break;
+    case '>': fputs("&gt;", f); break;
+    case '&': fputs("&amp;", f); break;
+    case '"': fputs("&quot;", f); break;
+    default: fputc(*s, f);
     }
 }
 
@@ -28,7 +28,8 @@ static void confusion_svg(FILE *f, const metrics *m) {
   for (int p = 0; p < 3; p++)
     fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", left + p * cell + cell / 2, top - 8,
             cls[p]);
-  fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">predicted</text>\n", left + 3 * cell / 2, top + 3 * cell + 25);
+  fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">predicted</text>\n", left + 3 * cell / 2,
+          top + 3 * cell + 25);
   for (int t = 0; t < 3; t++) {
     int64_t row = m->confusion[t][0] + m->confusion[t][1] + m->confusion[t][2];
     fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">true %s</text>\n", left - 8, top + t * cell + cell / 2 + 5,
@@ -70,8 +71,9 @@ static void reliability_svg(FILE *f, const metrics *m) {
   for (int b = 0; b < 10; b++) {
     if (!m->calib_n[b]) continue;
     double r = 3 + 9 * sqrt((double)m->calib_n[b] / (double)most);
-    fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"#3366cc\" fill-opacity=\"0.7\"><title>%lld windows: "
-               "confidence %.3f, accuracy %.3f</title></circle>\n",
+    fprintf(f,
+            "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"#3366cc\" fill-opacity=\"0.7\"><title>%lld windows: "
+            "confidence %.3f, accuracy %.3f</title></circle>\n",
             pad + m->calib_confidence[b] * W, pad + W - m->calib_accuracy[b] * W, r, (long long)m->calib_n[b],
             m->calib_confidence[b], m->calib_accuracy[b]);
   }
@@ -83,13 +85,15 @@ static void bars_svg(FILE *f, const char *cls_name, const char *const *labels, c
                      const double *err_lo, const double *err_hi) {
   const int bar = 22, left = 260, W = 320;
   if (!(max > 0)) max = 1;
-  fprintf(f, "<svg class=\"%s\" width=\"%d\" height=\"%d\" role=\"img\">\n", cls_name, left + W + 70, n * (bar + 6) + 10);
+  fprintf(f, "<svg class=\"%s\" width=\"%d\" height=\"%d\" role=\"img\">\n", cls_name, left + W + 70,
+          n * (bar + 6) + 10);
   for (int i = 0; i < n; i++) {
     int y = 5 + i * (bar + 6);
     fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", left - 8, y + bar - 6);
     esc(f, labels[i]);
-    fprintf(f, "</text><rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>"
-               "<text x=\"%.1f\" y=\"%d\">%.4g</text>\n",
+    fprintf(f,
+            "</text><rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>"
+            "<text x=\"%.1f\" y=\"%d\">%.4g</text>\n",
             left, y, fmax(0, v[i]) / max * W, bar, i == 0 ? "#3366cc" : "#aaa",
             left + fmax(fmax(0, v[i]), err_hi ? err_hi[i] : 0) / max * W + 4, y + bar - 6, v[i]);
     if (err_lo && err_hi && err_hi[i] > err_lo[i])
@@ -127,15 +131,16 @@ int report_write_eval(const char *path, const report_eval *r) {
     fputs("<tr><td>", f);
     esc(f, r->base_names[b]);
     const metrics *m = &r->base[b];
-    fprintf(f, "</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td></tr>\n", m->accuracy,
-            m->macro_f1, m->mcc, m->kappa, m->log_loss, m->brier);
+    fprintf(f, "</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td></tr>\n",
+            m->accuracy, m->macro_f1, m->mcc, m->kappa, m->log_loss, m->brier);
   }
   fprintf(f, "</table>\n<p>macro-F1 95%% interval (moving-block bootstrap): [%.4f, %.4f].", r->ci_lo, r->ci_hi);
   if (r->vs_best) {
     fputs(" Against ", f);
     esc(f, r->vs_best);
-    fprintf(f, ": Diebold–Mariano on log-loss %+.3f (p %.3g; negative means the model's loss is lower), McNemar %.3f "
-               "(p %.3g; %lld windows only the model got right, %lld only the baseline).",
+    fprintf(f,
+            ": Diebold–Mariano on log-loss %+.3f (p %.3g; negative means the model's loss is lower), McNemar %.3f "
+            "(p %.3g; %lld windows only the model got right, %lld only the baseline).",
             r->dm, r->dm_p, r->mcnemar, r->mcnemar_p, (long long)r->only_model, (long long)r->only_base);
   }
   fputs("</p>\n", f);

@@ -23,7 +23,7 @@
 
 int ens_parse_bases(const char *s, model_kind *kinds) {
   int n = 0;
-  char buf[sizeof ((model_config *)0)->bases];
+  char buf[sizeof((model_config *)0)->bases];
   snprintf(buf, sizeof buf, "%s", s);
   for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
     int k = model_kind_from_name(tok);
@@ -134,11 +134,12 @@ obi_err ens_oof(const obi_model *m, const train_data *d, ens_oof_result *r) {
   if (!r->ends || !r->probs || !mean || !std || !fp) goto done;
   int64_t at = 0;
   for (int k = 1; k <= K; k++) {
-    int64_t lo = r->bounds[k], n = window_ends_seg(lo + d->purge, r->bounds[k + 1], T, d->seg_starts, d->nseg,
-                                                   r->ends + at);
+    int64_t lo = r->bounds[k],
+            n = window_ends_seg(lo + d->purge, r->bounds[k + 1], T, d->seg_starts, d->nseg, r->ends + at);
     for (int c = 0; c < C; c++) { /* normalisation from this fold's training rows only */
       double s = 0, s2 = 0;
-      for (int64_t row = 0; row < lo; row++) s += d->X[row * C + c], s2 += (double)d->X[row * C + c] * d->X[row * C + c];
+      for (int64_t row = 0; row < lo; row++)
+        s += d->X[row * C + c], s2 += (double)d->X[row * C + c] * d->X[row * C + c];
       double mu = s / (double)lo, v = s2 / (double)lo - mu * mu;
       mean[c] = (float)mu, std[c] = v > 0 ? (float)sqrt(v) : 1;
     }

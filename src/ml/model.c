@@ -498,8 +498,7 @@ void model_predict(obi_model *m, const float *X, const int64_t *ends, int B, flo
 
 float model_loss_backward(obi_model *m, const float *X, const int64_t *ends, const int32_t *targets, int B,
                           const float *class_w) {
-  if (!ensure_batch(m, B) || m->cfg.kind == MODEL_BAYES || m->cfg.kind == MODEL_XGB ||
-      m->cfg.kind == MODEL_ENSEMBLE)
+  if (!ensure_batch(m, B) || m->cfg.kind == MODEL_BAYES || m->cfg.kind == MODEL_XGB || m->cfg.kind == MODEL_ENSEMBLE)
     return NAN; /* bayes learns by model_bayes_update, xgb by boosting, the ensemble by stacking (model_fit) */
   const slab_layout *L = &m->L;
   float *P = m->params, *G = m->grads;
@@ -645,8 +644,8 @@ static json_t *config_json(const model_config *c) {
       "epochs", c->epochs, "batch", c->batch, "lr", c->lr, "weight_decay", c->weight_decay, "clip", c->clip, "dropout",
       c->dropout, "warmup_steps", c->warmup_steps, "patience", c->patience, "val_fraction", c->val_fraction,
       "class_weights", c->class_weights, "seed", (json_int_t)c->seed, "prior_precision", c->prior_precision,
-      "forgetting", c->forgetting, "max_depth", c->max_depth, "best_rounds", c->best_rounds, "bases",
-      c->bases, "stack", c->stack, "ens_folds", c->ens_folds);
+      "forgetting", c->forgetting, "max_depth", c->max_depth, "best_rounds", c->best_rounds, "bases", c->bases, "stack",
+      c->stack, "ens_folds", c->ens_folds);
 }
 
 obi_err model_save(const obi_model *m, const char *path) {
