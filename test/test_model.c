@@ -358,6 +358,7 @@ void model_walk_forward_is_chronological(void) {
            "folds = a['folds']\n"
            "assert len(folds) == 3\n"
            "for f in folds: assert f['test_rows'][0] - f['train_rows'] == 10, f\n"
+           "assert folds[0]['train_rows'] >= json.load(open('w.json'))['train_rows_kept']\n"
            "start = folds[-1]['train_rows']\n"
            "x = np.load('w.npy'); x[start:] = x[start:] * 3 + 1; np.save('w2.npy', x)\n"
            "for s in ('.labels.npy', '.timestamps.npy', '.returns.npy', '.json'): shutil.copy('w' + s, 'w2' + s)\n"
@@ -376,6 +377,29 @@ void model_walk_forward_is_chronological(void) {
            "\"",
            dir);
   CHECK_EQ(system(cmd), 0);
+  /* every horizon of the file, and the page that draws them */
+  snprintf(args, sizeof args,
+           "eval --walk-forward --model logistic --data '%s/w.npy' --folds 3 --all-horizons --json --html '%s/wf.html'",
+           dir, dir);
+  CHECK_EQ(test_run_obi(args), 0);
+  int lines = 0;
+  for (const char *q = test_out; (q = strstr(q, "{\"data\":")); q++) lines++;
+  CHECK_EQ(lines, 3); /* horizons 10, 20, 50 */
+  CHECK_STR_CONTAINS(test_out, "\"label\":\"label_a_50\"");
+  char path[700];
+  snprintf(path, sizeof path, "%s/wf.html", dir);
+  FILE *hf = fopen(path, "rb");
+  CHECK(hf != NULL);
+  if (hf) {
+    char *page = calloc(1, 1 << 20);
+    size_t got = fread(page, 1, (1 << 20) - 1, hf);
+    fclose(hf);
+    CHECK(got > 0);
+    CHECK_STR_CONTAINS(page, "<svg class=\"by-label\"");
+    CHECK_STR_CONTAINS(page, "<h2>label_a_20</h2>");
+    CHECK_STR_CONTAINS(page, "</html>");
+    free(page);
+  }
 }
 
 /* XGBoost: trains, saves its booster beside the model file in XGBoost's JSON format, loads to

@@ -120,18 +120,11 @@ static void row_losses(const float *probs, const int32_t *labels, int64_t n, dou
 
 /* ---- walk-forward: fresh models on expanding chronological folds ---- */
 
-typedef struct {
-  int fold;
-  int64_t train_rows, test_from, test_to, n;
-  metrics model, baseline[3];
-  int nb;
-} wf_fold;
-
 /* Folds: the rows cut into folds + 1 equal blocks in time (or at day boundaries when there are
  * several days); fold f trains on blocks 0..f-1 (its last part validates) and tests on block f,
  * after a purge gap of the label horizon. Normalisation is fitted on each fold's training rows. */
-static int walk_forward(const dataset *d0, model_kind kind, const model_config *cfg_in, int folds, int json, int quiet,
-                        const char *data) {
+static int walk_forward(const dataset *d0, const model_config *cfg_in, int folds, int quiet, const char *data,
+                        report_wf *out) {
   /* Test blocks only after the rows the feature file fitted anything on (its micro-price table
    * and alpha came from its training part): the part after that is cut into `folds` blocks, and
    * each fold trains on everything before its block. With several days, whole days are blocks. */
@@ -154,12 +147,12 @@ static int walk_forward(const dataset *d0, model_kind kind, const model_config *
     for (int b = 1; b < nblocks; b++) bounds[b] = first + (d0->rows - first) * (b - 1) / folds;
   }
   bounds[nblocks] = d0->rows;
-  wf_fold res[64];
+  report_fold *res = out->folds;
   int nf = 0;
   int64_t total = 0;
   double f1_sum = 0, f1_sq = 0;
   cli_progress bar;
-  cli_progress_start(&bar, "walk-forward", quiet || json);
+  cli_progress_start(&bar, "walk-forward", quiet);
   for (int f = 1; f < nblocks; f++) {
     cli_progress_update(&bar, (double)(f - 1) / (nblocks - 1), (uint64_t)(f - 1));
     dataset d = *d0;
@@ -174,7 +167,7 @@ static int walk_forward(const dataset *d0, model_kind kind, const model_config *
     }
     d.mean = mean, d.std = std;
     obi_model *m = NULL;
-    wf_fold *w = &res[nf];
+    report_fold *w = &res[nf];
     memset(w, 0, sizeof *w);
     w->fold = nf + 1, w->train_rows = d.train_end, w->test_from = bounds[f] + d.purge, w->test_to = bounds[f + 1];
     int T = cfg_in->window;
@@ -212,12 +205,21 @@ static int walk_forward(const dataset *d0, model_kind kind, const model_config *
   }
   cli_progress_done(&bar);
   if (nf == 0) return cli_input_error("%s: no fold could be trained and tested", data);
-  double mean_f1 = f1_sum / nf, sd_f1 = nf > 1 ? sqrt(fmax(0, (f1_sq - nf * mean_f1 * mean_f1) / (nf - 1))) : 0;
+  snprintf(out->label, sizeof out->label, "%s", d0->label);
+  out->purge = d0->purge, out->test_windows = total, out->nf = nf;
+  out->f1_mean = f1_sum / nf;
+  out->f1_sd = nf > 1 ? sqrt(fmax(0, (f1_sq - nf * out->f1_mean * out->f1_mean) / (nf - 1))) : 0;
+  return EXIT_OK;
+}
+
+static void walk_forward_print(const report_wf *r, model_kind kind, const char *data, int json) {
   static const char *const bnames[3] = {"majority", "persistence", "ofi_logistic"};
+  const report_fold *res = r->folds;
+  int nf = r->nf;
   if (json) {
-    printf("{\"data\":\"%s\",\"label\":\"%s\",\"model\":\"%s\",\"folds\":[", data, d0->label, model_kind_name(kind));
+    printf("{\"data\":\"%s\",\"label\":\"%s\",\"model\":\"%s\",\"folds\":[", data, r->label, model_kind_name(kind));
     for (int i = 0; i < nf; i++) {
-      const wf_fold *w = &res[i];
+      const report_fold *w = &res[i];
       printf("%s{\"fold\":%d,\"train_rows\":%lld,\"test_rows\":[%lld,%lld],\"n\":%lld,\"accuracy\":%.6f,"
              "\"macro_f1\":%.6f,\"mcc\":%.6f,\"kappa\":%.6f,\"log_loss\":%.6f,\"brier\":%.6f",
              i ? "," : "", w->fold, (long long)w->train_rows, (long long)w->test_from, (long long)w->test_to,
@@ -226,14 +228,15 @@ static int walk_forward(const dataset *d0, model_kind kind, const model_config *
       for (int b = 0; b < w->nb; b++) printf(",\"%s_macro_f1\":%.6f", bnames[b], w->baseline[b].macro_f1);
       printf("}");
     }
-    printf("],\"test_windows\":%lld,\"macro_f1_mean\":%.6f,\"macro_f1_sd\":%.6f}\n", (long long)total, mean_f1, sd_f1);
+    printf("],\"test_windows\":%lld,\"macro_f1_mean\":%.6f,\"macro_f1_sd\":%.6f}\n", (long long)r->test_windows,
+           r->f1_mean, r->f1_sd);
   } else {
     printf("walk-forward: %s on %s (%s), %d folds, purge %lld rows, normalisation fitted per fold\n\n",
-           model_kind_name(kind), data, d0->label, nf, (long long)d0->purge);
+           model_kind_name(kind), data, r->label, nf, (long long)r->purge);
     printf("| fold | training rows | test rows | windows | accuracy | macro-F1 | MCC | log-loss | majority F1 | "
            "persistence F1 | OFI logistic F1 |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < nf; i++) {
-      const wf_fold *w = &res[i];
+      const report_fold *w = &res[i];
       printf("| %d | %lld | %lld–%lld | %lld | %.4f | %.4f | %.4f | %.4f |", w->fold, (long long)w->train_rows,
              (long long)w->test_from, (long long)w->test_to - 1, (long long)w->n, w->model.accuracy, w->model.macro_f1,
              w->model.mcc, w->model.log_loss);
@@ -245,15 +248,14 @@ static int walk_forward(const dataset *d0, model_kind kind, const model_config *
       }
       printf("\n");
     }
-    printf("\nmacro-F1 over folds: %.4f ± %.4f (mean ± sd, %d folds, %lld test windows)\n", mean_f1, sd_f1, nf,
-           (long long)total);
+    printf("\nmacro-F1 over folds: %.4f ± %.4f (mean ± sd, %d folds, %lld test windows)\n", r->f1_mean, r->f1_sd, nf,
+           (long long)r->test_windows);
   }
-  return EXIT_OK;
 }
 
 static int cmd_eval(int argc, char **argv) {
   const char *model_path = NULL, *data = NULL, *label = NULL, *config = NULL, *html = NULL;
-  int json = 0, all = 0, wf = 0, quiet = 0;
+  int json = 0, all = 0, wf = 0, quiet = 0, all_horizons = 0;
   long folds = 4;
   fi2010_opts fi = {.horizon = 10};
   for (int i = 1; i < argc; i++) {
@@ -269,6 +271,8 @@ static int cmd_eval(int argc, char **argv) {
       all = 1;
     else if (!strcmp(o, "--walk-forward"))
       wf = 1;
+    else if (!strcmp(o, "--all-horizons"))
+      all_horizons = 1;
     else if (!strcmp(o, "--config") && v)
       config = v, i++;
     else if (!strcmp(o, "--folds") && v) {
@@ -293,14 +297,50 @@ static int cmd_eval(int argc, char **argv) {
     if (kind < 0) return cli_usage_error(&cmd_eval_def, "--walk-forward needs --model NAME (logistic, lstm, ...)");
     model_config cfg;
     if (cli_model_config(&cfg, (model_kind)kind, config)) return EXIT_BAD_INPUT;
-    dataset dw;
-    if (fi.n ? dataset_load_fi2010(&dw, fi.files, fi.n, (int)fi.horizon, fi.all_features, 1.0, why, sizeof why)
-             : dataset_load(&dw, data, label, why, sizeof why)) {
-      dataset_free(&dw);
-      return cli_input_error("%s", why);
+    if (all_horizons && fi.n) return cli_usage_error(&cmd_eval_def, "--all-horizons reads a feature file (--data)");
+    /* the labels to run: the one asked for, or with --all-horizons every horizon of the file
+     * (label_a_*, or label_b_* when --label names one) */
+    char labels[16][64];
+    int nl = 1;
+    snprintf(labels[0], sizeof labels[0], "%s", label ? label : "");
+    if (all_horizons) {
+      dataset probe;
+      if (dataset_load(&probe, data, label, why, sizeof why)) {
+        dataset_free(&probe);
+        return cli_input_error("%s", why);
+      }
+      json_t *hs = json_object_get(probe.meta, "horizons");
+      const char *prefix = label && !strncmp(label, "label_b_", 8) ? "label_b_" : "label_a_";
+      nl = 0;
+      for (size_t h = 0; h < json_array_size(hs) && nl < 16; h++) {
+        const char *hn = json_string_value(json_object_get(json_array_get(hs, h), "name"));
+        if (hn) snprintf(labels[nl++], sizeof labels[0], "%s%s", prefix, hn);
+      }
+      dataset_free(&probe);
     }
-    int rc = walk_forward(&dw, (model_kind)kind, &cfg, (int)folds, json, quiet, data ? data : fi.files[0]);
-    dataset_free(&dw);
+    report_wf *runs = calloc((size_t)(nl ? nl : 1), sizeof *runs);
+    if (!runs) return cli_input_error("out of memory");
+    int rc = EXIT_OK, done = 0;
+    for (int l = 0; l < nl && rc == EXIT_OK; l++) {
+      dataset dw;
+      const char *lab = labels[l][0] ? labels[l] : NULL;
+      if (fi.n ? dataset_load_fi2010(&dw, fi.files, fi.n, (int)fi.horizon, fi.all_features, 1.0, why, sizeof why)
+               : dataset_load(&dw, data, lab, why, sizeof why)) {
+        rc = cli_input_error("%s", why);
+      } else {
+        rc = walk_forward(&dw, &cfg, (int)folds, quiet, data ? data : fi.files[0], &runs[done]);
+        if (rc == EXIT_OK) {
+          if (!json && done > 0) printf("\n");
+          walk_forward_print(&runs[done], (model_kind)kind, data ? data : fi.files[0], json);
+          done++;
+        }
+      }
+      dataset_free(&dw);
+    }
+    if (html && done &&
+        report_write_walk_forward(html, model_kind_name((model_kind)kind), data ? data : fi.files[0], runs, done))
+      rc = cli_input_error("%s: cannot write the report", html);
+    free(runs);
     return rc;
   }
   obi_model *m;
@@ -476,8 +516,8 @@ done:
 const cli_command cmd_eval_def = {
     "eval", cmd_eval, "evaluate a model on the held-out part of a feature file",
     "usage: obi eval --model MODEL.safetensors --data FEATURES.npy [--label NAME] [--all-rows] [--html FILE] [--json]\n"
-    "       obi eval --walk-forward --model NAME --data FEATURES.npy [--folds 4] [--config FILE.json] [--json] "
-    "[--quiet]\n"
+    "       obi eval --walk-forward --model NAME --data FEATURES.npy [--folds 4] [--config FILE.json]\n"
+    "                [--all-horizons] [--html FILE] [--json] [--quiet]\n"
     "       obi eval --model MODEL --fi2010 FILE... --horizon 10|20|30|50|100 [--fi2010-all-features] [--json]\n"
     "\n"
     "Predicts every window of the rows after the file's training part (after a purge gap of the\n"
@@ -495,7 +535,8 @@ const cli_command cmd_eval_def = {
     "the feature file's training part (on which its micro-price table and alpha were fitted) are cut\n"
     "into --folds blocks in time (or whole days), each fold training on every row before its block\n"
     "(normalisation fitted there) and testing on the block after a purge gap of the label horizon;\n"
-    "a markdown table per fold with the baselines, or --json.\n"
+    "a markdown table per fold with the baselines, or --json. --all-horizons runs it for every horizon\n"
+    "of the file (one table, or one JSON line, per horizon); --html draws macro-F1 by horizon and fold.\n"
     "The bayes model keeps learning during the evaluation, from each row's label once its horizon\n"
     "has passed (as it would live).\n"
     "--json keys: n, accuracy, macro_f1, precision, recall, f1, confusion, log_loss, majority_accuracy,\n"

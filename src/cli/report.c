@@ -186,3 +186,111 @@ int report_write_eval(const char *path, const report_eval *r) {
   fputs("</body></html>\n", f);
   return fclose(f) == 0 ? 0 : -1;
 }
+
+/* Grouped vertical bars: for each group (a label) the model's mean with its sd as a whisker,
+ * then the baselines' means. */
+static void by_label_svg(FILE *f, const report_wf *runs, int n) {
+  static const char *const names[4] = {"model (mean ± sd over folds)", "training frequencies", "persistence",
+                                       "OFI logistic"};
+  static const char *const colours[4] = {"#3366cc", "#ccc", "#999", "#e08a2c"};
+  const int bw = 22, gap = 30, H = 220, top = 20, left = 50;
+  int groups_w = n * (4 * bw + gap), width = left + (groups_w > 540 ? groups_w : 540) + 20;
+  fprintf(f, "<svg class=\"by-label\" width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"macro-F1 by horizon\">\n",
+          width, top + H + 90);
+  for (int t = 0; t <= 5; t++) {
+    double v = t * 0.1;
+    int y = top + H - (int)(v / 0.5 * H);
+    fprintf(f,
+            "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"#eee\"/><text x=\"%d\" y=\"%d\" "
+            "text-anchor=\"end\">%.1f</text>\n",
+            left, left + groups_w, y, y, left - 4, y + 4, v);
+  }
+  for (int g = 0; g < n; g++) {
+    const report_wf *r = &runs[g];
+    double v[4] = {r->f1_mean, -1, -1, -1};
+    for (int b = 0; b < 3; b++) {
+      double s = 0;
+      int k = 0;
+      for (int i = 0; i < r->nf; i++)
+        if (b < r->folds[i].nb) s += r->folds[i].baseline[b].macro_f1, k++;
+      if (k) v[b + 1] = s / k;
+    }
+    int x0 = left + g * (4 * bw + gap) + gap / 2;
+    for (int b = 0; b < 4; b++) {
+      if (v[b] < 0) continue;
+      double h = fmin(v[b], 0.5) / 0.5 * H;
+      fprintf(f, "<rect x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" fill=\"%s\"><title>%s: %.4f</title></rect>\n",
+              x0 + b * bw, top + H - h, bw - 2, h, colours[b], names[b], v[b]);
+    }
+    double lo = fmax(0, r->f1_mean - r->f1_sd), hi = fmin(0.5, r->f1_mean + r->f1_sd);
+    fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#000\" stroke-width=\"2\"/>\n",
+            x0 + bw / 2 - 1, x0 + bw / 2 - 1, top + H - lo / 0.5 * H, top + H - hi / 0.5 * H);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">", x0 + 2 * bw, top + H + 16);
+    esc(f, r->label);
+    fputs("</text>\n", f);
+  }
+  for (int b = 0; b < 4; b++)
+    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/><text x=\"%d\" y=\"%d\">%s</text>\n",
+            left + (b % 2) * 260, top + H + 32 + (b / 2) * 18, colours[b], left + (b % 2) * 260 + 16,
+            top + H + 43 + (b / 2) * 18, names[b]);
+  fputs("</svg>\n", f);
+}
+
+int report_write_walk_forward(const char *path, const char *model, const char *data, const report_wf *runs, int n) {
+  FILE *f = fopen(path, "w");
+  if (!f) return -1;
+  fputs("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>obi walk-forward: ", f);
+  esc(f, model);
+  fputs("</title>\n<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1000px}"
+        "table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}"
+        "td:first-child,th:first-child{text-align:left}svg text{font:12px system-ui,sans-serif}"
+        "section{margin:1.5em 0}</style></head><body>\n<h1>obi eval --walk-forward</h1>\n<p>fresh <b>",
+        f);
+  esc(f, model);
+  fputs("</b> models on <b>", f);
+  esc(f, data);
+  fputs("</b>: expanding chronological folds, normalisation fitted on each fold's training rows, a purge gap of the "
+        "label's reach before each test block; baselines fitted on the same training rows.</p>\n",
+        f);
+  fputs("<section><h2>Macro-F1 by horizon</h2>\n", f);
+  by_label_svg(f, runs, n);
+  fputs("</section>\n", f);
+  static const char *const bnames[3] = {"training frequencies", "persistence", "OFI logistic"};
+  for (int g = 0; g < n; g++) {
+    const report_wf *r = &runs[g];
+    fputs("<section><h2>", f);
+    esc(f, r->label);
+    fprintf(f, "</h2>\n<p>%d folds, purge %lld rows, %lld test windows; macro-F1 %.4f ± %.4f.</p>\n", r->nf,
+            (long long)r->purge, (long long)r->test_windows, r->f1_mean, r->f1_sd);
+    const char *labels[64];
+    double v[64];
+    char names[64][24];
+    for (int i = 0; i < r->nf && i < 64; i++) {
+      snprintf(names[i], sizeof names[i], "fold %d", r->folds[i].fold);
+      labels[i] = names[i], v[i] = r->folds[i].model.macro_f1;
+    }
+    bars_svg(f, "folds", labels, v, r->nf, 1.0, NULL, NULL);
+    fputs("<table class=\"folds\"><tr><th>fold</th><th>training rows</th><th>test rows</th><th>windows</th>"
+          "<th>accuracy</th><th>macro-F1</th><th>MCC</th><th>log-loss</th>",
+          f);
+    for (int b = 0; b < 3; b++) fprintf(f, "<th>%s F1</th>", bnames[b]);
+    fputs("</tr>\n", f);
+    for (int i = 0; i < r->nf; i++) {
+      const report_fold *w = &r->folds[i];
+      fprintf(f,
+              "<tr><td>%d</td><td>%lld</td><td>%lld–%lld</td><td>%lld</td><td>%.4f</td><td>%.4f</td><td>%.4f</td>"
+              "<td>%.4f</td>",
+              w->fold, (long long)w->train_rows, (long long)w->test_from, (long long)w->test_to - 1, (long long)w->n,
+              w->model.accuracy, w->model.macro_f1, w->model.mcc, w->model.log_loss);
+      for (int b = 0; b < 3; b++)
+        if (b < w->nb)
+          fprintf(f, "<td>%.4f</td>", w->baseline[b].macro_f1);
+        else
+          fputs("<td>–</td>", f);
+      fputs("</tr>\n", f);
+    }
+    fputs("</table></section>\n", f);
+  }
+  fputs("</body></html>\n", f);
+  return fclose(f) == 0 ? 0 : -1;
+}

@@ -23,4 +23,25 @@ typedef struct {
 /* Writes the page; 0 on success, -1 when the file cannot be written. */
 int report_write_eval(const char *path, const report_eval *r);
 
+/* One walk-forward fold, and a walk-forward run over folds (one label). Baselines: 0 training
+ * class frequencies, 1 persistence, 2 OFI logistic (nb of them present, in that order). */
+typedef struct {
+  int fold;
+  int64_t train_rows, test_from, test_to, n; /* test rows [test_from, test_to) */
+  metrics model, baseline[3];
+  int nb;
+} report_fold;
+
+typedef struct {
+  char label[64];
+  int64_t purge, test_windows;
+  int nf;
+  report_fold folds[64];
+  double f1_mean, f1_sd;
+} report_wf;
+
+/* The walk-forward page: macro-F1 by label (horizon) for the model (mean and sd over folds)
+ * beside the baselines' means, then macro-F1 per fold for each label, and the fold tables. */
+int report_write_walk_forward(const char *path, const char *model, const char *data, const report_wf *runs, int n);
+
 #endif
