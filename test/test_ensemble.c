@@ -83,7 +83,31 @@ void ensemble_oof_never_sees_its_test_rows(void) {
       }
   CHECK(same1);
   CHECK(!same2);
-  ens_oof_free(&a), ens_oof_free(&b);
+  ens_oof_free(&b);
+  /* no fold trains on the block it predicts: change only the labels from block k on, and the
+   * predictions of blocks 1..k stay bit-identical (block k + 1's bases train on changed labels) */
+  for (int kk = 1; kk <= K; kk++) {
+    memcpy(y2, y, ROWS);
+    for (int64_t r = a.bounds[kk]; r < ROWS; r++) y2[r] = (int8_t)((y2[r] + 1) % 3);
+    train_data d3 = {X, y2, ROWS, C, 2400, PURGE, NULL, 0};
+    CHECK_EQ(ens_oof(m, &d3, &b), OBI_OK);
+    int same_upto = 1, changed_after = kk == K; /* after the last block there is nothing to change */
+    for (int i = 0; i < nbase; i++)
+      for (int64_t w = 0; w < a.n; w++) {
+        int in_upto = a.ends[w] < a.bounds[kk + 1];
+        for (int c = 0; c < 3; c++) {
+          size_t at = ((size_t)i * a.n + w) * 3 + c;
+          if (in_upto)
+            same_upto &= a.probs[at] == b.probs[at];
+          else
+            changed_after |= a.probs[at] != b.probs[at];
+        }
+      }
+    CHECK(same_upto);
+    CHECK(changed_after);
+    ens_oof_free(&b);
+  }
+  ens_oof_free(&a);
   /* the fitted ensemble never reads the test part: changing it changes no parameter */
   obi_model *m2 = ensemble("logistic,lstm", 1);
   train_result *res = calloc(1, sizeof *res);
@@ -142,6 +166,22 @@ void ensemble_learns_saves_and_averages(void) {
     CHECK(memcmp(p, q, (size_t)n * 3 * sizeof *p) == 0);
     model_free(l);
   }
+  /* a base trained on other features is refused */
+  {
+    model_config lc;
+    model_config_default(&lc, MODEL_LOGISTIC);
+    const char *other[C] = {"w", "x", "y", "z"};
+    obi_model *o = NULL;
+    char base0[700];
+    snprintf(base0, sizeof base0, "%s.base0.logistic.safetensors", path);
+    CHECK_EQ(model_new(&o, &lc, C, other, NULL, NULL), OBI_OK);
+    CHECK_EQ(model_save(o, base0), OBI_OK);
+    model_free(o);
+    l = NULL;
+    CHECK(model_load(&l, path, why, sizeof why) != OBI_OK && l == NULL);
+    CHECK_STR_CONTAINS(why, "does not match the ensemble");
+    CHECK_EQ(model_save(m, path), OBI_OK); /* restore */
+  }
   /* a missing base file is an error naming it */
   char base1[700];
   snprintf(base1, sizeof base1, "%s.base1.xgb.safetensors", path);
@@ -170,5 +210,15 @@ void ensemble_learns_saves_and_averages(void) {
   CHECK_EQ(model_config_from_json(&c, "{\"bases\": 3}", why, sizeof why), OBI_EPARSE);
   CHECK_EQ(model_config_from_json(&c, "{\"bases\": \"lstm,xgb\", \"ens_folds\": 4}", why, sizeof why), OBI_OK);
   CHECK(!strcmp(c.bases, "lstm,xgb") && c.ens_folds == 4);
+  CHECK_EQ(model_config_from_json(&c, "{\"bases\": \"logistic,,lstm\"}", why, sizeof why), OBI_EPARSE);
+  CHECK_EQ(model_config_from_json(&c, "{\"bases\": \"logistic,\"}", why, sizeof why), OBI_EPARSE);
+  /* the C API checks what the JSON loader checks */
+  obi_model *bad = NULL;
+  c.ens_folds = 11;
+  CHECK_EQ(model_new(&bad, &c, C, NULL, NULL, NULL), OBI_EINVAL);
+  c.ens_folds = 1;
+  CHECK_EQ(model_new(&bad, &c, C, NULL, NULL, NULL), OBI_EINVAL);
+  c.ens_folds = 3, c.stack = 2;
+  CHECK_EQ(model_new(&bad, &c, C, NULL, NULL, NULL), OBI_EINVAL);
   free(X), free(y), free(ends), free(labels), free(p), free(q), free(r), free(res);
 }

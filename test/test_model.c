@@ -299,13 +299,34 @@ void model_cli_train_eval(void) {
     CHECK_STR_CONTAINS(page, "<svg class=\"confusion\"");
     CHECK_STR_CONTAINS(page, "<svg class=\"reliability\"");
     CHECK_STR_CONTAINS(page, "logistic regression on OFI (level 1)");
-    const char *svg = strstr(page, "<svg class=\"confusion\"");
-    for (int k = 0; k < 9 && svg; k++) {
+    /* the cells in row-major order: true class by row, predicted by column */
+    const char *at_cell = strstr(page, "<svg class=\"confusion\"");
+    for (int k = 0; k < 9 && at_cell; k++) {
       char cell[40];
       snprintf(cell, sizeof cell, ">%lld</text>", cm[k]);
-      CHECK_STR_CONTAINS(svg, cell);
+      const char *next = strstr(at_cell, cell);
+      CHECK(next != NULL);
+      at_cell = next ? next + strlen(cell) : NULL;
     }
     CHECK(strstr(page, "</html>") != NULL);
+    free(page);
+  }
+  /* names from outside are escaped */
+  snprintf(args, sizeof args, "cp '%s/t.safetensors' '%s/t<b>&.safetensors'", dir, dir);
+  CHECK_EQ(system(args), 0);
+  snprintf(args, sizeof args, "eval --model '%s/t<b>&.safetensors' --data '%s/t.npy' --html '%s/e.html'", dir, dir,
+           dir);
+  CHECK_EQ(test_run_obi(args), 0);
+  snprintf(path, sizeof path, "%s/e.html", dir);
+  hf = fopen(path, "rb");
+  CHECK(hf != NULL);
+  if (hf) {
+    page = calloc(1, 1 << 20);
+    size_t got = fread(page, 1, (1 << 20) - 1, hf);
+    fclose(hf);
+    CHECK(got > 0);
+    CHECK_STR_CONTAINS(page, "t&lt;b&gt;&amp;.safetensors");
+    CHECK(strstr(page, "t<b>") == NULL);
     free(page);
   }
   snprintf(args, sizeof args, "eval --model '%s/t.safetensors' --data '%s/t.npy' --html /nonexistent/dir/r.html", dir,

@@ -158,6 +158,11 @@ static int walk_forward(const dataset *d0, const model_config *cfg_in, int folds
     dataset d = *d0;
     d.train_end = bounds[f];
     float *mean = calloc((size_t)d.C, sizeof *mean), *std = calloc((size_t)d.C, sizeof *std);
+    if (!mean || !std) {
+      free(mean), free(std);
+      cli_progress_done(&bar);
+      return cli_input_error("out of memory");
+    }
     for (int c = 0; c < d.C; c++) { /* training rows only */
       double s = 0, s2 = 0;
       for (int64_t r = 0; r < d.train_end; r++)
@@ -198,7 +203,7 @@ static int walk_forward(const dataset *d0, const model_config *cfg_in, int folds
       f1_sum += w->model.macro_f1, f1_sq += w->model.macro_f1 * w->model.macro_f1;
       nf++;
     } else {
-      fprintf(stderr, "obi eval: fold %d skipped (too few rows to train or test)\n", nf + 1);
+      fprintf(stderr, "obi eval: fold %d skipped (too few rows to train or test)\n", f);
     }
     model_free(m);
     free(mean), free(std);

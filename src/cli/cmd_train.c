@@ -70,6 +70,9 @@ static int cmd_train(int argc, char **argv) {
   model_config cfg;
   if (cli_model_config(&cfg, (model_kind)kind, config)) return EXIT_BAD_INPUT;
   char why[1024];
+  if (epochs && cfg.kind == MODEL_ENSEMBLE)
+    return cli_usage_error(&cmd_train_def, "--epochs does not apply to the ensemble: its bases train with their "
+                                           "kinds' defaults (bases, stack, ens_folds, window and seed are its keys)");
   if (epochs) cfg.epochs = (int)epochs;
   if (seed >= 0) cfg.seed = (uint64_t)seed;
   dataset d;

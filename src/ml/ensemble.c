@@ -25,6 +25,8 @@ int ens_parse_bases(const char *s, model_kind *kinds) {
   int n = 0;
   char buf[sizeof((model_config *)0)->bases];
   snprintf(buf, sizeof buf, "%s", s);
+  size_t len = strlen(buf);
+  if (len == 0 || buf[0] == ',' || buf[len - 1] == ',' || strstr(buf, ",,")) return -1; /* no empty entries */
   for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
     int k = model_kind_from_name(tok);
     if (k < 0 || k == MODEL_ENSEMBLE || n == ENS_MAX_BASES) return -1;
@@ -33,13 +35,12 @@ int ens_parse_bases(const char *s, model_kind *kinds) {
   return n ? n : -1;
 }
 
-void ens_base_path(char *out, size_t len, const char *path, int i, model_kind kind) {
-  snprintf(out, len, "%s.base%d.%s.safetensors", path, i, model_kind_name(kind));
+int ens_base_path(char *out, size_t len, const char *path, int i, model_kind kind) {
+  int n = snprintf(out, len, "%s.base%d.%s.safetensors", path, i, model_kind_name(kind));
+  return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-/* A base's configuration: its kind's defaults, the ensemble's window for the models that read
- * one, and a seed of its own. */
-static void base_config(const model_config *ens, model_kind kind, int i, model_config *out) {
+void ens_base_config(const model_config *ens, model_kind kind, int i, model_config *out) {
   model_config_default(out, kind);
   if (out->window != 1) out->window = ens->window;
   out->seed = ens->seed + 7919u * (uint64_t)(i + 1);
@@ -47,7 +48,7 @@ static void base_config(const model_config *ens, model_kind kind, int i, model_c
 
 static obi_err new_base(obi_model **out, const obi_model *m, int i, const float *mean, const float *std) {
   model_config bc;
-  base_config(&m->cfg, m->base_kind[i], i, &bc);
+  ens_base_config(&m->cfg, m->base_kind[i], i, &bc);
   const char *names[MODEL_MAX_FEATURES];
   for (int c = 0; c < m->C; c++) names[c] = m->names[c];
   return model_new(out, &bc, m->C, names, mean, std);
@@ -77,6 +78,13 @@ static void combine(const obi_model *m, const float *bp, int B, float *probs) {
         for (int i = 0; i < nb; i++) s += bp[((size_t)i * B + b) * MODEL_CLASSES + k];
         p[k] = (float)(s / nb);
       }
+      continue;
+    }
+    int bad = 0; /* a base that could not answer: no answer, not a confident one */
+    for (int i = 0; i < nb; i++)
+      for (int k = 0; k < MODEL_CLASSES; k++) bad |= isnan(bp[((size_t)i * B + b) * MODEL_CLASSES + k]);
+    if (bad) {
+      for (int k = 0; k < MODEL_CLASSES; k++) p[k] = NAN;
       continue;
     }
     double z[MODEL_CLASSES], mx = -INFINITY, sum = 0;
@@ -122,7 +130,9 @@ obi_err ens_oof(const obi_model *m, const train_data *d, ens_oof_result *r) {
   memset(r, 0, sizeof *r);
   int K = m->cfg.ens_folds, T = m->cfg.window, nb = m->nbase, C = d->C;
   int64_t E = d->train_end;
+  if (K < 2 || K > ENS_MAX_FOLDS) return OBI_EINVAL;
   for (int k = 0; k <= K + 1; k++) r->bounds[k] = E * k / (K + 1);
+  if (r->bounds[1] < 1) return OBI_EINVAL;
   for (int k = 1; k <= K; k++)
     r->n += window_ends_seg(r->bounds[k] + d->purge, r->bounds[k + 1], T, d->seg_starts, d->nseg, NULL);
   if (r->n < 1) return OBI_EINVAL;

@@ -261,7 +261,9 @@ obi_err model_new(obi_model **out, const model_config *cfg, int C, const char *c
       (cfg->kind == MODEL_TRANSFORMER && (cfg->layers < 1 || cfg->layers > TF_MAX_LAYERS || cfg->heads < 1 ||
                                           cfg->hidden % cfg->heads || cfg->ffn < 1)) ||
       (cfg->kind == MODEL_DEEPLOB && (C % 4 || C < 4)) ||
-      (cfg->kind == MODEL_ENSEMBLE && ens_parse_bases(cfg->bases, (model_kind[ENS_MAX_BASES]){0}) < 0))
+      (cfg->kind == MODEL_ENSEMBLE &&
+       (ens_parse_bases(cfg->bases, (model_kind[ENS_MAX_BASES]){0}) < 0 || cfg->ens_folds < 2 ||
+        cfg->ens_folds > ENS_MAX_FOLDS || cfg->stack < 0 || cfg->stack > 1)))
     return OBI_EINVAL;
   obi_model *m = calloc(1, sizeof *m);
   if (!m) return OBI_ENOMEM;
@@ -675,8 +677,7 @@ obi_err model_save(const obi_model *m, const char *path) {
   if (!err && m->cfg.kind == MODEL_XGB && !xgb_save(m, path)) err = OBI_EIO;
   for (int i = 0; !err && i < m->nbase; i++) {
     char bp[1024];
-    ens_base_path(bp, sizeof bp, path, i, m->base_kind[i]);
-    err = model_save(m->base[i], bp);
+    err = ens_base_path(bp, sizeof bp, path, i, m->base_kind[i]) ? OBI_EINVAL : model_save(m->base[i], bp);
   }
   return err;
 }
@@ -760,14 +761,21 @@ obi_err model_load(obi_model **out, const char *path, char *why, size_t why_len)
   for (int i = 0; i < m->nbase; i++) { /* the bases, from their files beside this one */
     char bp[1024], bwhy[512];
     obi_model *b = NULL;
-    ens_base_path(bp, sizeof bp, path, i, m->base_kind[i]);
+    if (ens_base_path(bp, sizeof bp, path, i, m->base_kind[i])) {
+      snprintf(why, why_len, "base model %d: the path is too long", i);
+      goto done;
+    }
     if ((err = model_load(&b, bp, bwhy, sizeof bwhy)) != OBI_OK) {
       snprintf(why, why_len, "base model %d: %s", i, bwhy);
       goto done;
     }
     err = OBI_EPARSE;
-    if (b->cfg.kind != m->base_kind[i] || b->C != m->C || b->cfg.window > m->cfg.window) {
-      snprintf(why, why_len, "base model %d (%s) does not match the ensemble's description", i, bp);
+    model_config want;
+    ens_base_config(&m->cfg, m->base_kind[i], i, &want);
+    int same = b->cfg.kind == m->base_kind[i] && b->C == m->C && b->cfg.window == want.window;
+    for (int c = 0; same && c < m->C; c++) same = !strcmp(b->names[c], m->names[c]);
+    if (!same) {
+      snprintf(why, why_len, "base model %d (%s) does not match the ensemble (kind, window or feature names)", i, bp);
       model_free(b);
       goto done;
     }

@@ -10,6 +10,7 @@
 
 #define TF_MAX_LAYERS 8
 #define ENS_MAX_BASES 8
+#define ENS_MAX_FOLDS 10
 
 typedef struct { /* offsets of one transformer block's parameters */
   size_t ln1_g, ln1_b, qkv_w, qkv_b, o_w, o_b, ln2_g, ln2_b, ff1_w, ff1_b, ff2_w, ff2_b;
@@ -72,9 +73,12 @@ int xgb_save(const obi_model *m, const char *path);
 int xgb_load(obi_model *m, const char *path, char *why, size_t why_len);
 
 /* ensemble.c */
-int ens_parse_bases(const char *s, model_kind *kinds); /* the count, or -1 */
-void ens_base_path(char *out, size_t len, const char *path, int i, model_kind kind);
+int ens_parse_bases(const char *s, model_kind *kinds);                              /* the count, or -1 */
+int ens_base_path(char *out, size_t len, const char *path, int i, model_kind kind); /* -1: too long */
 obi_err ens_new_bases(obi_model *m);
+/* The configuration base i of an ensemble gets: its kind's defaults, the ensemble's window for
+ * the models that read one, a seed of its own. */
+void ens_base_config(const model_config *ens, model_kind kind, int i, model_config *out);
 void ens_free_bases(obi_model *m);
 void ens_predict(obi_model *m, const float *X, const int64_t *ends, int B, float *probs);
 int ens_step(obi_model *m, const float *row, float *probs);
@@ -85,7 +89,7 @@ obi_err ens_fit(obi_model *m, const train_data *d, train_callback cb, void *ctx,
  * (k >= 1) lies in [bounds[k] + purge, bounds[k + 1]) and was predicted by bases trained on
  * rows before bounds[k]. probs (nbase, n, 3). */
 typedef struct {
-  int64_t bounds[12];
+  int64_t bounds[ENS_MAX_FOLDS + 2];
   int64_t n, *ends;
   float *probs;
 } ens_oof_result;
