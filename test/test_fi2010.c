@@ -122,4 +122,13 @@ void fi2010_cli_train_eval(void) {
            test_tmpdir(), EXCERPT);
   CHECK_EQ(test_run_obi(args), 1); /* trained on the 40 book columns */
   CHECK_STR_CONTAINS(test_err, "144 features, the model was trained on 40");
+  /* walk-forward on FI-2010: no mid or OFI columns, so only the class-frequency baseline, under
+   * its own name (not shifted into another baseline's place) */
+  snprintf(args, sizeof args, "eval --walk-forward --model logistic --fi2010 '%s' --horizon 10 --folds 2 --json",
+           EXCERPT);
+  CHECK_EQ(test_run_obi(args), 0);
+  CHECK_STR_CONTAINS(test_out, "\"majority_macro_f1\":");
+  CHECK(strstr(test_out, "persistence_macro_f1") == NULL);
+  CHECK(strstr(test_out, "ofi_logistic_macro_f1") == NULL);
+  CHECK_STR_CONTAINS(test_out, "\"test_rows\":[110,200]"); /* the first third trains only; purge 10 */
 }

@@ -191,13 +191,14 @@ static int walk_forward(const dataset *d0, const model_config *cfg_in, int folds
       for (int64_t i = 0; i < w->n; i++) labels[i] = d.y[ends[i]];
       metrics_compute(&w->model, probs, labels, w->n);
       baseline base[3];
-      if (baseline_majority(&base[w->nb], &d, w->n)) w->nb++;
-      if (baseline_persistence(&base[w->nb], &d, ends, w->n)) w->nb++;
-      if (baseline_ofi_logistic(&base[w->nb], &d, ends, w->n)) w->nb++;
-      for (int b = 0; b < w->nb; b++) {
-        metrics_compute(&w->baseline[b], base[b].probs, labels, w->n);
-        free(base[b].probs);
-      }
+      w->has[0] = baseline_majority(&base[0], &d, w->n);
+      w->has[1] = baseline_persistence(&base[1], &d, ends, w->n);
+      w->has[2] = baseline_ofi_logistic(&base[2], &d, ends, w->n);
+      for (int b = 0; b < 3; b++)
+        if (w->has[b]) {
+          metrics_compute(&w->baseline[b], base[b].probs, labels, w->n);
+          free(base[b].probs);
+        }
       free(ends), free(probs), free(labels);
       total += w->n;
       f1_sum += w->model.macro_f1, f1_sq += w->model.macro_f1 * w->model.macro_f1;
@@ -230,7 +231,8 @@ static void walk_forward_print(const report_wf *r, model_kind kind, const char *
              i ? "," : "", w->fold, (long long)w->train_rows, (long long)w->test_from, (long long)w->test_to,
              (long long)w->n, w->model.accuracy, w->model.macro_f1, w->model.mcc, w->model.kappa, w->model.log_loss,
              w->model.brier);
-      for (int b = 0; b < w->nb; b++) printf(",\"%s_macro_f1\":%.6f", bnames[b], w->baseline[b].macro_f1);
+      for (int b = 0; b < 3; b++)
+        if (w->has[b]) printf(",\"%s_macro_f1\":%.6f", bnames[b], w->baseline[b].macro_f1);
       printf("}");
     }
     printf("],\"test_windows\":%lld,\"macro_f1_mean\":%.6f,\"macro_f1_sd\":%.6f}\n", (long long)r->test_windows,
@@ -246,7 +248,7 @@ static void walk_forward_print(const report_wf *r, model_kind kind, const char *
              (long long)w->test_from, (long long)w->test_to - 1, (long long)w->n, w->model.accuracy, w->model.macro_f1,
              w->model.mcc, w->model.log_loss);
       for (int b = 0; b < 3; b++) {
-        if (b < w->nb)
+        if (w->has[b])
           printf(" %.4f |", w->baseline[b].macro_f1);
         else
           printf(" – |");

@@ -212,7 +212,7 @@ static void by_label_svg(FILE *f, const report_wf *runs, int n) {
       double s = 0;
       int k = 0;
       for (int i = 0; i < r->nf; i++)
-        if (b < r->folds[i].nb) s += r->folds[i].baseline[b].macro_f1, k++;
+        if (r->folds[i].has[b]) s += r->folds[i].baseline[b].macro_f1, k++;
       if (k) v[b + 1] = s / k;
     }
     int x0 = left + g * (4 * bw + gap) + gap / 2;
@@ -283,7 +283,7 @@ int report_write_walk_forward(const char *path, const char *model, const char *d
               w->fold, (long long)w->train_rows, (long long)w->test_from, (long long)w->test_to - 1, (long long)w->n,
               w->model.accuracy, w->model.macro_f1, w->model.mcc, w->model.log_loss);
       for (int b = 0; b < 3; b++)
-        if (b < w->nb)
+        if (w->has[b])
           fprintf(f, "<td>%.4f</td>", w->baseline[b].macro_f1);
         else
           fputs("<td>–</td>", f);

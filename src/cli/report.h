@@ -24,12 +24,12 @@ typedef struct {
 int report_write_eval(const char *path, const report_eval *r);
 
 /* One walk-forward fold, and a walk-forward run over folds (one label). Baselines: 0 training
- * class frequencies, 1 persistence, 2 OFI logistic (nb of them present, in that order). */
+ * class frequencies, 1 persistence, 2 OFI logistic; has[b] when the file allowed baseline b. */
 typedef struct {
   int fold;
   int64_t train_rows, test_from, test_to, n; /* test rows [test_from, test_to) */
   metrics model, baseline[3];
-  int nb;
+  int has[3];
 } report_fold;
 
 typedef struct {
