@@ -14,6 +14,7 @@ test=("$D"/Test_Dst_NoAuction_ZScore_CF_6.txt.zst)
 echo '{"window": 50, "hidden": 32, "epochs": 5}' > "$OUT/lstm.json"
 echo '{"window": 50, "epochs": 2, "batch": 32}' > "$OUT/deeplob.json"
 echo '{"epochs": 10}' > "$OUT/logistic.json"
+echo '{"window": 50, "epochs": 4}' > "$OUT/transformer.json"
 OBI=${OBI:-build/obi}
 run() { # model horizon extra-args...
   local m=$1 k=$2
@@ -25,4 +26,5 @@ run() { # model horizon extra-args...
 }
 for k in 10 20 50; do run logistic $k --fi2010-all-features; done
 for k in 10 20 50; do run lstm $k; done
+for k in 10 20 50; do run transformer $k; done
 run deeplob 10
