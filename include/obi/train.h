@@ -64,6 +64,11 @@ typedef void (*train_callback)(void *ctx, int epoch, int64_t step, int64_t steps
 void adamw_update(float *params, const float *grads, float *mom, float *vel, size_t P, double lr, double weight_decay,
                   int64_t step, double clip);
 
+/* Per-column mean and standard deviation of rows [0, rows) of X (rows, C): the normalisation
+ * statistics of a model's training rows. std is 1 where the variance is not above min_var (a
+ * constant column); mean 0 and std 1 when rows is 0. */
+void column_stats(const float *X, int64_t rows, int C, double min_var, float *mean, float *std);
+
 /* Trains m in place. OBI_EINVAL when there are too few windows for a training and a
  * validation part; OBI_ENOMEM. */
 obi_err model_fit(obi_model *m, const train_data *d, train_callback cb, void *ctx, train_result *res);

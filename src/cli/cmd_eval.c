@@ -163,13 +163,7 @@ static int walk_forward(const dataset *d0, const model_config *cfg_in, int folds
       cli_progress_done(&bar);
       return cli_input_error("out of memory");
     }
-    for (int c = 0; c < d.C; c++) { /* training rows only */
-      double s = 0, s2 = 0;
-      for (int64_t r = 0; r < d.train_end; r++)
-        s += d.X[r * d.C + c], s2 += (double)d.X[r * d.C + c] * d.X[r * d.C + c];
-      double m = s / (double)d.train_end, v = s2 / (double)d.train_end - m * m;
-      mean[c] = (float)m, std[c] = v > 0 ? (float)sqrt(v) : 1;
-    }
+    column_stats(d.X, d.train_end, d.C, 0, mean, std); /* training rows only */
     d.mean = mean, d.std = std;
     obi_model *m = NULL;
     report_fold *w = &res[nf];

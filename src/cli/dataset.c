@@ -7,6 +7,7 @@
 #include "cli.h"
 
 #include "obi/fi2010.h"
+#include "obi/train.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -203,12 +204,11 @@ int dataset_load_fi2010(dataset *d, const char *const *paths, int n, int k, int 
   d->purge = k;
   d->mean = calloc((size_t)C, sizeof *d->mean);
   d->std = calloc((size_t)C, sizeof *d->std);
-  for (int c = 0; c < C; c++) { /* training rows only */
-    double s = 0, s2 = 0;
-    for (int64_t r = 0; r < d->train_end; r++) s += d->X[r * C + c], s2 += (double)d->X[r * C + c] * d->X[r * C + c];
-    double m = d->train_end ? s / (double)d->train_end : 0, v = d->train_end ? s2 / (double)d->train_end - m * m : 1;
-    d->mean[c] = (float)m, d->std[c] = v > 0 ? (float)sqrt(v) : 1;
+  if (!d->mean || !d->std) {
+    snprintf(why, why_len, "out of memory");
+    return -1;
   }
+  column_stats(d->X, d->train_end, C, 0, d->mean, d->std); /* training rows only */
   snprintf(d->label, sizeof d->label, "fi2010_k%d", k);
   return 0;
 }

@@ -146,13 +146,7 @@ obi_err ens_oof(const obi_model *m, const train_data *d, ens_oof_result *r) {
   for (int k = 1; k <= K; k++) {
     int64_t lo = r->bounds[k],
             n = window_ends_seg(lo + d->purge, r->bounds[k + 1], T, d->seg_starts, d->nseg, r->ends + at);
-    for (int c = 0; c < C; c++) { /* normalisation from this fold's training rows only */
-      double s = 0, s2 = 0;
-      for (int64_t row = 0; row < lo; row++)
-        s += d->X[row * C + c], s2 += (double)d->X[row * C + c] * d->X[row * C + c];
-      double mu = s / (double)lo, v = s2 / (double)lo - mu * mu;
-      mean[c] = (float)mu, std[c] = v > 0 ? (float)sqrt(v) : 1;
-    }
+    column_stats(d->X, lo, C, 0, mean, std); /* normalisation from this fold's training rows only */
     train_data td = *d;
     td.train_end = lo;
     for (int i = 0; i < nb && n > 0; i++) {
@@ -205,11 +199,8 @@ obi_err ens_fit(obi_model *m, const train_data *d, train_callback cb, void *ctx,
           Z[w * F + j] = logf(fmaxf(p, 1e-6f));
         }
       }
+      column_stats(Z, r.n, F, 1e-12, mu, sd);
       for (int j = 0; j < F; j++) {
-        double s = 0, s2 = 0;
-        for (int64_t w = 0; w < r.n; w++) s += Z[w * F + j], s2 += (double)Z[w * F + j] * Z[w * F + j];
-        double a = s / (double)r.n, v = s2 / (double)r.n - a * a;
-        mu[j] = (float)a, sd[j] = v > 1e-12 ? (float)sqrt(v) : 1;
         snprintf(nbuf[j], sizeof nbuf[j], "%s.log_p%d", model_kind_name(m->base_kind[j / 3]), j % 3);
         names[j] = nbuf[j];
       }

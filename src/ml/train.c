@@ -80,6 +80,15 @@ int64_t window_ends(int64_t from, int64_t to, int T, int64_t *ends) {
   return n;
 }
 
+void column_stats(const float *X, int64_t rows, int C, double min_var, float *mean, float *std) {
+  for (int c = 0; c < C; c++) {
+    double s = 0, s2 = 0;
+    for (int64_t r = 0; r < rows; r++) s += X[r * C + c], s2 += (double)X[r * C + c] * X[r * C + c];
+    double m = rows ? s / (double)rows : 0, v = rows ? s2 / (double)rows - m * m : 1;
+    mean[c] = (float)m, std[c] = v > min_var ? (float)sqrt(v) : 1;
+  }
+}
+
 int64_t window_ends_seg(int64_t from, int64_t to, int T, const int64_t *seg_starts, int nseg, int64_t *ends) {
   int64_t n = 0;
   int k = 0;
