@@ -68,11 +68,18 @@ const char *test_write_file(const char *name, const char *text) {
 
 char test_out[1 << 16], test_err[1 << 14];
 
-static void slurp(const char *path, char *buf, size_t cap) {
+/* Reads up to cap - 1 bytes of path into buf (empty when it cannot be opened); 1 if it was read. */
+static int slurp(const char *path, char *buf, size_t cap) {
   FILE *f = fopen(path, "rb");
   size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
   buf[n] = 0;
   if (f) fclose(f);
+  return f != NULL;
+}
+
+const char *test_read_file(const char *path) {
+  static char buf[1 << 20];
+  return slurp(path, buf, sizeof buf) ? buf : NULL;
 }
 
 int test_run_obi(const char *args) {

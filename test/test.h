@@ -18,6 +18,9 @@ extern char test_out[1 << 16], test_err[1 << 14];
 
 /* Writes text to <tmpdir>/name and returns the path (static buffer per call slot). */
 const char *test_write_file(const char *name, const char *text);
+/* The text of the file at path (at most 1 MiB, in a buffer reused by the next call), or NULL
+ * when it cannot be opened. */
+const char *test_read_file(const char *path);
 
 #define CHECK(cond)                                                                                                    \
   do {                                                                                                                 \

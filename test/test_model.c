@@ -288,29 +288,23 @@ void model_cli_train_eval(void) {
   const char *at = strstr(test_out, "\"confusion\":[[");
   CHECK(at && sscanf(at, "\"confusion\":[[%lld,%lld,%lld],[%lld,%lld,%lld],[%lld,%lld,%lld]", &cm[0], &cm[1], &cm[2],
                      &cm[3], &cm[4], &cm[5], &cm[6], &cm[7], &cm[8]) == 9);
-  char path[700], *page = NULL;
+  char path[700];
   snprintf(path, sizeof path, "%s/r.html", dir);
-  FILE *hf = fopen(path, "rb");
-  CHECK(hf != NULL);
-  if (hf) {
-    page = calloc(1, 1 << 20);
-    fread(page, 1, (1 << 20) - 1, hf);
-    fclose(hf);
-    CHECK_STR_CONTAINS(page, "<svg class=\"confusion\"");
-    CHECK_STR_CONTAINS(page, "<svg class=\"reliability\"");
-    CHECK_STR_CONTAINS(page, "logistic regression on OFI (level 1)");
-    /* the cells in row-major order: true class by row, predicted by column */
-    const char *at_cell = strstr(page, "<svg class=\"confusion\"");
-    for (int k = 0; k < 9 && at_cell; k++) {
-      char cell[40];
-      snprintf(cell, sizeof cell, ">%lld</text>", cm[k]);
-      const char *next = strstr(at_cell, cell);
-      CHECK(next != NULL);
-      at_cell = next ? next + strlen(cell) : NULL;
-    }
-    CHECK(strstr(page, "</html>") != NULL);
-    free(page);
+  const char *page = test_read_file(path);
+  CHECK(page != NULL && page[0]);
+  CHECK_STR_CONTAINS(page, "<svg class=\"confusion\"");
+  CHECK_STR_CONTAINS(page, "<svg class=\"reliability\"");
+  CHECK_STR_CONTAINS(page, "logistic regression on OFI (level 1)");
+  /* the cells in row-major order: true class by row, predicted by column */
+  const char *at_cell = strstr(page, "<svg class=\"confusion\"");
+  for (int k = 0; k < 9; k++) {
+    char cell[40];
+    snprintf(cell, sizeof cell, ">%lld</text>", cm[k]);
+    const char *next = strstr(at_cell, cell);
+    CHECK(next != NULL);
+    at_cell = next + strlen(cell);
   }
+  CHECK(strstr(page, "</html>") != NULL);
   /* names from outside are escaped */
   snprintf(args, sizeof args, "cp '%s/t.safetensors' '%s/t<b>&.safetensors'", dir, dir);
   CHECK_EQ(system(args), 0);
@@ -318,17 +312,10 @@ void model_cli_train_eval(void) {
            dir);
   CHECK_EQ(test_run_obi(args), 0);
   snprintf(path, sizeof path, "%s/e.html", dir);
-  hf = fopen(path, "rb");
-  CHECK(hf != NULL);
-  if (hf) {
-    page = calloc(1, 1 << 20);
-    size_t got = fread(page, 1, (1 << 20) - 1, hf);
-    fclose(hf);
-    CHECK(got > 0);
-    CHECK_STR_CONTAINS(page, "t&lt;b&gt;&amp;.safetensors");
-    CHECK(strstr(page, "t<b>") == NULL);
-    free(page);
-  }
+  page = test_read_file(path);
+  CHECK(page != NULL && page[0]);
+  CHECK_STR_CONTAINS(page, "t&lt;b&gt;&amp;.safetensors");
+  CHECK(strstr(page, "t<b>") == NULL);
   snprintf(args, sizeof args, "eval --model '%s/t.safetensors' --data '%s/t.npy' --html /nonexistent/dir/r.html", dir,
            dir);
   CHECK_EQ(test_run_obi(args), 1);
@@ -409,18 +396,11 @@ void model_walk_forward_is_chronological(void) {
   CHECK_STR_CONTAINS(test_out, "\"label\":\"label_a_50\"");
   char path[700];
   snprintf(path, sizeof path, "%s/wf.html", dir);
-  FILE *hf = fopen(path, "rb");
-  CHECK(hf != NULL);
-  if (hf) {
-    char *page = calloc(1, 1 << 20);
-    size_t got = fread(page, 1, (1 << 20) - 1, hf);
-    fclose(hf);
-    CHECK(got > 0);
-    CHECK_STR_CONTAINS(page, "<svg class=\"by-label\"");
-    CHECK_STR_CONTAINS(page, "<h2>label_a_20</h2>");
-    CHECK_STR_CONTAINS(page, "</html>");
-    free(page);
-  }
+  const char *page = test_read_file(path);
+  CHECK(page != NULL && page[0]);
+  CHECK_STR_CONTAINS(page, "<svg class=\"by-label\"");
+  CHECK_STR_CONTAINS(page, "<h2>label_a_20</h2>");
+  CHECK_STR_CONTAINS(page, "</html>");
 }
 
 /* XGBoost: trains, saves its booster beside the model file in XGBoost's JSON format, loads to
