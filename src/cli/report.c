@@ -18,6 +18,18 @@ static void esc(FILE *f, const char *s) {
     }
 }
 
+/* The page's head (title "<kind>: <model>", the shared style) and its heading; the body follows. */
+static void page_start(FILE *f, const char *kind, const char *model, const char *heading) {
+  fprintf(f, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>%s: ", kind);
+  esc(f, model);
+  fprintf(f,
+          "</title>\n<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1000px}"
+          "table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}"
+          "td:first-child,th:first-child{text-align:left}svg text{font:12px system-ui,sans-serif}"
+          "section{margin:1.5em 0}</style></head><body>\n<h1>%s</h1>\n",
+          heading);
+}
+
 static const char *const cls[3] = {"down", "stationary", "up"};
 
 /* A heat map of counts, shaded by each true class's share (rows sum to one). */
@@ -106,13 +118,8 @@ static void bars_svg(FILE *f, const char *cls_name, const char *const *labels, c
 int report_write_eval(const char *path, const report_eval *r) {
   FILE *f = fopen(path, "w");
   if (!f) return -1;
-  fputs("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>obi eval: ", f);
-  esc(f, r->model);
-  fputs("</title>\n<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1000px}"
-        "table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}"
-        "td:first-child,th:first-child{text-align:left}svg text{font:12px system-ui,sans-serif}"
-        "section{margin:1.5em 0}</style></head><body>\n<h1>obi eval</h1>\n<p>model <b>",
-        f);
+  page_start(f, "obi eval", r->model, "obi eval");
+  fputs("<p>model <b>", f);
   esc(f, r->model);
   fputs("</b> on <b>", f);
   esc(f, r->data);
@@ -239,13 +246,8 @@ static void by_label_svg(FILE *f, const report_wf *runs, int n) {
 int report_write_walk_forward(const char *path, const char *model, const char *data, const report_wf *runs, int n) {
   FILE *f = fopen(path, "w");
   if (!f) return -1;
-  fputs("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>obi walk-forward: ", f);
-  esc(f, model);
-  fputs("</title>\n<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1000px}"
-        "table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}"
-        "td:first-child,th:first-child{text-align:left}svg text{font:12px system-ui,sans-serif}"
-        "section{margin:1.5em 0}</style></head><body>\n<h1>obi eval --walk-forward</h1>\n<p>fresh <b>",
-        f);
+  page_start(f, "obi walk-forward", model, "obi eval --walk-forward");
+  fputs("<p>fresh <b>", f);
   esc(f, model);
   fputs("</b> models on <b>", f);
   esc(f, data);
