@@ -85,6 +85,18 @@ static int baseline_ofi_logistic(baseline *b, const dataset *d, const int64_t *e
   return ok;
 }
 
+/* The baselines scored on the n windows ending at ends, in their slots (0 training frequencies,
+ * 1 persistence, 2 OFI logistic); has[b] when baseline b could be built. The two fitted on the
+ * training rows only when fitted (not on another day's or instrument's file scored whole). */
+static void baselines_score(baseline base[3], int has[3], const dataset *d, const int64_t *ends, int64_t n,
+                            const int32_t *labels, int fitted) {
+  has[0] = fitted && baseline_majority(&base[0], d, n);
+  has[1] = baseline_persistence(&base[1], d, ends, n);
+  has[2] = fitted && baseline_ofi_logistic(&base[2], d, ends, n);
+  for (int b = 0; b < 3; b++)
+    if (has[b]) metrics_compute(&base[b].met, base[b].probs, labels, n);
+}
+
 typedef struct {
   const int32_t *labels;
   const float *probs;
@@ -185,14 +197,9 @@ static int walk_forward(const dataset *d0, const model_config *cfg_in, int folds
       for (int64_t i = 0; i < w->n; i++) labels[i] = d.y[ends[i]];
       metrics_compute(&w->model, probs, labels, w->n);
       baseline base[3];
-      w->has[0] = baseline_majority(&base[0], &d, w->n);
-      w->has[1] = baseline_persistence(&base[1], &d, ends, w->n);
-      w->has[2] = baseline_ofi_logistic(&base[2], &d, ends, w->n);
+      baselines_score(base, w->has, &d, ends, w->n, labels, 1);
       for (int b = 0; b < 3; b++)
-        if (w->has[b]) {
-          metrics_compute(&w->baseline[b], base[b].probs, labels, w->n);
-          free(base[b].probs);
-        }
+        if (w->has[b]) w->baseline[b] = base[b].met, free(base[b].probs);
       free(ends), free(probs), free(labels);
       total += w->n;
       f1_sum += w->model.macro_f1, f1_sq += w->model.macro_f1 * w->model.macro_f1;
@@ -393,16 +400,13 @@ static int cmd_eval(int argc, char **argv) {
   metrics_compute(&met, probs, labels, n);
 
   /* baselines (the training-fitted ones only on the held-out part of a feature file) */
-  baseline base[3];
-  int nb = 0;
-  if (!all && baseline_majority(&base[nb], &d, n)) nb++;
-  if (baseline_persistence(&base[nb], &d, ends, n)) nb++;
-  if (!all && baseline_ofi_logistic(&base[nb], &d, ends, n)) nb++;
-  int best = -1;
-  for (int b = 0; b < nb; b++) {
-    metrics_compute(&base[b].met, base[b].probs, labels, n);
+  baseline slot[3], base[3];
+  int has[3], nb = 0, best = -1;
+  baselines_score(slot, has, &d, ends, n, labels, !all);
+  for (int b = 0; b < 3; b++)
+    if (has[b]) base[nb++] = slot[b];
+  for (int b = 0; b < nb; b++)
     if (best < 0 || base[b].met.macro_f1 > base[best].met.macro_f1) best = b;
-  }
   /* significance against the best baseline; a confidence interval for macro-F1 */
   stats_dm dm = {0};
   stats_mcnemar mc = {0};
