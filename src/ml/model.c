@@ -27,10 +27,13 @@
 static const char *const kind_names[MODEL__COUNT] = {"logistic", "lstm",  "attn_lstm", "transformer",
                                                      "deeplob",  "bayes", "xgb",       "ensemble"};
 
+/* The kinds that read only the last row of a window (their window must be 1). */
+static int reads_one_row(model_kind kind) { return kind == MODEL_LOGISTIC || kind == MODEL_BAYES || kind == MODEL_XGB; }
+
 void model_config_default(model_config *c, model_kind kind) {
   memset(c, 0, sizeof *c);
   c->kind = kind;
-  c->window = kind == MODEL_LOGISTIC || kind == MODEL_BAYES || kind == MODEL_XGB ? 1 : kind == MODEL_DEEPLOB ? 50 : 20;
+  c->window = reads_one_row(kind) ? 1 : kind == MODEL_DEEPLOB ? 50 : 20;
   c->max_depth = 6;
   c->prior_precision = 1.0;
   c->forgetting = 1.0;
@@ -144,7 +147,7 @@ obi_err model_config_from_json(model_config *c, const char *text, char *why, siz
       *(double *)((char *)c + fields[i].off) = x;
   }
   json_decref(o);
-  if (!err && (c->kind == MODEL_LOGISTIC || c->kind == MODEL_BAYES || c->kind == MODEL_XGB) && c->window != 1) {
+  if (!err && reads_one_row(c->kind) && c->window != 1) {
     snprintf(why, why_len, "the %s model reads one row: window must be 1", kind_names[c->kind]);
     err = OBI_EPARSE;
   }
@@ -159,7 +162,7 @@ static slab_layout layout(const model_config *cfg, int C) {
   slab_layout L = {0};
   size_t o = 0;
   int H = cfg->hidden, A = cfg->attn;
-  if (cfg->kind == MODEL_LOGISTIC || cfg->kind == MODEL_BAYES || cfg->kind == MODEL_XGB) {
+  if (reads_one_row(cfg->kind)) {
     L.feat = C;
   } else if (cfg->kind == MODEL_ENSEMBLE) {
     model_kind kinds[ENS_MAX_BASES];
@@ -255,9 +258,8 @@ obi_err model_new(obi_model **out, const model_config *cfg, int C, const char *c
                   const float *std) {
   *out = NULL;
   if (C < 1 || C > MODEL_MAX_FEATURES || cfg->kind >= MODEL__COUNT || cfg->window < 1 || cfg->hidden < 1 ||
-      cfg->attn < 1 ||
-      ((cfg->kind == MODEL_LOGISTIC || cfg->kind == MODEL_BAYES || cfg->kind == MODEL_XGB) && cfg->window != 1) ||
-      !(cfg->prior_precision > 0) || !(cfg->forgetting > 0 && cfg->forgetting <= 1) ||
+      cfg->attn < 1 || (reads_one_row(cfg->kind) && cfg->window != 1) || !(cfg->prior_precision > 0) ||
+      !(cfg->forgetting > 0 && cfg->forgetting <= 1) ||
       (cfg->kind == MODEL_TRANSFORMER && (cfg->layers < 1 || cfg->layers > TF_MAX_LAYERS || cfg->heads < 1 ||
                                           cfg->hidden % cfg->heads || cfg->ffn < 1)) ||
       (cfg->kind == MODEL_DEEPLOB && (C % 4 || C < 4)) ||
