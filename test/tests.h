@@ -83,5 +83,11 @@
   X(bayes_delayed_labels) \
   X(bayes_uncertainty_shrinks) \
   X(ensemble_oof_never_sees_its_test_rows) \
-  X(ensemble_learns_saves_and_averages)
+  X(ensemble_learns_saves_and_averages) \
+  X(sim_market_order_walks_levels_and_depletes) \
+  X(sim_limit_queue_advance_partial_fills_and_rebate) \
+  X(sim_crossing_add_fills_resting_order_once) \
+  X(sim_latency_orders_cancels_and_notices) \
+  X(sim_probabilistic_queue_models) \
+  X(sim_latency_models)
 // clang-format on

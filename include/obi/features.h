@@ -121,4 +121,36 @@ int64_t feat_last_ofi(const feat_engine *e, int level);
 /* Events consumed so far. */
 uint64_t feat_events(const feat_engine *e);
 
+/* The sampling clock of feature rows: which events produce a row.
+ *   every        after every event            events:N   after every N-th event
+ *   trades       after every execution/trade  mid        when the mid changes
+ *   time:MS      at the first event at or after each multiple of MS milliseconds
+ * Messages that share a timestamp happened at one instant: the states between them were never
+ * observable, and a row taken there would see part of an event's consequences before the rest
+ * (a marketable order shown as several executions). So a row is taken only after the last
+ * message of a timestamp group (group_end), unless split_timestamps; the clock's condition may
+ * fire anywhere in the group. Rows need both sides of the book. */
+typedef enum {
+  FEAT_SAMPLE_EVERY,
+  FEAT_SAMPLE_EVENTS,
+  FEAT_SAMPLE_TRADES,
+  FEAT_SAMPLE_MID,
+  FEAT_SAMPLE_TIME
+} feat_sample_kind;
+typedef struct {
+  feat_sample_kind kind;
+  int64_t n; /* events, or nanoseconds */
+  char spec[32];
+  int split_timestamps; /* also take rows between messages that share a timestamp */
+  /* state */
+  uint64_t events;
+  int pending; /* the clock fired in the current timestamp group */
+  int64_t next_t;
+  int64_t last_bid, last_ask;
+} feat_sampler;
+/* Parses a spec above into a fresh sampler; OBI_EPARSE if malformed. */
+obi_err feat_sampler_parse(feat_sampler *s, const char *spec, int split_timestamps);
+/* Called for every event after the book applied it: 1 when a row is taken now. */
+int feat_sampler_take(feat_sampler *s, const obi_event *ev, const obi_book *b, int group_end);
+
 #endif

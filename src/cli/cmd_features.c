@@ -25,74 +25,6 @@
 #define MP_SPREAD_BUCKETS 4
 #define CKS_INTERVAL_NS 10000000000LL
 
-typedef enum { SAMPLE_EVERY, SAMPLE_EVENTS, SAMPLE_TRADES, SAMPLE_MID, SAMPLE_TIME } sample_kind;
-
-typedef struct {
-  sample_kind kind;
-  int64_t n; /* events, or nanoseconds */
-  char spec[32];
-  int split_timestamps; /* also take rows between messages that share a timestamp */
-  /* state */
-  uint64_t events;
-  int pending; /* the clock fired in the current timestamp group */
-  int64_t next_t;
-  int64_t last_bid, last_ask;
-} sampler;
-
-static int sampler_parse(sampler *s, const char *spec) {
-  int split = s->split_timestamps;
-  memset(s, 0, sizeof *s);
-  s->split_timestamps = split;
-  snprintf(s->spec, sizeof s->spec, "%s", spec);
-  long v;
-  if (!strcmp(spec, "every"))
-    s->kind = SAMPLE_EVERY;
-  else if (!strcmp(spec, "trades"))
-    s->kind = SAMPLE_TRADES;
-  else if (!strcmp(spec, "mid"))
-    s->kind = SAMPLE_MID;
-  else if (!strncmp(spec, "events:", 7) && !cli_parse_int(spec + 7, 1, 1000000000, &v))
-    s->kind = SAMPLE_EVENTS, s->n = v;
-  else if (!strncmp(spec, "time:", 5) && !cli_parse_int(spec + 5, 1, 86400000, &v))
-    s->kind = SAMPLE_TIME, s->n = v * 1000000LL;
-  else
-    return -1;
-  return 0;
-}
-
-/* Whether a row is taken after this event (the book already holds it). Messages that share a
- * timestamp happened at one instant: the states between them were never observable, and a row
- * taken there would see part of an event's consequences before the rest (a marketable order
- * shown as several executions). So a row is taken only after the last message of a timestamp
- * group (group_end), unless split_timestamps; the clock's condition may fire anywhere in it. */
-static int sampler_take(sampler *s, const obi_event *ev, const obi_book *b, int group_end) {
-  s->events++;
-  if (s->kind == SAMPLE_EVERY) s->pending = 1;
-  if (s->kind == SAMPLE_EVENTS && s->events % (uint64_t)s->n == 0) s->pending = 1;
-  if (s->kind == SAMPLE_TRADES &&
-      (ev->type == OBI_EV_EXEC || ev->type == OBI_EV_EXEC_HIDDEN || ev->type == OBI_EV_TRADE))
-    s->pending = 1;
-  if (!group_end && !s->split_timestamps) return 0;
-  int64_t bid, ask;
-  int both = book_best(b, OBI_BID, &bid, NULL) && book_best(b, OBI_ASK, &ask, NULL);
-  int take = 0;
-  if (both) {
-    switch (s->kind) {
-    case SAMPLE_EVERY:
-    case SAMPLE_EVENTS:
-    case SAMPLE_TRADES: take = s->pending; break;
-    case SAMPLE_MID: take = bid + ask != s->last_bid + s->last_ask; break;
-    case SAMPLE_TIME:
-      take = ev->ts_ns >= s->next_t;
-      if (take) s->next_t = (ev->ts_ns / s->n + 1) * s->n;
-      break;
-    }
-    s->last_bid = bid, s->last_ask = ask;
-  }
-  s->pending = 0;
-  return take;
-}
-
 /* After lobster_next: is this message the last of its timestamp group? */
 static int group_ends(lobster_replay *r, const obi_event *ev) {
   int64_t next;
@@ -101,7 +33,7 @@ static int group_ends(lobster_replay *r, const obi_event *ev) {
 
 typedef struct {
   const char *msg_path, *book_path, *out;
-  sampler sample;
+  feat_sampler sample;
   label_horizon horizons[MAX_HORIZONS];
   int nh;
   label_alpha_mode alpha_mode;
@@ -338,7 +270,7 @@ static int run_features(features_args *a) {
   cli_progress_start(&prog, "features pass 1/2", a->quiet || a->json);
   uint64_t events = 0;
   while ((err = lobster_next(r, &ev)) == OBI_OK) {
-    if (sampler_take(&a->sample, &ev, lobster_book(r), group_ends(r, &ev)) &&
+    if (feat_sampler_take(&a->sample, &ev, lobster_book(r), group_ends(r, &ev)) &&
         series_push(&rows, ev.ts_ns, lobster_book(r), a->fc.price_scale, a->fc.tick)) {
       rc = cli_input_error("out of memory after %zu rows", rows.n);
       goto done;
@@ -435,8 +367,8 @@ static int run_features(features_args *a) {
     goto done;
   }
   if (replay_open(a, &r)) goto done;
-  sampler s2 = {.split_timestamps = a->sample.split_timestamps};
-  sampler_parse(&s2, a->sample.spec);
+  feat_sampler s2;
+  feat_sampler_parse(&s2, a->sample.spec, a->sample.split_timestamps);
   size_t row = 0, out_rows = 0, train_kept = 0;
   events = 0;
   cli_progress_start(&prog, "features pass 2/2", a->quiet || a->json);
@@ -448,7 +380,7 @@ static int run_features(features_args *a) {
     if (a->report)
       cks_event(&cks, ev.ts_ns, feat_last_ofi(e, 1), has_mid, has_mid ? (double)(bid + ask) * 0.5 / a->fc.tick : 0);
     if ((++events & 0xffff) == 0) cli_progress_update(&prog, lobster_progress(r), events);
-    if (!sampler_take(&s2, &ev, b, group_ends(r, &ev))) continue;
+    if (!feat_sampler_take(&s2, &ev, b, group_ends(r, &ev))) continue;
     if (row >= n) break; /* cannot happen: the same replay and sampler */
     if (valid[row]) {
       if (a->raw_book) {
@@ -683,7 +615,7 @@ static int list_features(const feat_config *fc) {
 static int cmd_features(int argc, char **argv) {
   features_args a = {.alpha_mode = LABEL_ALPHA_BALANCED, .train_fraction = 0.7};
   feat_config_default(&a.fc);
-  sampler_parse(&a.sample, "every");
+  feat_sampler_parse(&a.sample, "every", 0);
   const char *paths[2], *horizons = "10,20,50", *select = NULL;
   int npaths = 0, list = 0;
   char why[256];
@@ -715,7 +647,7 @@ static int cmd_features(int argc, char **argv) {
     else if (!strcmp(o, "--features") && v)
       select = v, i++;
     else if (!strcmp(o, "--sample") && v) {
-      if (sampler_parse(&a.sample, v))
+      if (feat_sampler_parse(&a.sample, v, a.sample.split_timestamps))
         return cli_usage_error(&cmd_features_def,
                                "--sample: expected every, events:N, trades, mid or time:MS, got '%s'", v);
       i++;
