@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include "obi/fi2010.h"
 #include "obi/model.h"
 #include "obi/safetensors.h"
 #include "obi/train.h"
@@ -61,7 +62,15 @@ void model_step_equals_window_forward(void) {
 
 /* The whole model's backward pass against central differences (float model: perturbations of
  * 2e-3 and a tolerance of 2% on the gradient components above 5e-3; smaller ones drown in the
- * float rounding of the loss, larger perturbations cross the kinks of ReLU and max-pooling). */
+ * float rounding of the loss, larger perturbations cross the kinks of ReLU and max-pooling).
+ * A component that disagrees is measured again with a perturbation of 5e-4 (2% plus 2e-4 for the
+ * loss's float rounding at that step): a leaky ReLU whose input lies within 2e-3 of zero bends
+ * the difference quotient, and a 4x smaller step crosses it 4x less often. DeepLOB, with 14
+ * leaky-ReLU layers of O(1) activations, still has such crossings at 5e-4: over 20 combinations
+ * of seed and data, 0 to 2.8% of its checked components disagreed at both steps, and each of them
+ * had 1 to 6 convolution pre-activations changing sign between the two perturbed passes. So up to
+ * 5% may disagree there, none elsewhere; a wiring error (a branch's gradient not accumulated, a
+ * wrong offset) moves whole tensors. */
 void model_backward_matches_finite_differences(void) {
   enum { C = 4, ROWS = 20, B = 6 };
   float X[ROWS * C];
@@ -82,23 +91,34 @@ void model_backward_matches_finite_differences(void) {
     float *analytic = malloc(P * sizeof *analytic);
     memcpy(analytic, grads, P * sizeof *analytic);
     double worst = 0;
-    int checked = 0;
+    int checked = 0, retried = 0, disagree = 0;
     for (size_t i = 0; i < P; i += P / 2000 + 1) {
       float keep = params[i];
-      params[i] = keep + 2e-3f;
-      double lp = model_loss_backward(m, X, ends, y, B, w);
-      params[i] = keep - 2e-3f;
-      double lm = model_loss_backward(m, X, ends, y, B, w);
-      params[i] = keep;
-      double num = (lp - lm) / 4e-3;
-      if (fabs(num) < 5e-3 && fabs(analytic[i]) < 5e-3) continue;
-      worst = fmax(worst, fabs(num - analytic[i]) / fmax(fabs(num), fabs(analytic[i])));
+      double rel = 0;
+      int measured = 0;
+      for (int pass = 0; pass < 2 && (!pass || rel > 2e-2); pass++) {
+        float h = pass ? 5e-4f : 2e-3f;
+        params[i] = keep + h;
+        double lp = model_loss_backward(m, X, ends, y, B, w);
+        params[i] = keep - h;
+        double lm = model_loss_backward(m, X, ends, y, B, w);
+        params[i] = keep;
+        double num = (lp - lm) / (2 * h);
+        if (!pass && fabs(num) < 5e-3 && fabs(analytic[i]) < 5e-3) break;
+        rel = fmax(fabs(num - analytic[i]) - (pass ? 2e-4 : 0), 0) / fmax(fabs(num), fabs(analytic[i]));
+        measured = 1;
+        retried += pass;
+      }
+      if (!measured) continue;
       checked++;
+      disagree += rel > 2e-2;
+      worst = fmax(worst, rel);
     }
-    printf("# %-10s full backward vs finite differences: %d parameters, worst relative error %.2e\n",
-           model_kind_name((model_kind)kind), checked, worst);
+    printf("# %-10s full backward vs finite differences: %d parameters (%d measured again at 5e-4), %d disagree, worst "
+           "relative error %.2e\n",
+           model_kind_name((model_kind)kind), checked, retried, disagree, worst);
     CHECK(checked >= 10);
-    CHECK(worst < 2e-2);
+    CHECK(kind == MODEL_DEEPLOB ? disagree <= checked / 20 : disagree == 0);
     free(analytic);
     model_free(m);
   }
@@ -160,6 +180,55 @@ void model_learns_signal_not_noise(void) {
   /* DeepLOB is built for 40 book columns; on 4 columns and 8 epochs it learns less of the signal */
   CHECK(train_and_test(MODEL_DEEPLOB, 0, 4, 6000) >= 0.55);
   CHECK(train_and_test(MODEL_DEEPLOB, 1, 4, 6000) <= 1.0 / 3 + 0.05);
+}
+
+/* DeepLOB on real book rows (the FI-2010 excerpt, 40 columns): at initialisation different
+ * windows must get different outputs, and the model must fit one fixed batch of 32 windows
+ * within 20 steps. With PyTorch's default convolution initialisation (U(+-1/sqrt(fan_in))
+ * weights and biases) the sample-dependent signal shrank ~2.5x per convolution: over five seeds
+ * the probabilities varied between windows by 1.2e-6 to 2.6e-6, the batch loss was still 1.05 to
+ * 1.06 after 20 steps, and FI-2010 training stalled at ln 3. With He initialisation: 7.6e-3 to
+ * 1.5e-2, and 0.055 to 0.14. */
+void model_deeplob_fits_a_small_batch(void) {
+  enum { C = FI2010_BOOK, T = 20, B = 32, STEPS = 20 };
+  fi2010_data d;
+  char why[256];
+  CHECK_EQ(fi2010_read(&d, OBI_SOURCE_DIR "/data/fi2010/FI2010_day2_first300.txt.zst", why, sizeof why), OBI_OK);
+  float *X = malloc((size_t)d.n * C * sizeof *X), mean[C], std[C];
+  for (int64_t i = 0; i < d.n; i++) memcpy(X + i * C, d.x + i * FI2010_FEATURES, C * sizeof *X);
+  column_stats(X, d.n, C, 0, mean, std);
+  int64_t ends[B];
+  int32_t y[B];
+  for (int b = 0; b < B; b++) ends[b] = T - 1 + (int64_t)b * (d.n - T) / B, y[b] = d.labels[ends[b] * FI2010_HORIZONS];
+  model_config c;
+  model_config_default(&c, MODEL_DEEPLOB);
+  c.window = T, c.dropout = 0;
+  obi_model *m = NULL;
+  CHECK_EQ(model_new(&m, &c, C, NULL, mean, std), OBI_OK);
+  float probs[B * 3];
+  model_predict(m, X, ends, B, probs);
+  double spread = 0; /* standard deviation over the windows of each class's probability, averaged */
+  for (int k = 0; k < 3; k++) {
+    double s = 0, s2 = 0;
+    for (int b = 0; b < B; b++) s += probs[b * 3 + k], s2 += (double)probs[b * 3 + k] * probs[b * 3 + k];
+    spread += sqrt(fmax(s2 / B - (s / B) * (s / B), 0)) / 3;
+  }
+  size_t P = model_param_count(m);
+  float *mom = calloc(P, sizeof *mom), *vel = calloc(P, sizeof *vel), loss = 0;
+  for (int s = 0; s < STEPS; s++) {
+    memset(model_grads(m), 0, P * sizeof(float));
+    loss = model_loss_backward(m, X, ends, y, B, NULL);
+    adamw_update(model_params(m), model_grads(m), mom, vel, P, 1e-3, 0, s, 1.0);
+  }
+  memset(model_grads(m), 0, P * sizeof(float));
+  loss = model_loss_backward(m, X, ends, y, B, NULL);
+  printf("# deeplob at initialisation: probabilities vary by %.2e between windows; batch loss after %d steps %.3f\n",
+         spread, STEPS, loss);
+  free(X), free(mom), free(vel);
+  model_free(m);
+  fi2010_free(&d);
+  CHECK(spread > 1e-3);
+  CHECK(loss < 0.5f);
 }
 
 void model_files_round_trip_and_bad_files(void) {

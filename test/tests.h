@@ -64,6 +64,7 @@
   X(model_step_equals_window_forward) \
   X(model_backward_matches_finite_differences) \
   X(model_learns_signal_not_noise) \
+  X(model_deeplob_fits_a_small_batch) \
   X(model_files_round_trip_and_bad_files) \
   X(model_config_json_errors) \
   X(model_cli_train_eval) \
