@@ -90,5 +90,17 @@
   X(sim_crossing_add_fills_resting_order_once) \
   X(sim_latency_orders_cancels_and_notices) \
   X(sim_probabilistic_queue_models) \
-  X(sim_latency_models)
+  X(sim_latency_models) \
+  X(risk_config_names_and_init) \
+  X(risk_position_limit_exact) \
+  X(risk_notional_limit_exact) \
+  X(risk_concentration_limit_exact) \
+  X(risk_daily_drawdown_stop_and_resume) \
+  X(risk_vol_pause_exact_samples) \
+  X(risk_vol_ratio_matches_naive) \
+  X(risk_stale_halt_exact) \
+  X(risk_stale_resets_volatility) \
+  X(risk_feed_gap_and_resync) \
+  X(risk_kill_allows_only_flattening) \
+  X(risk_log_capacity_counts_dropped)
 // clang-format on
