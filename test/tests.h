@@ -83,5 +83,15 @@
   X(bayes_delayed_labels) \
   X(bayes_uncertainty_shrinks) \
   X(ensemble_oof_never_sees_its_test_rows) \
-  X(ensemble_learns_saves_and_averages)
+  X(ensemble_learns_saves_and_averages) \
+  X(perf_sharpe_sortino_by_hand) \
+  X(perf_max_drawdown_by_hand) \
+  X(perf_newey_west_by_hand) \
+  X(perf_inv_normal_cdf_points) \
+  X(perf_deflated_sharpe_by_hand) \
+  X(perf_stationary_bootstrap) \
+  X(perf_round_trips_flip) \
+  X(perf_compute_by_hand) \
+  X(perf_days_and_daily_sharpe) \
+  X(perf_rejects_bad_input)
 // clang-format on
