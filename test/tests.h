@@ -102,5 +102,15 @@
   X(risk_stale_resets_volatility) \
   X(risk_feed_gap_and_resync) \
   X(risk_kill_allows_only_flattening) \
-  X(risk_log_capacity_counts_dropped)
+  X(risk_log_capacity_counts_dropped) \
+  X(perf_sharpe_sortino_by_hand) \
+  X(perf_max_drawdown_by_hand) \
+  X(perf_newey_west_by_hand) \
+  X(perf_inv_normal_cdf_points) \
+  X(perf_deflated_sharpe_by_hand) \
+  X(perf_stationary_bootstrap) \
+  X(perf_round_trips_flip) \
+  X(perf_compute_by_hand) \
+  X(perf_days_and_daily_sharpe) \
+  X(perf_rejects_bad_input)
 // clang-format on
