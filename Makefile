@@ -30,6 +30,7 @@ demo: build
 	@./build/obi demo
 
 check: build build-asan build-fuzz
+	@scripts/install-deps.sh --test
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/check.sh
 
 bench: build

@@ -45,6 +45,16 @@ if command -v valgrind >/dev/null; then
   echo "callgrind features: $per instructions per event (feat_update + feat_compute of every column)" >&2
   instr_json+="${instr_json:+,}\"features\":{\"instructions_per_event\":$per}"
 fi
+backtest=$(build/bench_backtest "$msg" "$book")
+if command -v valgrind >/dev/null; then
+  out=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect=bt_on_event \
+    build/bench_backtest --callgrind "$msg" "$book" 2>&1)
+  ir=$(echo "$out" | sed -n 's/.*Collected : \([0-9]*\).*/\1/p')
+  events=$(echo "$out" | sed -n 's/.*"events":\([0-9]*\).*/\1/p')
+  per=$(awk -v a="$ir" -v b="$events" 'BEGIN { printf "%.1f", a / b }')
+  echo "callgrind backtest: $per instructions per event (bt_on_event: features, model, strategy, risk, simulator)" >&2
+  instr_json+="${instr_json:+,}\"backtest\":{\"instructions_per_event\":$per}"
+fi
 models=$(build/bench_models)
 torch_json=null
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
@@ -58,5 +68,5 @@ else
   echo "bench: python3-torch not installed, no PyTorch comparison" >&2
 fi
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-printf '{"machine":"%s, %s cores","book":%s,"features":%s,"models":%s,"models_pytorch":%s,"callgrind":{%s}}\n' \
-  "$cpu" "$(nproc)" "$throughput" "$features" "$models" "$torch_json" "$instr_json"
+printf '{"machine":"%s, %s cores","book":%s,"features":%s,"backtest":%s,"models":%s,"models_pytorch":%s,"callgrind":{%s}}\n' \
+  "$cpu" "$(nproc)" "$throughput" "$features" "$backtest" "$models" "$torch_json" "$instr_json"

@@ -23,8 +23,9 @@ static int drain(sim_exchange *s, int64_t t, const obi_book *b, sim_notice *got,
   int n = 0;
   sim_notice no;
   uint64_t tok;
+  int64_t tok_ns;
   int k;
-  while ((k = sim_next_action(s, t, b, &no, &tok)))
+  while ((k = sim_next_action(s, t, b, &no, &tok, &tok_ns)))
     if (k == 1 && n < cap) got[n++] = no;
   return n;
 }

@@ -112,5 +112,11 @@
   X(perf_round_trips_flip) \
   X(perf_compute_by_hand) \
   X(perf_days_and_daily_sharpe) \
-  X(perf_rejects_bad_input)
+  X(perf_rejects_bad_input) \
+  X(backtest_oracle_earns_its_bound) \
+  X(backtest_random_signal_earns_nothing_and_pays_costs) \
+  X(backtest_truncated_future_changes_no_decision) \
+  X(backtest_kill_switch_flattens_and_stops) \
+  X(backtest_strategy_json) \
+  X(backtest_cli_json_trades_and_report)
 // clang-format on

@@ -31,6 +31,9 @@
  *    depletion that is subtracted from the visible size for its later orders, clamped to the
  *    level's size, and forgotten when the level empties. Two orders never fill from the same
  *    liquidity.
+ *  - Messages travel on one session each way: an order or cancel never overtakes an earlier one
+ *    on its way to the exchange, nor a notice an earlier notice on its way back, whatever the
+ *    drawn latencies (each arrives at max(its draw, the previous arrival)).
  *  - Fees: maker or taker fee in bps of the notional (a negative maker fee is a rebate), plus an
  *    optional extra cost in bps per fill; sizes are whole lots, prices whole ticks.
  *
@@ -144,9 +147,10 @@ void sim_on_event(sim_exchange *s, const obi_event *ev, const obi_book *book);
 
 /* Runs exchange-side actions (order and cancel arrivals) due at or before t on the book as it
  * is, and returns the next strategy-side item due at or before t, in time order: a notice
- * (returns 1, *notice filled) or a scheduled token (returns 2, *token filled); 0 when nothing
- * more is due. Call it in a loop before applying events later than t. */
-int sim_next_action(sim_exchange *s, int64_t t, const obi_book *book, sim_notice *notice, uint64_t *token);
+ * (returns 1, *notice filled) or a scheduled token (returns 2, *token and its time *token_ns
+ * filled); 0 when nothing more is due. Call it in a loop before applying events later than t. */
+int sim_next_action(sim_exchange *s, int64_t t, const obi_book *book, sim_notice *notice, uint64_t *token,
+                    int64_t *token_ns);
 
 /* Fills so far (exchange side), in order; valid until the next call into the simulator. */
 const sim_fill *sim_fills(const sim_exchange *s, size_t *n);

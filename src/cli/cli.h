@@ -22,6 +22,8 @@ int cli_input_error(const char *fmt, ...);
 /* Parses a whole decimal integer in [lo, hi]; returns 0 on success. */
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 double cli_now(void); /* monotonic seconds */
+/* The SHA-256 of a file's bytes as 64 hex digits; 0, or -1 when it cannot be read. */
+int cli_sha256_file(const char *path, char hex[65]);
 
 /* A progress bar on stderr, drawn only when stderr is a terminal and not quiet. */
 typedef struct {
@@ -37,7 +39,7 @@ void cli_progress_done(cli_progress *p);
 const char *cli_data_dir(void);
 extern const char *cli_argv0;
 
-extern const cli_command cmd_replay_def, cmd_demo_def, cmd_features_def, cmd_train_def, cmd_eval_def;
+extern const cli_command cmd_replay_def, cmd_demo_def, cmd_features_def, cmd_train_def, cmd_eval_def, cmd_backtest_def;
 /* Runs a replay and prints its report: shared by replay and demo. */
 int cmd_replay_run(const char *msg_path, const char *book_path, int verify, int verify_levels, int json, int quiet,
                    FILE *out);

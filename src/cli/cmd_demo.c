@@ -49,9 +49,51 @@ static int cmd_demo(int argc, char **argv) {
   printf("obi features %s %s --out %s --horizons 10,50,1s --report-top 12\n", msg, book, out);
   char *args[] = {"features", msg, book, "--out", out, "--horizons", "10,50,1s", "--report-top", "12", NULL};
   rc = cmd_features_def.run(9, args);
-  if (rc == EXIT_OK)
-    printf("\nnext: 'obi features --list' for every feature, docs/features.md for the definitions;\n"
-           "models, backtest and the dashboard are being built (see README).\n");
+  if (rc != EXIT_OK) return rc;
+
+  /* a model on the whole level-1 day, traded out of sample with costs and latency */
+  char msg1[4500], book1[4500], feats[4700], model[4700], report[4700], strat[4700];
+  snprintf(msg1, sizeof msg1, "%s/AMZN_2012-06-21_34200000_57600000_message_1.csv.zst", dir);
+  snprintf(book1, sizeof book1, "%s/AMZN_2012-06-21_34200000_57600000_orderbook_1.csv.zst", dir);
+  snprintf(feats, sizeof feats, "%s/day.npy", out);
+  snprintf(model, sizeof model, "%s/logistic.safetensors", out);
+  snprintf(report, sizeof report, "%s/backtest.html", out);
+  snprintf(strat, sizeof strat, "%s/strategy.json", out);
+  FILE *sf = fopen(strat, "w");
+  if (!sf || fputs("{\"size\": 10, \"threshold\": 0.3, \"entry\": \"taker\"}\n", sf) < 0 || fclose(sf))
+    return cli_input_error("%s: cannot write", strat);
+  printf("\nobi features %s %s --out %s --horizons 20\n", msg1, book1, feats);
+  char *fargs[] = {"features", msg1, book1, "--out", feats, "--horizons", "20", "--quiet", NULL};
+  if ((rc = cmd_features_def.run(8, fargs))) return rc;
+  printf("obi train --model logistic --data %s --out %s\n", feats, model);
+  char *targs[] = {"train", "--model", "logistic", "--data", feats, "--out", model, "--quiet", NULL};
+  if ((rc = cmd_train_def.run(8, targs))) return rc;
+  printf("obi backtest --model %s --features %s %s %s --strategy %s --fees -0.2,0.3 "
+         "--latency feed=1ms,entry=lognormal:300us:0.5,response=1ms --queue power:2 --report %s\n\n",
+         model, feats, msg1, book1, strat, report);
+  char *bargs[] = {"backtest",
+                   "--model",
+                   model,
+                   "--features",
+                   feats,
+                   msg1,
+                   book1,
+                   "--strategy",
+                   strat,
+                   "--fees",
+                   "-0.2,0.3",
+                   "--latency",
+                   "feed=1ms,entry=lognormal:300us:0.5,response=1ms",
+                   "--queue",
+                   "power:2",
+                   "--report",
+                   report,
+                   NULL};
+  if ((rc = cmd_backtest_def.run(17, bargs))) return rc;
+  printf("\nthe report: %s\n"
+         "next: 'obi features --list' for every feature, docs/features.md for the definitions, docs/models.md for\n"
+         "the models, docs/backtest.md for the execution rules; the dashboard is being built (see README).\n",
+         report);
   return rc;
 }
 

@@ -9,7 +9,6 @@
  * fitted ever sees a row after the training part. */
 #include <errno.h>
 #include <math.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -82,22 +81,6 @@ static void series_free(row_series *s) {
   free(s->mid);
   free(s->rel_spread);
   free(s->obs);
-}
-
-static int sha256_file(const char *path, char hex[65]) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return -1;
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  unsigned char buf[1 << 16], md[32];
-  unsigned int len = 0;
-  int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-  size_t n;
-  while (ok && (n = fread(buf, 1, sizeof buf, f)) > 0) ok = EVP_DigestUpdate(ctx, buf, n);
-  ok = ok && !ferror(f) && EVP_DigestFinal_ex(ctx, md, &len) && len == 32;
-  EVP_MD_CTX_free(ctx);
-  fclose(f);
-  for (int i = 0; ok && i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
-  return ok ? 0 : -1;
 }
 
 static void json_string(FILE *f, const char *s) {
@@ -429,8 +412,8 @@ static int run_features(features_args *a) {
     goto done;
   }
   char h1[65] = "", h2[65] = "";
-  sha256_file(a->msg_path, h1);
-  sha256_file(a->book_path, h2);
+  cli_sha256_file(a->msg_path, h1);
+  cli_sha256_file(a->book_path, h2);
   fprintf(js, "{\n  \"format\": \"obi-features\",\n  \"version\": 1,\n  \"source\": [{\"file\": ");
   json_string(js, a->msg_path);
   fprintf(js, ", \"sha256\": \"%s\"}, {\"file\": ", h1);

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void sibling(char *out, size_t n, const char *path, const char *file_suffix, const char *dir_name) {
+void dataset_sibling(char *out, size_t n, const char *path, const char *file_suffix, const char *dir_name) {
   size_t len = strlen(path);
   const char *slash = strrchr(path, '/');
   const char *base = slash ? slash + 1 : path;
@@ -39,7 +39,7 @@ int dataset_load(dataset *d, const char *path, const char *label, char *why, siz
   d->rows = (int64_t)d->feats.shape[0];
   d->C = (int)d->feats.shape[1];
   d->X = d->feats.data;
-  sibling(p, sizeof p, path, ".json", "features.json");
+  dataset_sibling(p, sizeof p, path, ".json", "features.json");
   json_error_t jerr;
   d->meta = json_load_file(p, 0, &jerr);
   if (!d->meta) {
@@ -87,7 +87,7 @@ int dataset_load(dataset *d, const char *path, const char *label, char *why, siz
     return -1;
   }
   snprintf(d->label, sizeof d->label, "%s", label);
-  sibling(p, sizeof p, path, ".labels.npy", "labels.npy");
+  dataset_sibling(p, sizeof p, path, ".labels.npy", "labels.npy");
   if (npy_read(&d->labels, p, w, sizeof w)) {
     snprintf(why, why_len, "%s: %s", p, w);
     return -1;
@@ -124,7 +124,7 @@ int dataset_load(dataset *d, const char *path, const char *label, char *why, siz
     }
     int64_t ns = json_integer_value(json_object_get(hj, "ns"));
     npy_array ts;
-    sibling(p, sizeof p, path, ".timestamps.npy", "timestamps.npy");
+    dataset_sibling(p, sizeof p, path, ".timestamps.npy", "timestamps.npy");
     if (npy_read(&ts, p, w, sizeof w) || ts.ndim != 1 || strcmp(ts.descr, "<i8") || ts.shape[0] != (uint64_t)d->rows) {
       npy_free(&ts);
       snprintf(why, why_len, "%s: the timestamps (int64, one per row) are needed for the time horizon %s", p, hn);

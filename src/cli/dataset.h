@@ -37,6 +37,10 @@ int dataset_load_fi2010(dataset *d, const char *const *paths, int n, int k, int 
 int dataset_load(dataset *d, const char *path, const char *label, char *why, size_t why_len);
 void dataset_free(dataset *d);
 
+/* The path of a sibling of a feature file: FILE.npy -> FILE<file_suffix>, DIR/features.npy ->
+ * DIR/<dir_name>. */
+void dataset_sibling(char *out, size_t n, const char *path, const char *file_suffix, const char *dir_name);
+
 /* The FI-2010 options shared by train and eval: --fi2010 FILE..., --horizon K,
  * --fi2010-all-features. */
 typedef struct {

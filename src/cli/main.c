@@ -9,13 +9,15 @@
 
 #include <cblas.h>
 
+#include <openssl/evp.h>
+
 #include "cli.h"
 #include "obi/version.h"
 
 const char *cli_argv0 = "obi";
 
-static const cli_command *const commands[] = {&cmd_replay_def, &cmd_features_def, &cmd_train_def, &cmd_eval_def,
-                                              &cmd_demo_def};
+static const cli_command *const commands[] = {&cmd_replay_def, &cmd_features_def, &cmd_train_def,
+                                              &cmd_eval_def,   &cmd_backtest_def, &cmd_demo_def};
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void print_help(FILE *f) {
@@ -51,6 +53,22 @@ int cli_parse_int(const char *s, long lo, long hi, long *out) {
   if (*end || v < lo || v > hi) return -1;
   *out = v;
   return 0;
+}
+
+int cli_sha256_file(const char *path, char hex[65]) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  unsigned char buf[1 << 16], md[32];
+  unsigned int len = 0;
+  int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+  size_t n;
+  while (ok && (n = fread(buf, 1, sizeof buf, f)) > 0) ok = EVP_DigestUpdate(ctx, buf, n);
+  ok = ok && !ferror(f) && EVP_DigestFinal_ex(ctx, md, &len) && len == 32;
+  EVP_MD_CTX_free(ctx);
+  fclose(f);
+  for (int i = 0; ok && i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  return ok ? 0 : -1;
 }
 
 double cli_now(void) {

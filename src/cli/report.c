@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void esc(FILE *f, const char *s) {
@@ -294,5 +295,212 @@ int report_write_walk_forward(const char *path, const char *model, const char *d
     fputs("</table></section>\n", f);
   }
   fputs("</body></html>\n", f);
+  return fclose(f) == 0 ? 0 : -1;
+}
+
+/* ---- the backtest page ---- */
+
+/* A time series as a polyline (step: held until the next point), the zero line, the y range,
+ * hours of the day along x, and vertical marks at the given times (risk interventions). */
+static void series_svg(FILE *f, const char *cls_name, const char *y_label, const perf_mark *t, const double *y,
+                       size_t n, int step, int64_t day_offset_ns, const int64_t *marks_at, size_t nmarks) {
+  const int W = 900, H = 220, L = 70, T = 10, B = 30;
+  double lo = 0, hi = 0;
+  for (size_t i = 0; i < n; i++) lo = fmin(lo, y[i]), hi = fmax(hi, y[i]);
+  if (hi - lo < 1e-12) hi = lo + 1;
+  double t0 = (double)t[0].ts_ns, t1 = (double)t[n - 1].ts_ns;
+  if (t1 <= t0) t1 = t0 + 1;
+#define SX(v) (L + ((double)(v)-t0) / (t1 - t0) * W)
+#define SY(v) (T + (hi - (v)) / (hi - lo) * H)
+  fprintf(f, "<svg class=\"%s\" width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"%s\">\n", cls_name, L + W + 20,
+          T + H + B, y_label);
+  fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#ccc\"/>\n", L, T, W, H);
+  fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#999\" stroke-dasharray=\"3\"/>\n", L, L + W,
+          SY(0), SY(0));
+  fprintf(f,
+          "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.4g</text><text x=\"%d\" y=\"%d\" "
+          "text-anchor=\"end\">%.4g</text>\n",
+          L - 4, T + 10, hi, L - 4, T + H, lo);
+  fprintf(f, "<text x=\"12\" y=\"%d\" transform=\"rotate(-90 12 %d)\" text-anchor=\"middle\">%s</text>\n", T + H / 2,
+          T + H / 2, y_label);
+  const int64_t hour = 3600000000000LL;
+  for (int64_t h = ((t[0].ts_ns + day_offset_ns) / hour + 1) * hour - day_offset_ns; h <= t[n - 1].ts_ns; h += hour)
+    fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%02lld:00</text>\n", SX(h), T + H + 18,
+            (long long)(((h + day_offset_ns) / hour) % 24));
+  for (size_t i = 0; i < nmarks; i++)
+    if (marks_at[i] >= t[0].ts_ns && marks_at[i] <= t[n - 1].ts_ns)
+      fprintf(f, "<line class=\"intervention\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#d33\"/>\n",
+              SX(marks_at[i]), SX(marks_at[i]), T, T + H);
+  fputs("<polyline fill=\"none\" stroke=\"#3366cc\" stroke-width=\"1.5\" points=\"", f);
+  for (size_t i = 0; i < n; i++) {
+    if (step && i) fprintf(f, "%.1f,%.1f ", SX(t[i].ts_ns), SY(y[i - 1]));
+    fprintf(f, "%.1f,%.1f ", SX(t[i].ts_ns), SY(y[i]));
+  }
+  fputs("\"/>\n</svg>\n", f);
+#undef SX
+#undef SY
+}
+
+/* Vertical bars with labels under them; negative values hang below the zero line. */
+static void columns_svg(FILE *f, const char *cls_name, const char *const *labels, const double *v, int n,
+                        int signed_colors) {
+  const int H = 200, T = 10, L = 70, w = n > 30 ? 18 : 34;
+  double lo = 0, hi = 0;
+  for (int i = 0; i < n; i++) lo = fmin(lo, v[i]), hi = fmax(hi, v[i]);
+  if (hi - lo < 1e-12) hi = lo + 1;
+  double zero = T + hi / (hi - lo) * H;
+  fprintf(f, "<svg class=\"%s\" width=\"%d\" height=\"%d\" role=\"img\">\n", cls_name, L + n * (w + 4) + 20,
+          T + H + 40);
+  fprintf(f,
+          "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.4g</text><text x=\"%d\" y=\"%d\" "
+          "text-anchor=\"end\">%.4g</text>\n",
+          L - 4, T + 10, hi, L - 4, T + H, lo);
+  for (int i = 0; i < n; i++) {
+    double y = T + (hi - fmax(v[i], 0)) / (hi - lo) * H, h = fabs(v[i]) / (hi - lo) * H;
+    int x = L + i * (w + 4);
+    fprintf(f, "<rect x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" fill=\"%s\"><title>", x, y, w, h,
+            !signed_colors ? "#3366cc"
+            : v[i] >= 0    ? "#3a3"
+                           : "#c33");
+    esc(f, labels[i]);
+    fprintf(f, ": %.6g</title></rect>\n", v[i]);
+    if (n <= 12 || i % ((n + 9) / 10) == 0) {
+      fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">", x + w / 2, T + H + 16);
+      esc(f, labels[i]);
+      fputs("</text>\n", f);
+    }
+  }
+  fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#666\"/>\n</svg>\n", L, L + n * (w + 4), zero,
+          zero);
+}
+
+static void stat_row(FILE *f, const char *name, double v, const char *unit) {
+  fprintf(f, "<tr><td>%s</td><td>", name);
+  if (isfinite(v))
+    fprintf(f, "%.6g", v);
+  else
+    fputs(isnan(v) ? "–" : (v > 0 ? "∞" : "−∞"), f);
+  fprintf(f, "</td><td>%s</td></tr>\n", unit);
+}
+
+int report_write_backtest(const char *path, const report_backtest *r) {
+  if (r->nmarks < 2) return -1;
+  FILE *f = fopen(path, "w");
+  if (!f) return -1;
+  const perf_summary *s = r->summary;
+  page_start(f, "obi backtest", r->model, "obi backtest");
+  fputs("<p>Model <code>", f);
+  esc(f, r->model);
+  fputs("</code> on <code>", f);
+  esc(f, r->source);
+  fprintf(f, "</code>: %s. Capital %.0f; Sharpe annualised with %.0f periods a year.</p>\n",
+          r->in_sample ? "<strong>IN SAMPLE</strong> (the model was trained on part of these rows)" : "out of sample",
+          r->perf->capital, r->perf->periods_per_year);
+  fputs("<section><h2>Summary</h2><table><tr><th>statistic</th><th>value</th><th></th></tr>\n", f);
+  stat_row(f, "net PnL", s->net_pnl, "currency");
+  stat_row(f, "gross PnL", s->gross_pnl, "currency");
+  stat_row(f, "fees", s->fees, "currency");
+  stat_row(f, "extra costs", s->extra_costs, "currency");
+  stat_row(f, "round trips", (double)s->trades, "");
+  stat_row(f, "fills", (double)s->fills, "");
+  stat_row(f, "win rate", s->win_rate, "");
+  stat_row(f, "profit factor", s->profit_factor, "");
+  stat_row(f, "average gross edge", s->avg_gross_edge_bps, "bps per trade");
+  stat_row(f, "average net edge", s->avg_net_edge_bps, "bps per trade");
+  stat_row(f, "cost capacity", s->cost_capacity_bps, "bps per fill");
+  stat_row(f, "turnover", s->turnover, "× capital");
+  stat_row(f, "Sharpe (annualised)", s->sharpe, "");
+  stat_row(f, "Sortino (annualised)", s->sortino, "");
+  stat_row(f, "maximum drawdown", 100 * s->max_drawdown, "% of capital");
+  stat_row(f, "Calmar", s->calmar, "");
+  stat_row(f, "Newey–West t of the mean return", s->nw_t, "");
+  stat_row(f, "bootstrap p-value (mean ≤ 0)", s->p_value, "");
+  stat_row(f, "deflated Sharpe (probability)", s->deflated_sharpe, "");
+  fputs("</table></section>\n", f);
+
+  size_t nlog = risk_log_count(r->risk);
+  int64_t *at = malloc((nlog ? nlog : 1) * sizeof *at);
+  for (size_t i = 0; at && i < nlog; i++) at[i] = risk_log_at(r->risk, i)->ts_ns;
+  double *dd = malloc(r->nmarks * sizeof *dd);
+  if (!at || !dd) {
+    free(at), free(dd), fclose(f);
+    return -1;
+  }
+  double peak = r->equity[0];
+  for (size_t i = 0; i < r->nmarks; i++) peak = fmax(peak, r->equity[i]), dd[i] = r->equity[i] - peak;
+  double *pnl = malloc(r->nmarks * sizeof *pnl);
+  if (!pnl) {
+    free(at), free(dd), fclose(f);
+    return -1;
+  }
+  for (size_t i = 0; i < r->nmarks; i++) pnl[i] = r->equity[i] - r->perf->capital;
+  fputs("<section><h2>Equity</h2><p>Net PnL (currency, fees and costs paid) at each mark; red lines: risk "
+        "interventions.</p>\n",
+        f);
+  series_svg(f, "equity", "net PnL", r->marks, pnl, r->nmarks, 0, r->day_offset_ns, at, at ? nlog : 0);
+  free(pnl);
+  fputs("</section><section><h2>Drawdown</h2>\n", f);
+  series_svg(f, "drawdown", "drawdown", r->marks, dd, r->nmarks, 0, r->day_offset_ns, NULL, 0);
+  fputs("</section><section><h2>Position</h2>\n", f);
+  series_svg(f, "position", "position", r->marks, r->position, r->nmarks, 1, r->day_offset_ns, NULL, 0);
+  fputs("</section>\n", f);
+  free(dd);
+
+  perf_trip *trips = malloc((r->nfills ? r->nfills : 1) * sizeof *trips);
+  size_t nt = 0;
+  if (trips && perf_round_trips(r->fills, r->nfills, r->perf->extra_cost_bps, trips, &nt) == OBI_OK && nt) {
+    double lo = trips[0].net_pnl, hi = lo;
+    for (size_t i = 0; i < nt; i++) lo = fmin(lo, trips[i].net_pnl), hi = fmax(hi, trips[i].net_pnl);
+    enum { BINS = 20 };
+    double counts[BINS] = {0}, width = (hi - lo) / BINS;
+    for (size_t i = 0; i < nt; i++) {
+      int b = width > 0 ? (int)((trips[i].net_pnl - lo) / width) : 0;
+      counts[b >= BINS ? BINS - 1 : b]++;
+    }
+    char lab[BINS][32];
+    const char *labels[BINS];
+    for (int b = 0; b < BINS; b++) snprintf(lab[b], sizeof lab[b], "%.3g", lo + (b + 0.5) * width), labels[b] = lab[b];
+    fprintf(f,
+            "<section><h2>Round-trip PnL</h2><p>%zu round trips by net PnL (currency), in %d bins from %.4g to "
+            "%.4g.</p>\n",
+            nt, BINS, lo, hi);
+    columns_svg(f, "trip-pnl", labels, counts, BINS, 0);
+    double by_hour[24] = {0};
+    int used[24] = {0}, first = 24, last = -1;
+    for (size_t i = 0; i < nt; i++) {
+      int h = (int)(((trips[i].close_ts + r->day_offset_ns) / 3600000000000LL) % 24);
+      by_hour[h] += trips[i].net_pnl, used[h] = 1;
+      first = h < first ? h : first, last = h > last ? h : last;
+    }
+    char hl[24][8];
+    const char *hlabels[24];
+    int nh = 0;
+    double hv[24];
+    for (int h = first; h <= last; h++) {
+      snprintf(hl[nh], sizeof hl[nh], "%02d h", h);
+      hlabels[nh] = hl[nh], hv[nh] = used[h] ? by_hour[h] : 0, nh++;
+    }
+    fputs("</section><section><h2>PnL by time of day</h2><p>Net PnL of round trips by the hour they closed "
+          "(exchange time).</p>\n",
+          f);
+    columns_svg(f, "pnl-by-hour", hlabels, hv, nh, 1);
+    fputs("</section>\n", f);
+  }
+  free(trips);
+  fprintf(f,
+          "<section><h2>Risk interventions</h2><p>%zu logged.</p><table><tr><th>time</th><th>kind</th>"
+          "<th>reason</th></tr>\n",
+          nlog);
+  for (size_t i = 0; i < nlog && i < 500; i++) {
+    const risk_event *e = risk_log_at(r->risk, i);
+    int64_t local = ((e->ts_ns + r->day_offset_ns) % 86400000000000LL + 86400000000000LL) % 86400000000000LL;
+    fprintf(f, "<tr><td>%02lld:%02lld:%02lld.%03lld</td><td>%s</td><td>", (long long)(local / 3600000000000LL),
+            (long long)(local / 60000000000LL % 60), (long long)(local / 1000000000LL % 60),
+            (long long)(local / 1000000LL % 1000), risk_kind_name(e->kind));
+    esc(f, e->reason);
+    fputs("</td></tr>\n", f);
+  }
+  fputs("</table></section>\n</body></html>\n", f);
+  free(at);
   return fclose(f) == 0 ? 0 : -1;
 }

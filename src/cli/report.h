@@ -2,6 +2,8 @@
 #ifndef OBI_REPORT_H
 #define OBI_REPORT_H
 
+#include "obi/perf.h"
+#include "obi/risk.h"
 #include "obi/train.h"
 
 typedef struct {
@@ -43,5 +45,23 @@ typedef struct {
 /* The walk-forward page: macro-F1 by label (horizon) for the model (mean and sd over folds)
  * beside the baselines' means, then macro-F1 per fold for each label, and the fold tables. */
 int report_write_walk_forward(const char *path, const char *model, const char *data, const report_wf *runs, int n);
+
+/* The page of `obi backtest --report`: the summary, the equity curve with the risk
+ * interventions marked, the drawdown, the position, the distribution of round-trip PnL, PnL
+ * by hour of the day, and the intervention log. */
+typedef struct {
+  const char *model, *source;
+  const perf_summary *summary;
+  const perf_config *perf;
+  const perf_mark *marks;
+  const double *equity, *position; /* per mark */
+  size_t nmarks;
+  const perf_fill *fills;
+  size_t nfills;
+  const obi_risk *risk;
+  int64_t day_offset_ns; /* to local time of day */
+  int in_sample;
+} report_backtest;
+int report_write_backtest(const char *path, const report_backtest *r);
 
 #endif

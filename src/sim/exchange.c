@@ -53,6 +53,7 @@ struct sim_exchange {
   sim_fill *fills;
   size_t nfills, fills_cap;
   int64_t position;
+  int64_t last_entry, last_notice; /* arrival times of the last message each way (FIFO sessions) */
   sim_stats stats;
 };
 
@@ -152,6 +153,8 @@ static int64_t notify(sim_exchange *s, int64_t exch_ns, sim_notice_kind kind, ui
                       double fee, int maker) {
   const sim_order *o = &s->orders[id - 1];
   int64_t at = exch_ns + sim_latency_draw(&s->cfg.response, exch_ns, &s->rng);
+  if (at < s->last_notice) at = s->last_notice; /* one session: messages arrive in the order they were sent */
+  s->last_notice = at;
   sim_notice n = {kind, id, exch_ns, at, o->side, price, qty, fee, maker};
   push(s, at, A_NOTICE, id, &n); /* a failed push loses a notice: only when memory is gone */
   return at;
@@ -273,6 +276,15 @@ static void cancel_arrives(sim_exchange *s, int64_t now, uint64_t id) {
   /* finished: the cancel came too late; the order's terminal notice is on its way */
 }
 
+/* When a message sent now reaches the exchange: orders and cancels travel on one session, so a
+ * message never overtakes an earlier one whatever the drawn latencies. */
+static int64_t entry_time(sim_exchange *s, int64_t now_ns) {
+  int64_t at = now_ns + sim_latency_draw(&s->cfg.entry, now_ns, &s->rng);
+  if (at < s->last_entry) at = s->last_entry;
+  s->last_entry = at;
+  return at;
+}
+
 uint64_t sim_send(sim_exchange *s, int64_t now_ns, int side, sim_order_type type, int64_t price, int64_t qty) {
   if (grow((void **)&s->orders, &s->orders_cap, s->norders, sizeof *s->orders)) return 0;
   uint64_t id = ++s->norders;
@@ -289,7 +301,7 @@ uint64_t sim_send(sim_exchange *s, int64_t now_ns, int side, sim_order_type type
     finish(s, now_ns, id, SIM_N_REJECTED);
     return id;
   }
-  int64_t at = now_ns + sim_latency_draw(&s->cfg.entry, now_ns, &s->rng);
+  int64_t at = entry_time(s, now_ns);
   if (push(s, at, A_ARRIVE, id, NULL)) {
     s->stats.rejected++;
     finish(s, now_ns, id, SIM_N_REJECTED);
@@ -300,7 +312,7 @@ uint64_t sim_send(sim_exchange *s, int64_t now_ns, int side, sim_order_type type
 obi_err sim_cancel(sim_exchange *s, int64_t now_ns, uint64_t id) {
   if (id == 0 || id > s->norders || s->orders[id - 1].state == O_FINISHED) return OBI_EUNKNOWN_ORDER;
   s->stats.cancels_sent++;
-  return push(s, now_ns + sim_latency_draw(&s->cfg.entry, now_ns, &s->rng), A_CANCEL, id, NULL);
+  return push(s, entry_time(s, now_ns), A_CANCEL, id, NULL);
 }
 
 int64_t sim_feed_delay(sim_exchange *s, int64_t seen_ns) {
@@ -309,14 +321,15 @@ int64_t sim_feed_delay(sim_exchange *s, int64_t seen_ns) {
 
 obi_err sim_schedule(sim_exchange *s, int64_t t, uint64_t token) { return push(s, t, A_TOKEN, token, NULL); }
 
-int sim_next_action(sim_exchange *s, int64_t t, const obi_book *book, sim_notice *notice, uint64_t *token) {
+int sim_next_action(sim_exchange *s, int64_t t, const obi_book *book, sim_notice *notice, uint64_t *token,
+                    int64_t *token_ns) {
   while (s->nheap && s->heap[0].t <= t) {
     sim_action a = pop(s);
     switch (a.kind) {
     case A_ARRIVE: arrive(s, a.t, a.id, book); break;
     case A_CANCEL: cancel_arrives(s, a.t, a.id); break;
     case A_NOTICE: *notice = a.notice; return 1;
-    case A_TOKEN: *token = a.id; return 2;
+    case A_TOKEN: *token = a.id, *token_ns = a.t; return 2;
     }
   }
   return 0;
