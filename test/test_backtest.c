@@ -373,6 +373,33 @@ void backtest_cli_json_trades_and_report(void) {
   CHECK(fabs(by_hand - net) < 1e-6 * (1 + fabs(net)));
   CHECK(fabs(fee_sum - fees) < 1e-6 * (1 + fabs(fees)));
 
+  /* a sweep of two thresholds reports the better one, deflated: its deflated Sharpe can only be
+   * lower than the same run's probabilistic Sharpe ratio alone */
+  snprintf(args, sizeof args,
+           "backtest --model %s/bt.safetensors --features %s/bt.npy " DAY "message_1.csv.zst " DAY
+           "orderbook_1.csv.zst --strategy %s --sweep-thresholds 0.2,0.45 --json",
+           t, t, strat);
+  CHECK_EQ(test_run_obi(args), 0);
+  CHECK_STR_CONTAINS(test_out, "\"sweep_thresholds\":[0.2,0.45]");
+  CHECK_STR_CONTAINS(test_out, "\"trials\":2");
+  double best = atof(strstr(test_out, "\"threshold\":") + 12);
+  double dsr_sweep = atof(strstr(test_out, "\"deflated_sharpe\":") + 18);
+  double sharpe_sweep = atof(strstr(test_out, "\"sharpe\":") + 9);
+  CHECK(best == 0.2 || best == 0.45);
+  snprintf(args, sizeof args,
+           "backtest --model %s/bt.safetensors --features %s/bt.npy " DAY "message_1.csv.zst " DAY
+           "orderbook_1.csv.zst --strategy %s --sweep-thresholds %g --json",
+           t, t, strat, best);
+  CHECK_EQ(test_run_obi(args), 0);
+  CHECK(fabs(atof(strstr(test_out, "\"sharpe\":") + 9) - sharpe_sweep) < 1e-9 * (1 + fabs(sharpe_sweep)));
+  CHECK(dsr_sweep <= atof(strstr(test_out, "\"deflated_sharpe\":") + 18));
+  snprintf(args, sizeof args,
+           "backtest --model %s/bt.safetensors --features %s/bt.npy " DAY "message_1.csv.zst " DAY
+           "orderbook_1.csv.zst --sweep-thresholds 0.2,1.5",
+           t, t);
+  CHECK_EQ(test_run_obi(args), 2);
+  CHECK_STR_CONTAINS(test_err, "--sweep-thresholds");
+
   /* the report in a browser */
   snprintf(path, sizeof path, "%s/report.html", t);
   const char *html = test_read_file(path);

@@ -42,12 +42,16 @@ static int ms_predict(void *ctx, const obi_event *ev, const obi_book *book, int6
   return model_step(s->m, x, probs);
 }
 
+#define MAX_SWEEP 32
+
 typedef struct {
   const char *model_path, *features, *msg, *book, *strategy, *trades, *report, *latency, *queue;
   double maker_bps, taker_bps, extra_bps, capital, session_hours, days_per_year;
   int64_t mark_ns;
   int in_sample, json, quiet, trials;
   long seed;
+  double sweep[MAX_SWEEP];
+  int nsweep;
 } bt_args;
 
 /* The sidecar of the training features: engine configuration, micro-price, sampler, horizon
@@ -197,6 +201,92 @@ static int write_trades(const char *path, const sim_fill *f, size_t n, const bt_
   return (fclose(o) != 0 || bad) ? -1 : 0;
 }
 
+/* Replays the source through a new backtest of cfg. */
+static int simulate(const bt_args *a, bt_config *cfg, model_signal *ms, obi_backtest **out, double *secs) {
+  char why[4600];
+  *out = NULL;
+  obi_backtest *bt;
+  obi_err err = bt_new(&bt, cfg, (bt_signal){ms_update, ms_predict, ms});
+  if (err) return cli_input_error("invalid backtest configuration: %s", obi_strerror(err));
+  lobster_replay *r;
+  lobster_options opt = {.day_from_name = 1};
+  if (lobster_open(&r, a->msg, a->book, &opt, why, sizeof why)) {
+    bt_free(bt);
+    return cli_input_error("%s", why);
+  }
+  cli_progress prog;
+  cli_progress_start(&prog, "backtest", a->quiet || a->json);
+  obi_event ev;
+  uint64_t events = 0;
+  double t0 = cli_now();
+  while ((err = lobster_next(r, &ev)) == OBI_OK) {
+    int64_t next;
+    int more = lobster_peek_time(r, &next);
+    if (!more) next = INT64_MAX;
+    if ((err = bt_on_event(bt, &ev, lobster_book(r), !more || next > ev.ts_ns, next))) break;
+    if ((++events & 0xffff) == 0) cli_progress_update(&prog, lobster_progress(r), events);
+  }
+  *secs = cli_now() - t0;
+  cli_progress_done(&prog);
+  int rc = EXIT_OK;
+  if (err != OBI_EEOF) rc = cli_input_error("%s", err == OBI_ENOMEM ? "out of memory" : lobster_error(r));
+  lobster_close(r);
+  if (rc)
+    bt_free(bt);
+  else
+    *out = bt;
+  return rc;
+}
+
+typedef struct { /* a run judged by perf.h */
+  perf_fill *pf;
+  perf_mark *pm;
+  double *equity, *position;
+  size_t first_mark, k; /* the marks from the start of trading: k of them */
+  perf_summary ps;
+} judged;
+
+static void judged_free(judged *j) {
+  free(j->pf), free(j->pm), free(j->equity), free(j->position);
+  memset(j, 0, sizeof *j);
+}
+
+static int judge(const bt_config *cfg, const perf_config *pc, const obi_backtest *bt, judged *j, const bt_args *a) {
+  size_t nf, nm;
+  const sim_fill *fills = bt_fills(bt, &nf);
+  const bt_mark *marks = bt_marks(bt, &nm);
+  j->pf = malloc((nf ? nf : 1) * sizeof *j->pf);
+  j->pm = malloc((nm ? nm : 1) * sizeof *j->pm);
+  j->equity = malloc((nm ? nm : 1) * sizeof *j->equity);
+  j->position = malloc((nm ? nm : 1) * sizeof *j->position);
+  if (!j->pf || !j->pm || !j->equity || !j->position) {
+    judged_free(j);
+    return cli_input_error("out of memory");
+  }
+  double scale = cfg->sim.price_scale;
+  for (size_t i = 0; i < nf; i++)
+    j->pf[i] = (perf_fill){fills[i].exch_ns,
+                           fills[i].side == OBI_BID ? 1 : -1,
+                           (double)fills[i].price / scale,
+                           (double)fills[i].qty,
+                           fills[i].fee,
+                           fills[i].maker};
+  while (j->first_mark < nm && marks[j->first_mark].ts_ns < cfg->start_ns) j->first_mark++;
+  for (size_t i = j->first_mark; i < nm; i++)
+    j->pm[j->k++] = (perf_mark){marks[i].ts_ns, (double)marks[i].mid_x2 * 0.5 / scale};
+  if (j->k < 2) {
+    judged_free(j);
+    return cli_input_error("%s: fewer than two %lld-second marks in the trading period: nothing to judge", a->msg,
+                           (long long)(a->mark_ns / 1000000000LL));
+  }
+  obi_err err = perf_compute(pc, j->pf, nf, j->pm, j->k, &j->ps, j->equity, j->position);
+  if (err) {
+    judged_free(j);
+    return cli_input_error("performance statistics failed: %s", obi_strerror(err));
+  }
+  return EXIT_OK;
+}
+
 static int run_backtest(bt_args *a) {
   char why[8192];
   sidecar sc = {0};
@@ -204,12 +294,10 @@ static int run_backtest(bt_args *a) {
   obi_model *m = NULL;
   if (model_load(&m, a->model_path, why, sizeof why)) return cli_input_error("%s: %s", a->model_path, why);
   int rc = EXIT_BAD_INPUT;
-  lobster_replay *r = NULL;
   obi_backtest *bt = NULL;
   model_signal ms = {.m = m};
-  perf_fill *pf = NULL;
-  perf_mark *pm = NULL;
-  double *equity = NULL, *position = NULL;
+  judged j = {0};
+  double sweep_var = NAN;
   bt_config cfg;
   bt_config_default(&cfg);
   if (feat_new(&ms.e, &sc.fc)) {
@@ -258,11 +346,6 @@ static int run_backtest(bt_args *a) {
     rc = cli_input_error("--queue: expected trades, linear or power:N, not '%s'", a->queue);
     goto done;
   }
-  if (a->latency && parse_latencies(&cfg.sim, a->latency, why, sizeof why)) {
-    sim_latency_free(&cfg.sim.feed), sim_latency_free(&cfg.sim.entry), sim_latency_free(&cfg.sim.response);
-    rc = cli_input_error("%s", why);
-    goto done;
-  }
   cfg.risk.capital = a->capital;
   cfg.risk.stale_ns = 0; /* in a replay, silence is the market's, not a dead feed's (live trading halts on it) */
   cfg.mark_ns = a->mark_ns;
@@ -274,77 +357,79 @@ static int run_backtest(bt_args *a) {
   char sha[65] = "";
   int same_source = !cli_sha256_file(a->msg, sha) && !strcmp(sha, sc.msg_sha);
   cfg.start_ns = same_source && !a->in_sample ? sc.oos_start_ns : INT64_MIN;
-  obi_err err = bt_new(&bt, &cfg, (bt_signal){ms_update, ms_predict, &ms});
-  if (err) {
-    rc = cli_input_error("invalid backtest configuration: %s", obi_strerror(err));
-    goto done;
-  }
-  lobster_options opt = {.day_from_name = 1};
-  if (lobster_open(&r, a->msg, a->book, &opt, why, sizeof why)) {
-    rc = cli_input_error("%s", why);
-    goto done;
-  }
-  cli_progress prog;
-  cli_progress_start(&prog, "backtest", a->quiet || a->json);
-  obi_event ev;
-  uint64_t events = 0;
-  double t0 = cli_now();
-  while ((err = lobster_next(r, &ev)) == OBI_OK) {
-    int64_t next;
-    int more = lobster_peek_time(r, &next);
-    if (!more) next = INT64_MAX;
-    if ((err = bt_on_event(bt, &ev, lobster_book(r), !more || next > ev.ts_ns, next))) break;
-    if ((++events & 0xffff) == 0) cli_progress_update(&prog, lobster_progress(r), events);
-  }
-  double secs = cli_now() - t0;
-  cli_progress_done(&prog);
-  if (err != OBI_EEOF) {
-    rc = cli_input_error("%s", err == OBI_ENOMEM ? "out of memory" : lobster_error(r));
-    goto done;
-  }
-
-  /* the judgement */
-  size_t nf, nm;
-  const sim_fill *fills = bt_fills(bt, &nf);
-  const bt_mark *marks = bt_marks(bt, &nm);
-  pf = malloc((nf ? nf : 1) * sizeof *pf);
-  pm = malloc((nm ? nm : 1) * sizeof *pm);
-  equity = malloc((nm ? nm : 1) * sizeof *equity);
-  position = malloc((nm ? nm : 1) * sizeof *position);
-  if (!pf || !pm || !equity || !position) {
-    rc = cli_input_error("out of memory");
-    goto done;
-  }
-  double scale = cfg.sim.price_scale;
-  for (size_t i = 0; i < nf; i++)
-    pf[i] = (perf_fill){fills[i].exch_ns,
-                        fills[i].side == OBI_BID ? 1 : -1,
-                        (double)fills[i].price / scale,
-                        (double)fills[i].qty,
-                        fills[i].fee,
-                        fills[i].maker};
-  size_t first_mark = 0; /* marks from the start of trading */
-  while (first_mark < nm && marks[first_mark].ts_ns < cfg.start_ns) first_mark++;
-  size_t k = 0;
-  for (size_t i = first_mark; i < nm; i++) pm[k++] = (perf_mark){marks[i].ts_ns, (double)marks[i].mid_x2 * 0.5 / scale};
   perf_config pc;
   perf_config_default(&pc);
   pc.capital = a->capital;
   pc.periods_per_year = a->session_hours * 3600e9 / (double)a->mark_ns * a->days_per_year;
   pc.extra_cost_bps = a->extra_bps;
-  pc.trials = a->trials;
+  pc.trials = a->trials > a->nsweep ? a->trials : a->nsweep;
   pc.seed = (uint64_t)a->seed;
   pc.day_offset_ns = day_offset;
-  perf_summary ps;
-  if (k < 2) {
-    rc = cli_input_error("%s: fewer than two %lld-second marks in the trading period: nothing to judge", a->msg,
-                         (long long)(a->mark_ns / 1000000000LL));
-    goto done;
+  /* one run, or one per threshold of the sweep: the best by Sharpe is reported, its Sharpe ratio
+   * deflated by the number of thresholds tried and the spread of their Sharpe ratios */
+  int runs = a->nsweep ? a->nsweep : 1;
+  double sr[MAX_SWEEP], secs = 0;
+  int best = -1;
+  for (int k = 0; k < runs; k++) {
+    bt_config ck = cfg;
+    if (a->nsweep) ck.strat.threshold = a->sweep[k];
+    if (a->latency && parse_latencies(&ck.sim, a->latency, why, sizeof why)) {
+      sim_latency_free(&ck.sim.feed), sim_latency_free(&ck.sim.entry), sim_latency_free(&ck.sim.response);
+      rc = cli_input_error("%s", why);
+      goto done;
+    }
+    feat_free(ms.e);
+    ms.e = NULL;
+    if (feat_new(&ms.e, &sc.fc)) {
+      rc = cli_input_error("%s: invalid feature configuration in the sidecar", a->features);
+      goto done;
+    }
+    if (sc.has_mp) feat_set_microprice(ms.e, &sc.mp);
+    model_reset(m);
+    obi_backtest *one = NULL;
+    double t = 0;
+    if ((rc = simulate(a, &ck, &ms, &one, &t))) goto done;
+    judged jk = {0};
+    rc = judge(&ck, &pc, one, &jk, a);
+    if (rc) {
+      bt_free(one);
+      goto done;
+    }
+    sr[k] = jk.ps.sharpe / sqrt(pc.periods_per_year); /* per period */
+    if (a->nsweep && !a->quiet && !a->json)
+      printf("threshold %.3f: net PnL %.2f, %lld round trips, Sharpe %.2f\n", ck.strat.threshold, jk.ps.net_pnl,
+             (long long)jk.ps.trades, jk.ps.sharpe);
+    if (best < 0 || (isfinite(sr[k]) && !(sr[k] <= sr[best])) || !isfinite(sr[best])) {
+      bt_free(bt);
+      judged_free(&j);
+      bt = one, j = jk, best = k, secs = t, cfg.strat.threshold = ck.strat.threshold;
+    } else {
+      bt_free(one);
+      judged_free(&jk);
+    }
   }
-  if ((err = perf_compute(&pc, pf, nf, pm, k, &ps, equity, position))) {
-    rc = cli_input_error("performance statistics failed: %s", obi_strerror(err));
-    goto done;
+  if (a->nsweep > 1) { /* the variance of the per-period Sharpe ratios across the thresholds */
+    double mean = 0, var = 0;
+    int n = 0;
+    for (int k = 0; k < runs; k++)
+      if (isfinite(sr[k])) mean += sr[k], n++;
+    mean = n ? mean / n : 0;
+    for (int k = 0; k < runs; k++)
+      if (isfinite(sr[k])) var += (sr[k] - mean) * (sr[k] - mean);
+    var = n > 1 ? var / (n - 1) : 0;
+    j.ps.deflated_sharpe =
+        perf_deflated_sharpe(sr[best], (size_t)j.ps.periods, j.ps.skew, j.ps.kurtosis, pc.trials, var);
+    sweep_var = var;
   }
+  size_t nf, nm;
+  const sim_fill *fills = bt_fills(bt, &nf);
+  const bt_mark *marks = bt_marks(bt, &nm);
+  size_t first_mark = j.first_mark, k = j.k;
+  double scale = cfg.sim.price_scale;
+  perf_summary ps = j.ps;
+  perf_mark *pm = j.pm;
+  perf_fill *pf = j.pf;
+  double *equity = j.equity, *position = j.position;
   const bt_stats *st = bt_get_stats(bt);
   const sim_stats *ss = sim_get_stats(bt_exchange(bt));
   const obi_risk *risk = bt_risk(bt);
@@ -390,6 +475,13 @@ static int run_backtest(bt_args *a) {
     jnum(o, "turnover", ps.turnover, 0), jnum(o, "traded_notional", ps.traded_notional, 0);
     jnum(o, "cost_capacity_bps", ps.cost_capacity_bps, 0), jnum(o, "nw_t", ps.nw_t, 0);
     jnum(o, "p_value", ps.p_value, 0), jnum(o, "deflated_sharpe", ps.deflated_sharpe, 0);
+    fprintf(o, "\"threshold\":%.10g,", cfg.strat.threshold);
+    if (a->nsweep) {
+      fprintf(o, "\"sweep_thresholds\":[");
+      for (int k = 0; k < a->nsweep; k++) fprintf(o, "%s%.10g", k ? "," : "", a->sweep[k]);
+      fprintf(o, "],");
+      jnum(o, "sweep_sharpe_variance_per_period", sweep_var, 0);
+    }
     fprintf(o, "\"trials\":%d,\"periods\":%lld,\"days\":%lld,", pc.trials, (long long)ps.periods, (long long)ps.days);
     fprintf(o, "\"events\":%llu,\"decisions\":%llu,\"entries\":%llu,\"exits\":%llu,\"blocked_by_risk\":%llu,",
             (unsigned long long)st->events, (unsigned long long)st->decisions, (unsigned long long)st->entries,
@@ -420,6 +512,9 @@ static int run_backtest(bt_args *a) {
            "capital, Calmar %.2f\n",
            ps.sharpe, pc.periods_per_year, (long long)(a->mark_ns / 1000000000LL), ps.sortino, 100 * ps.max_drawdown,
            ps.calmar);
+    if (a->nsweep)
+      printf("  the best of %d thresholds by Sharpe: %.3f (its deflated Sharpe accounts for the sweep)\n", a->nsweep,
+             cfg.strat.threshold);
     printf("  Newey-West t %.2f, bootstrap p-value %.4f, deflated Sharpe %.3f (%d configurations tried)\n", ps.nw_t,
            ps.p_value, ps.deflated_sharpe, pc.trials);
     printf("  risk interventions: %zu\n", interventions);
@@ -433,9 +528,8 @@ static int run_backtest(bt_args *a) {
   }
   rc = EXIT_OK;
 done:
-  free(pf), free(pm), free(equity), free(position);
+  judged_free(&j);
   bt_free(bt);
-  lobster_close(r);
   feat_free(ms.e);
   model_free(m);
   return rc;
@@ -495,6 +589,18 @@ static int cmd_backtest(int argc, char **argv) {
       long s;
       if (cli_parse_int(v, 1, 86400, &s)) return cli_usage_error(&cmd_backtest_def, "--clock: seconds, 1..86400");
       a.mark_ns = s * 1000000000LL, i++;
+    } else if (!strcmp(o, "--sweep-thresholds") && v) {
+      char buf[1024];
+      snprintf(buf, sizeof buf, "%s", v);
+      a.nsweep = 0;
+      for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        double x = strtod(t, &end);
+        if (*end || !(x > 0 && x <= 1) || a.nsweep == MAX_SWEEP)
+          return cli_usage_error(&cmd_backtest_def,
+                                 "--sweep-thresholds: up to %d thresholds in (0, 1], comma-separated", MAX_SWEEP);
+        a.sweep[a.nsweep++] = x;
+      }
+      i++;
     } else if (!strcmp(o, "--trials") && v) {
       long t;
       if (cli_parse_int(v, 1, 1000000, &t)) return cli_usage_error(&cmd_backtest_def, "--trials: 1..1000000");
@@ -520,7 +626,8 @@ const cli_command cmd_backtest_def = {
     "                    [--strategy FILE.json] [--fees MAKER_BPS,TAKER_BPS] [--extra-cost BPS]\n"
     "                    [--latency feed=D,entry=D,response=D] [--queue trades|linear|power:N]\n"
     "                    [--capital X] [--clock SECONDS] [--session-hours H] [--days-per-year N]\n"
-    "                    [--trials N] [--seed N] [--in-sample] [--trades FILE.csv] [--report FILE.html]\n"
+    "                    [--sweep-thresholds LIST] [--trials N] [--seed N] [--in-sample]\n"
+    "                    [--trades FILE.csv] [--report FILE.html]\n"
     "                    [--json] [--quiet]\n\n"
     "Replays the source event by event; the model predicts on the rows of its training features'\n"
     "clock (TRAIN.npy's sidecar gives the feature configuration, micro-price and sampling), the\n"
@@ -533,5 +640,7 @@ const cli_command cmd_backtest_def = {
     "\"maker_timeout\": \"1s\", \"hold\": 50 | \"2s\", \"exit_on_flip\": true, \"allow_short\": true};\n"
     "hold defaults to the label horizon of TRAIN.npy. Sharpe is annualised with the periods of\n"
     "--clock (default 60 s) in --session-hours (6.5) x --days-per-year (252). --trials N: the\n"
-    "configurations tried, for the deflated Sharpe ratio. --trades writes every fill (and the\n"
+    "configurations tried, for the deflated Sharpe ratio. --sweep-thresholds 0.2,0.3,0.4 runs one\n"
+    "backtest per threshold and reports the best by Sharpe with its Sharpe ratio deflated by the\n"
+    "number of thresholds and the variance of their Sharpe ratios. --trades writes every fill (and the\n"
     "marks to FILE.marks.csv) so that every statistic can be recomputed by hand.\n"};
