@@ -46,6 +46,13 @@ static obi_err load_file(sim_latency *l, const char *path, char *why, size_t why
     snprintf(why, why_len, "latency file %s: %s", path, strerror(errno));
     return OBI_ENOENT;
   }
+  l->kind = SIM_LAT_FILE;
+  obi_err err = sim_latency_read(l, f, path, why, why_len);
+  fclose(f);
+  return err;
+}
+
+obi_err sim_latency_read(sim_latency *l, FILE *f, const char *path, char *why, size_t why_len) {
   char line[256];
   size_t cap = 0, lineno = 0;
   obi_err err = OBI_OK;
@@ -55,8 +62,11 @@ static obi_err load_file(sim_latency *l, const char *path, char *why, size_t why
     if (line[0] == '\n' || line[0] == '#') continue;
     long long t, v;
     char extra;
-    if (sscanf(line, "%lld,%lld %c", &t, &v, &extra) != 2 || v < 0 || (l->n && t < l->at[l->n - 1])) {
-      snprintf(why, why_len, "latency file %s:%zu: expected 'time_ns,latency_ns' with latency >= 0 and times rising",
+    if (sscanf(line, "%lld,%lld %c", &t, &v, &extra) != 2 || v < 0 || v > 1000000000000000LL || t < 0 ||
+        (l->n && t <= l->at[l->n - 1])) {
+      snprintf(why, why_len,
+               "latency file %s:%zu: expected 'time_ns,latency_ns', times >= 0 and strictly rising, latency in [0, "
+               "1e15] ns",
                path, lineno);
       err = OBI_EPARSE;
       break;
@@ -73,7 +83,6 @@ static obi_err load_file(sim_latency *l, const char *path, char *why, size_t why
     }
     l->at[l->n] = t, l->value[l->n] = v, l->n++;
   }
-  fclose(f);
   if (!err && l->n == 0) {
     snprintf(why, why_len, "latency file %s: no rows", path);
     err = OBI_EPARSE;
