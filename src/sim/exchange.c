@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "obi/sim.h"
+#include "sim_internal.h"
 
 enum { O_IN_FLIGHT, O_RESTING, O_FINISHED };
 enum { A_ARRIVE, A_CANCEL, A_NOTICE, A_TOKEN };
@@ -105,21 +106,12 @@ void sim_free(sim_exchange *s) {
   free(s);
 }
 
-static int grow(void **p, size_t *cap, size_t n, size_t item) {
-  if (n < *cap) return 0;
-  size_t c = *cap ? *cap * 2 : 64;
-  void *q = realloc(*p, c * item);
-  if (!q) return -1;
-  *p = q, *cap = c;
-  return 0;
-}
-
 /* ---- the action heap ---- */
 
 static int before(const sim_action *a, const sim_action *b) { return a->t < b->t || (a->t == b->t && a->seq < b->seq); }
 
 static obi_err push(sim_exchange *s, int64_t t, int kind, uint64_t id, const sim_notice *n) {
-  if (grow((void **)&s->heap, &s->heap_cap, s->nheap, sizeof *s->heap)) return OBI_ENOMEM;
+  if (sim_grow((void **)&s->heap, &s->heap_cap, s->nheap, sizeof *s->heap, 64)) return OBI_ENOMEM;
   sim_action a = {.t = t, .seq = s->seq++, .kind = kind, .id = id};
   if (n) a.notice = *n;
   size_t i = s->nheap++;
@@ -206,7 +198,7 @@ static void fill(sim_exchange *s, int64_t now, uint64_t id, int64_t price, int64
   else
     s->stats.taker_fills++;
   int64_t at = notify(s, now, SIM_N_FILL, id, price, qty, fee + extra, maker);
-  if (!grow((void **)&s->fills, &s->fills_cap, s->nfills, sizeof *s->fills))
+  if (!sim_grow((void **)&s->fills, &s->fills_cap, s->nfills, sizeof *s->fills, 64))
     s->fills[s->nfills++] = (sim_fill){id, now, at, o->side, price, qty, fee, extra, maker, mid_x2(b)};
 }
 
@@ -258,7 +250,7 @@ static void arrive(sim_exchange *s, int64_t now, uint64_t id, const obi_book *b)
   } else {
     o->ahead = visible(s, b, o->side, o->price);
     o->state = O_RESTING;
-    if (grow((void **)&s->resting, &s->resting_cap, s->nresting, sizeof *s->resting)) {
+    if (sim_grow((void **)&s->resting, &s->resting_cap, s->nresting, sizeof *s->resting, 64)) {
       finish(s, now, id, SIM_N_REJECTED);
       return;
     }
@@ -286,7 +278,7 @@ static int64_t entry_time(sim_exchange *s, int64_t now_ns) {
 }
 
 uint64_t sim_send(sim_exchange *s, int64_t now_ns, int side, sim_order_type type, int64_t price, int64_t qty) {
-  if (grow((void **)&s->orders, &s->orders_cap, s->norders, sizeof *s->orders)) return 0;
+  if (sim_grow((void **)&s->orders, &s->orders_cap, s->norders, sizeof *s->orders, 64)) return 0;
   uint64_t id = ++s->norders;
   sim_order *o = &s->orders[id - 1];
   int64_t lots = qty > 0 ? qty / s->cfg.lot * s->cfg.lot : 0;
