@@ -400,6 +400,35 @@ void backtest_cli_json_trades_and_report(void) {
   CHECK_EQ(test_run_obi(args), 2);
   CHECK_STR_CONTAINS(test_err, "--sweep-thresholds");
 
+  /* the risk file: a position limit of 4 clips every entry of 10 to 4 */
+  const char *risk = test_write_file("risk.json", "{\"max_position\": 4, \"daily_drawdown\": 0.05}");
+  snprintf(args, sizeof args,
+           "backtest --model %s/bt.safetensors --features %s/bt.npy " DAY "message_1.csv.zst " DAY
+           "orderbook_1.csv.zst --strategy %s --risk %s --trades %s/clipped.csv --json",
+           t, t, strat, risk, t);
+  CHECK_EQ(test_run_obi(args), 0);
+  snprintf(path, sizeof path, "%s/clipped.csv", t);
+  f = fopen(path, "r");
+  CHECK(f);
+  CHECK(fgets(line, sizeof line, f) != NULL);
+  long long clipped_fills = 0, most = 0;
+  while (fgets(line, sizeof line, f)) {
+    const char *last = strrchr(line, ',');
+    long long p = atoll(last + 1);
+    most = llabs(p) > most ? llabs(p) : most;
+    clipped_fills++;
+  }
+  fclose(f);
+  CHECK(clipped_fills > 20);
+  CHECK_EQ(most, 4);
+  const char *bad = test_write_file("bad_risk.json", "{\"max_positon\": 4}");
+  snprintf(args, sizeof args,
+           "backtest --model %s/bt.safetensors --features %s/bt.npy " DAY "message_1.csv.zst " DAY
+           "orderbook_1.csv.zst --risk %s",
+           t, t, bad);
+  CHECK_EQ(test_run_obi(args), 1);
+  CHECK_STR_CONTAINS(test_err, "unknown key 'max_positon'");
+
   /* the report in a browser */
   snprintf(path, sizeof path, "%s/report.html", t);
   const char *html = test_read_file(path);

@@ -103,6 +103,7 @@
   X(risk_feed_gap_and_resync) \
   X(risk_kill_allows_only_flattening) \
   X(risk_log_capacity_counts_dropped) \
+  X(risk_config_json) \
   X(perf_sharpe_sortino_by_hand) \
   X(perf_max_drawdown_by_hand) \
   X(perf_newey_west_by_hand) \

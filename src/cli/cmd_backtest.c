@@ -45,7 +45,7 @@ static int ms_predict(void *ctx, const obi_event *ev, const obi_book *book, int6
 #define MAX_SWEEP 32
 
 typedef struct {
-  const char *model_path, *features, *msg, *book, *strategy, *trades, *report, *latency, *queue;
+  const char *model_path, *features, *msg, *book, *strategy, *risk, *trades, *report, *latency, *queue;
   double maker_bps, taker_bps, extra_bps, capital, session_hours, days_per_year;
   int64_t mark_ns;
   int in_sample, json, quiet, trials;
@@ -201,6 +201,18 @@ static int write_trades(const char *path, const sim_fill *f, size_t n, const bt_
   return (fclose(o) != 0 || bad) ? -1 : 0;
 }
 
+/* The text of a small configuration file (up to 64 KiB; a static buffer reused by the next call),
+ * or NULL with errno set. */
+static const char *read_small_file(const char *path) {
+  static char buf[1 << 16];
+  FILE *f = fopen(path, "r");
+  if (!f) return NULL;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  return buf;
+}
+
 /* Replays the source through a new backtest of cfg. */
 static int simulate(const bt_args *a, bt_config *cfg, model_signal *ms, obi_backtest **out, double *secs) {
   char why[4600];
@@ -324,11 +336,7 @@ static int run_backtest(bt_args *a) {
   else if (sc.hold_rows > 0)
     cfg.strat.hold_rows = sc.hold_rows;
   if (a->strategy) {
-    const char *text = NULL;
-    FILE *f = fopen(a->strategy, "r");
-    static char buf[1 << 16];
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f) fclose(f), buf[n] = 0, text = buf;
+    const char *text = read_small_file(a->strategy);
     if (!text) {
       rc = cli_input_error("%s: %s", a->strategy, strerror(errno));
       goto done;
@@ -348,6 +356,18 @@ static int run_backtest(bt_args *a) {
   }
   cfg.risk.capital = a->capital;
   cfg.risk.stale_ns = 0; /* in a replay, silence is the market's, not a dead feed's (live trading halts on it) */
+  if (a->risk) {
+    const char *text = read_small_file(a->risk);
+    if (!text) {
+      rc = cli_input_error("%s: %s", a->risk, strerror(errno));
+      goto done;
+    }
+    if (risk_config_from_json(&cfg.risk, text, why, sizeof why)) {
+      rc = cli_input_error("%s: %s", a->risk, why);
+      goto done;
+    }
+    a->capital = cfg.risk.capital; /* the statistics use the same capital */
+  }
   cfg.mark_ns = a->mark_ns;
   int found = 0;
   int64_t day0 = lobster_day_start_ns(a->msg, &found);
@@ -555,6 +575,8 @@ static int cmd_backtest(int argc, char **argv) {
       a.features = v, i++;
     else if (!strcmp(o, "--strategy") && v)
       a.strategy = v, i++;
+    else if (!strcmp(o, "--risk") && v)
+      a.risk = v, i++;
     else if (!strcmp(o, "--trades") && v)
       a.trades = v, i++;
     else if (!strcmp(o, "--report") && v)
@@ -623,7 +645,8 @@ static int cmd_backtest(int argc, char **argv) {
 const cli_command cmd_backtest_def = {
     "backtest", cmd_backtest, "trade a model on a replayed source through the simulated exchange",
     "usage: obi backtest --model MODEL --features TRAIN.npy MESSAGES ORDERBOOK\n"
-    "                    [--strategy FILE.json] [--fees MAKER_BPS,TAKER_BPS] [--extra-cost BPS]\n"
+    "                    [--strategy FILE.json] [--risk FILE.json] [--fees MAKER_BPS,TAKER_BPS]\n"
+    "                    [--extra-cost BPS]\n"
     "                    [--latency feed=D,entry=D,response=D] [--queue trades|linear|power:N]\n"
     "                    [--capital X] [--clock SECONDS] [--session-hours H] [--days-per-year N]\n"
     "                    [--sweep-thresholds LIST] [--trials N] [--seed N] [--in-sample]\n"
@@ -638,9 +661,12 @@ const cli_command cmd_backtest_def = {
     "Latency D: 250us, 1ms, uniform:LO:HI, exp:MEAN, lognormal:MEDIAN:SIGMA, file:PATH (CSV of\n"
     "time_ns,latency_ns). Strategy JSON: {\"threshold\": 0.3, \"size\": 100, \"entry\": \"taker\"|\"maker\",\n"
     "\"maker_timeout\": \"1s\", \"hold\": 50 | \"2s\", \"exit_on_flip\": true, \"allow_short\": true};\n"
-    "hold defaults to the label horizon of TRAIN.npy. Sharpe is annualised with the periods of\n"
-    "--clock (default 60 s) in --session-hours (6.5) x --days-per-year (252). --trials N: the\n"
-    "configurations tried, for the deflated Sharpe ratio. --sweep-thresholds 0.2,0.3,0.4 runs one\n"
-    "backtest per threshold and reports the best by Sharpe with its Sharpe ratio deflated by the\n"
-    "number of thresholds and the variance of their Sharpe ratios. --trades writes every fill (and the\n"
-    "marks to FILE.marks.csv) so that every statistic can be recomputed by hand.\n"};
+    "hold defaults to the label horizon of TRAIN.npy. Risk JSON (docs/risk.md): {\"capital\": 1e6,\n"
+    "\"max_position\": 500, \"max_notional\": 2e5, \"concentration\": 0.2, \"daily_drawdown\": 0.1,\n"
+    "\"vol_ratio\": 3, \"vol_sample_s\": 1, \"vol_short\": 60, \"vol_long\": 1800, \"stale_s\": 0}.\n"
+    "Sharpe is annualised with the periods of --clock (default 60 s) in --session-hours (6.5) x\n"
+    "--days-per-year (252). --trials N: the configurations tried, for the deflated Sharpe ratio.\n"
+    "--sweep-thresholds 0.2,0.3,0.4 runs one backtest per threshold and reports the best by Sharpe,\n"
+    "its Sharpe ratio deflated by the number of thresholds and the variance of their Sharpe\n"
+    "ratios. --trades writes every fill (and the marks to FILE.marks.csv) so that every statistic\n"
+    "can be recomputed by hand.\n"};
