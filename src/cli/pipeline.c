@@ -56,6 +56,7 @@ int read_sidecar(const char *features, sidecar *sc, char *why, size_t why_len) {
   sc->split_timestamps = json_is_true(json_object_get(j, "split_timestamps"));
   sc->hold_rows = json_integer_value(json_object_get(h, "rows"));
   sc->hold_ns = json_integer_value(json_object_get(h, "ns"));
+  sc->alpha_a = json_number_value(json_object_get(h, "alpha_a"));
   snprintf(sc->msg_sha, sizeof sc->msg_sha, "%s",
            json_is_string(json_object_get(src, "sha256")) ? json_string_value(json_object_get(src, "sha256")) : "");
   sc->has_mp = json_is_object(mp);

@@ -29,6 +29,7 @@ typedef struct {
   char sampling[32];
   int split_timestamps;
   int64_t hold_rows, hold_ns;
+  double alpha_a;                      /* the threshold of label (a) of the first horizon */
   int64_t train_last_ns, oos_start_ns; /* on the training file's own clock */
   char msg_sha[65];
 } sidecar;

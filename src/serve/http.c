@@ -371,7 +371,7 @@ static enum MHD_Result route_book(obi_server *s, struct MHD_Connection *conn, re
     while (json_is_array(a) && json_array_size(a) > (size_t)depth) json_array_remove(a, json_array_size(a) - 1);
   }
   json_object_set_new(o, "depth", json_integer(depth));
-  char *t = json_dumps(o, JSON_COMPACT);
+  char *t = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
   json_decref(o);
   enum MHD_Result r = t ? reply_json(conn, rq, MHD_HTTP_OK, t) : MHD_NO;
   free(t);

@@ -273,6 +273,7 @@ static void decide(obi_backtest *bt, int64_t now, const pending *p) {
       }
     }
   }
+  if (bt->cfg.on_decision) bt->cfg.on_decision(bt->cfg.decision_ctx, &d);
   if (bt->cfg.keep_decisions && !sim_grow((void **)&bt->dec, &bt->dec_cap, bt->ndec, sizeof *bt->dec, 256))
     bt->dec[bt->ndec++] = d;
 }
