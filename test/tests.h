@@ -119,5 +119,10 @@
   X(backtest_truncated_future_changes_no_decision) \
   X(backtest_kill_switch_flattens_and_stops) \
   X(backtest_strategy_json) \
-  X(backtest_cli_json_trades_and_report)
+  X(backtest_cli_json_trades_and_report) \
+  X(serve_routes_status_and_json) \
+  X(serve_post_predict_matches_model) \
+  X(serve_sse_framing) \
+  X(serve_admin_token_and_hot_reload) \
+  X(serve_survives_garbage_and_stops_gracefully)
 // clang-format on

@@ -440,8 +440,8 @@ static void publish_book(app *a, const obi_book *b, int64_t ts) {
   double full[FEAT_MAX_COLS];
   feat_compute(a->ms.e, b, full);
   json_t *all = json_object(), *few = json_object();
-  static const char *const shown[] = {"imbalance_l1", "ofi_l1", "ofi_l1_1s", "spread_bps", "microprice_minus_mid_bps",
-                                      "rv_1s_bps2"};
+  static const char *const shown[] = {
+      "imb_l1", "ofi_l1_1s", "ofi_l1_100ev", "spread_bps", "microprice_minus_mid_bps", "rv_10s", "trade_imbalance_1s"};
   for (int c = 0; c < feat_count(a->ms.e); c++) {
     double v = full[c];
     json_object_set_new(all, feat_name(a->ms.e, c), isfinite(v) ? json_real(v) : json_null());

@@ -259,8 +259,8 @@ static void *keepalive_main(void *arg) {
 
 typedef struct {
   char *body;
-  size_t len, cap;
-  int too_large, answered;
+  size_t len, cap, discarded;
+  int too_large, answered; /* too_large: 1 by Content-Length, 2 found while reading */
   unsigned status;
   char route[48];
   double t0;
@@ -647,10 +647,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     *con_cls = rq;
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) rq->too_large = 1;
-    return MHD_YES;
+    if (!rq->too_large) return MHD_YES;
+  }
+  if (*upload_size && !rq->too_large && rq->len + *upload_size > s->cfg.max_body) rq->too_large = 2;
+  if (rq->too_large) {
+    /* Announced by Content-Length (1): answered at once, the body is never read. Found while
+     * reading a chunked body (2): the rest is read and dropped so the client sees the answer
+     * (closing on unread data would reset the connection), up to 8 x max_body. */
+    rq->discarded += *upload_size;
+    int now = rq->too_large == 1 || !*upload_size || rq->discarded > 8 * s->cfg.max_body;
+    *upload_size = 0;
+    if (rq->answered || !now) return MHD_YES;
+    char why[96];
+    snprintf(why, sizeof why, "request body larger than %zu bytes", s->cfg.max_body);
+    return reply_error(conn, rq, MHD_HTTP_CONTENT_TOO_LARGE, why, NULL);
   }
   if (*upload_size) { /* a piece of the body */
-    if (!rq->too_large && rq->len + *upload_size > s->cfg.max_body) rq->too_large = 1;
     if (!rq->too_large) {
       if (rq->len + *upload_size + 1 > rq->cap) {
         size_t cap = (rq->len + *upload_size + 1) * 2;
@@ -666,11 +678,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     return MHD_YES;
   }
   if (rq->answered) return MHD_YES;
-  if (rq->too_large) {
-    char why[96];
-    snprintf(why, sizeof why, "request body larger than %zu bytes", s->cfg.max_body);
-    return reply_error(conn, rq, MHD_HTTP_CONTENT_TOO_LARGE, why, NULL);
-  }
   return dispatch(s, conn, rq, url, method);
 }
 
