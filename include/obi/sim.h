@@ -85,6 +85,8 @@ typedef struct {
   double queue_power; /* n of the power model (> 0) */
   sim_latency feed, entry, response;
   uint64_t seed;
+  int tracked_levels; /* the book holds only the best N levels a side (a level-N LOBSTER file): prices
+                         beyond them are unknown, not empty; 0: the book is complete */
 } sim_config;
 
 /* No fees, no latency, lot 1, tick 1, price scale 10000, queue model "trades", seed 1. */

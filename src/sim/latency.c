@@ -31,12 +31,13 @@ static double parse_duration(const char *s, const char *end) {
   errno = 0;
   double v = strtod(buf, &unit);
   if (errno || unit == buf || !(v >= 0) || !isfinite(v)) return -1;
+  /* at most 1e15 ns (11.6 days): times stay far from overflow */
   static const struct {
     const char *name;
     double ns;
   } units[] = {{"", 1}, {"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}};
   for (size_t i = 0; i < sizeof units / sizeof *units; i++)
-    if (!strcmp(unit, units[i].name)) return v * units[i].ns;
+    if (!strcmp(unit, units[i].name)) return v * units[i].ns <= 1e15 ? v * units[i].ns : -1;
   return -1;
 }
 
@@ -119,7 +120,7 @@ obi_err sim_latency_parse(sim_latency *l, const char *spec, char *why, size_t wh
     char *e;
     if (l->kind == SIM_LAT_LOGNORMAL) { /* sigma is unitless */
       l->b = strtod(colon + 1, &e);
-      ok = *e == 0 && e != colon + 1 && l->b >= 0 && isfinite(l->b);
+      ok = *e == 0 && e != colon + 1 && l->b >= 0 && l->b <= 5 && l->a > 0; /* sigma <= 5: tails stay finite */
     } else {
       l->b = parse_duration(colon + 1, colon + 1 + strlen(colon + 1));
       ok = l->b >= l->a;
@@ -127,8 +128,8 @@ obi_err sim_latency_parse(sim_latency *l, const char *spec, char *why, size_t wh
   }
   if (!ok) {
     snprintf(why, why_len,
-             "latency '%s': expected a duration (250us, 1ms), uniform:LO:HI, exp:MEAN, lognormal:MEDIAN:SIGMA or "
-             "file:PATH",
+             "latency '%s': expected a duration up to 1e15 ns (250us, 1ms), uniform:LO:HI, exp:MEAN, "
+             "lognormal:MEDIAN:SIGMA (median > 0, sigma <= 5) or file:PATH",
              spec);
     return OBI_EPARSE;
   }
@@ -170,5 +171,6 @@ int64_t sim_latency_draw(const sim_latency *l, int64_t now_ns, uint64_t *rng) {
     break;
   }
   }
-  return v > 9e18 ? (int64_t)9e18 : (int64_t)llround(v);
+  if (!(v >= 0)) return 0; /* NaN cannot come from a parsed spec; stay safe */
+  return v > 1e15 ? (int64_t)1e15 : (int64_t)llround(v);
 }
