@@ -169,7 +169,8 @@ void serve_routes_status_and_json(void) {
   double sum = 0;
   for (int k = 0; k < 3; k++) sum += json_number_value(json_array_get(p, (size_t)k));
   CHECK(fabs(sum - 1) < 1e-4);
-  CHECK(json_is_string(json_object_get(json_object_get(o, "model"), "version")));
+  CHECK(json_is_string(json_object_get(o, "version")));
+  CHECK(!strcmp(json_string_value(json_object_get(o, "model")), "logistic"));
   CHECK(json_is_number(json_object_get(o, "latency_us")) && json_is_integer(json_object_get(o, "ts_ns")));
   json_decref(o);
   CHECK_EQ(http(s.port, "GET", "/metrics", NULL, NULL, body, sizeof body), 200);
@@ -395,4 +396,35 @@ void serve_survives_garbage_and_stops_gracefully(void) {
   const char *t = test_read_file(state);
   CHECK(t);
   CHECK_STR_CONTAINS(t, "\"position\":");
+}
+
+/* The dashboard in headless Chromium against the real server: it loads without console errors,
+ * the price chart receives SSE updates, and the screenshot is saved beside the test binary
+ * (artifacts/dashboard.png). test/dashboard_check.sh does the browser part. */
+void serve_dashboard_in_chromium(void) {
+  if (system("command -v chromium >/dev/null 2>&1") != 0) {
+    test_skip("chromium is not installed (make check installs it)");
+    return;
+  }
+  server s;
+  CHECK(start_server(&s, "--speed 20") == 0);
+  char body[4096];
+  CHECK(wait_ok(s.port, "/v1/book/AMZN", body, sizeof body));
+  CHECK_EQ(http(s.port, "GET", "/", NULL, NULL, body, sizeof body), 200);
+  CHECK_STR_CONTAINS(body, "<html");
+  CHECK_EQ(http(s.port, "GET", "/vendor/uPlot.iife.min.js", NULL, NULL, body, sizeof body), 200);
+  char dir[600], cmd[2400];
+  snprintf(dir, sizeof dir, "%s", OBI_BIN);
+  *strrchr(dir, '/') = 0;
+  snprintf(cmd, sizeof cmd,
+           "DASHBOARD_MESSAGES=40 '" OBI_SOURCE_DIR "/test/dashboard_check.sh' http://127.0.0.1:%d/ '%s/artifacts' "
+           ">'%s/dash.out' 2>&1",
+           s.port, dir, s.dir);
+  int rc = system(cmd);
+  snprintf(cmd, sizeof cmd, "%s/dash.out", s.dir);
+  const char *out = test_read_file(cmd);
+  if (rc != 0) fprintf(stderr, "# dashboard_check: %s", out ? out : "(no output)\n");
+  CHECK_EQ(rc, 0);
+  CHECK_STR_CONTAINS(out, "dashboard ok:");
+  CHECK_EQ(stop_server(&s), 0);
 }

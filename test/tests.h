@@ -124,5 +124,6 @@
   X(serve_post_predict_matches_model) \
   X(serve_sse_framing) \
   X(serve_admin_token_and_hot_reload) \
-  X(serve_survives_garbage_and_stops_gracefully)
+  X(serve_survives_garbage_and_stops_gracefully) \
+  X(serve_dashboard_in_chromium)
 // clang-format on

@@ -93,7 +93,7 @@ class Market:
         self.prev_best = (bp, bq, ap, aq)
         depth_b = sum(q for _, q in bids[:5])
         depth_a = sum(q for _, q in asks[:5])
-        values = {"imbalance_l1": round(imb, 4), "ofi_l1_1s": ofi,
+        values = {"imb_l1": round(imb, 4), "ofi_l1_1s": ofi,
                   "spread_bps": round((ap - bp) / mid * 1e4, 3),
                   "rv_1s_bps": round(0.4 * self.vol + rng.random() * 0.1, 3),
                   "depth_ratio_l5": round(depth_b / (depth_b + depth_a), 4)}

@@ -483,7 +483,7 @@
   function drawFeatures(f) {
     if (!f || typeof f.values !== 'object' || f.values === null) return;
     const v = f.values;
-    const imb = v.imbalance_l1;
+    const imb = v.imb_l1;
     const marker = $('imb-marker');
     if (typeof imb === 'number' && isFinite(imb)) {
       marker.hidden = false;

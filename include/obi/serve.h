@@ -37,7 +37,8 @@ void serve_config_default(serve_config *c);
 /* What the server asks of the application. Each returns 0, or -1 with why filled (the
  * message of a 400 / 503 answer). */
 typedef struct {
-  /* POST /v1/predict: T rows of C named features (row-major); names must match the model's. */
+  /* POST /v1/predict: T rows of C named features (row-major); names must match the model's. model
+   * gets JSON members to add to the answer ("model": ..., "version": ...), or "". */
   int (*predict)(void *ctx, const char *const *names, int C, const float *rows, int T, float probs[3], char *model,
                  size_t model_len, char *why, size_t why_len);
   /* POST /admin/model {"path": "..."}: load and swap the model; requests in flight finish on the old one. */

@@ -78,7 +78,7 @@ typedef struct {
   obi_model *model;
   model_signal ms;
   sidecar sc;
-  char model_path[1024], model_json[512], symbol[32];
+  char model_path[1024], model_json[2048], symbol[32];
   double price_scale;
   int ready;
   monitor mon;
@@ -99,14 +99,16 @@ static double wall(void) {
   return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* {"name": "logistic", "version": "<sha256 prefix of the file>", "path": ...} */
+/* The members "model": "logistic", "version": "<sha256 prefix of the file>", "model_path": ... to
+ * splice into the JSON objects that carry a prediction. */
 static void describe_model(app *a, const char *path) {
   char sha[65] = "";
   cli_sha256_file(path, sha);
-  json_t *o = json_pack("{s:s, s:s, s:s}", "name", model_kind_name(model_get_config(a->model)->kind), "version",
-                        sha[0] ? (sha[12] = 0, sha) : "unknown", "path", path);
-  char *t = json_dumps(o, JSON_COMPACT);
-  snprintf(a->model_json, sizeof a->model_json, "%s", t ? t : "null");
+  json_t *o = json_pack("{s:s, s:s, s:s}", "model", model_kind_name(model_get_config(a->model)->kind), "version",
+                        sha[0] ? (sha[12] = 0, sha) : "unknown", "model_path", path);
+  char *t = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  size_t n = t ? strlen(t) : 0;
+  snprintf(a->model_json, sizeof a->model_json, "%.*s", n >= 2 ? (int)n - 2 : 0, t ? t + 1 : "");
   free(t);
   json_decref(o);
   char labels[200];
@@ -389,9 +391,9 @@ static int live_predict(void *ctx, const obi_event *ev, const obi_book *book, in
   if (got) {
     double lat = wall() - a->event_wall;
     serve_observe(a->srv, "obi_prediction_latency_seconds", "", "From the event to its prediction", lat);
-    char t[900];
+    char t[3000];
     snprintf(t, sizeof t,
-             "{\"symbol\":\"%s\",\"ts_ns\":%lld,\"p\":[%.6g,%.6g,%.6g],\"model\":%s,\"horizon_rows\":%lld,"
+             "{\"symbol\":\"%s\",\"ts_ns\":%lld,\"p\":[%.6g,%.6g,%.6g],%s,\"horizon_rows\":%lld,"
              "\"latency_us\":%.3f}",
              a->symbol, (long long)ev->ts_ns, probs[0], probs[1], probs[2], a->model_json, (long long)a->sc.hold_rows,
              lat * 1e6);
@@ -427,18 +429,17 @@ static void publish_book(app *a, const obi_book *b, int64_t ts) {
     len += (size_t)snprintf(t + len, sizeof t - len, "]");
   }
   double mid = n[0] && n[1] ? (double)(p[0][0] + p[1][0]) * 0.5 / a->price_scale : NAN;
-  double micro = n[0] && n[1] ? ((double)p[0][0] * (double)q[1][0] + (double)p[1][0] * (double)q[0][0]) /
-                                    (double)(q[0][0] + q[1][0]) / a->price_scale
-                              : NAN;
+  double full[FEAT_MAX_COLS];
+  int ready = feat_ready(a->ms.e), mc = feat_find(a->ms.e, "microprice_stoikov");
+  if (ready) feat_compute(a->ms.e, b, full);
+  double micro = ready && mc >= 0 ? full[mc] : mid; /* Stoikov's, with the training file's table */
   if (isfinite(mid))
     len += (size_t)snprintf(t + len, sizeof t - len, ",\"mid\":%.10g,\"microprice\":%.10g", mid, micro);
   snprintf(t + len, sizeof t - len, "}");
   serve_publish(a->srv, "book_full", a->symbol, t, 0);
   serve_publish(a->srv, "book", a->symbol, t, 1);
   /* features: every column for GET, a few for the stream */
-  if (!feat_ready(a->ms.e)) return;
-  double full[FEAT_MAX_COLS];
-  feat_compute(a->ms.e, b, full);
+  if (!ready) return;
   json_t *all = json_object(), *few = json_object();
   static const char *const shown[] = {
       "imb_l1", "ofi_l1_1s", "ofi_l1_100ev", "spread_bps", "microprice_minus_mid_bps", "rv_10s", "trade_imbalance_1s"};
@@ -700,6 +701,9 @@ static int run_serve(serve_args *sa) {
   describe_model(a, sa->model);
   const char *syms[1] = {a->symbol};
   serve_set_instruments(srv, syms, 1);
+  char first[160]; /* the risk state from the start, so a new page shows it before any intervention */
+  snprintf(first, sizeof first, "{\"ts_ns\":0,\"state\":\"ok\",\"kind\":\"\",\"reason\":\"\"}");
+  serve_publish(srv, "risk", a->symbol, first, 1);
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
   if (!sa->quiet) {

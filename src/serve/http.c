@@ -429,17 +429,17 @@ static enum MHD_Result route_predict_post(obi_server *s, struct MHD_Connection *
     res = reply_error(conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "no model", NULL);
   } else {
     float p[3];
-    char model[256] = "";
+    char model[2048] = "";
     double t0 = mono();
     if (s->hooks.predict(s->hooks.ctx, nm, (int)C, x, (int)T, p, model, sizeof model, why, sizeof why)) {
       res = reply_error(conn, rq, MHD_HTTP_BAD_REQUEST, why, NULL);
     } else {
       double us = (mono() - t0) * 1e6;
-      char out[600];
+      char out[3000];
       snprintf(out, sizeof out,
-               "{\"p\":[%.9g,%.9g,%.9g],\"classes\":[\"down\",\"stationary\",\"up\"],\"model\":%s,"
+               "{\"p\":[%.9g,%.9g,%.9g],\"classes\":[\"down\",\"stationary\",\"up\"],%s%s"
                "\"latency_us\":%.3f}",
-               p[0], p[1], p[2], model[0] == '{' ? model : "null", us);
+               p[0], p[1], p[2], model, model[0] ? "," : "", us);
       res = reply_json(conn, rq, MHD_HTTP_OK, out);
     }
   }
