@@ -464,3 +464,19 @@ void backtest_cli_json_trades_and_report(void) {
   fclose(png);
   CHECK(size > 20000); /* a drawn page, not a blank one */
 }
+
+/* Time never goes back: a message file whose third message is earlier than the second is refused
+ * with the file and line (the no-look-ahead guarantee rests on ordered time). */
+void backtest_time_going_back_is_refused(void) {
+  const char *m = test_write_file("back_message_1.csv", "34200.000000001,1,1,100,1000000,1\n"
+                                                        "34200.000000002,1,2,100,1010000,-1\n"
+                                                        "34200.000000000,1,3,50,1000000,1\n");
+  const char *b = test_write_file("back_orderbook_1.csv", "9999999999,0,1000000,100\n"
+                                                          "1010000,100,1000000,100\n"
+                                                          "1010000,100,1000000,150\n");
+  char args[2048];
+  snprintf(args, sizeof args, "replay %s %s", m, b);
+  CHECK_EQ(test_run_obi(args), 1);
+  CHECK_STR_CONTAINS(test_err, "back_message_1.csv:3");
+  CHECK_STR_CONTAINS(test_err, "earlier than the previous message");
+}

@@ -91,6 +91,8 @@
   X(sim_latency_orders_cancels_and_notices) \
   X(sim_probabilistic_queue_models) \
   X(sim_latency_models) \
+  X(sim_untracked_levels_are_unknown) \
+  X(sim_own_orders_share_one_execution) \
   X(risk_config_names_and_init) \
   X(risk_position_limit_exact) \
   X(risk_notional_limit_exact) \
@@ -120,6 +122,7 @@
   X(backtest_kill_switch_flattens_and_stops) \
   X(backtest_strategy_json) \
   X(backtest_cli_json_trades_and_report) \
+  X(backtest_time_going_back_is_refused) \
   X(serve_routes_status_and_json) \
   X(serve_post_predict_matches_model) \
   X(serve_sse_framing) \

@@ -24,6 +24,11 @@ int cli_parse_int(const char *s, long lo, long hi, long *out);
 double cli_now(void); /* monotonic seconds */
 /* The SHA-256 of a file's bytes as 64 hex digits; 0, or -1 when it cannot be read. */
 int cli_sha256_file(const char *path, char hex[65]);
+/* The SHA-256 of a text file's lines (plain or zstd: the content, not the bytes on disk), each
+ * ending in "\n"; 0, or -1. */
+int cli_sha256_lines(const char *path, char hex[65]);
+/* "AMZN_2012-06-21" from a LOBSTER file name (symbol and date), or "" when the name has none. */
+void cli_source_day(const char *path, char *day, size_t len);
 
 /* A progress bar on stderr, drawn only when stderr is a terminal and not quiet. */
 typedef struct {

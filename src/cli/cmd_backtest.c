@@ -31,7 +31,17 @@ typedef struct {
   long seed;
   double sweep[MAX_SWEEP];
   int nsweep;
+  long lot;
 } bt_args;
+
+/* A JSON string (escaped). */
+static void json_str(FILE *f, const char *s) {
+  json_t *j = json_string(s ? s : "");
+  char *t = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+  fputs(t ? t : "null", f);
+  free(t);
+  json_decref(j);
+}
 
 static void jnum(FILE *f, const char *key, double v, int last) {
   if (isfinite(v))
@@ -71,13 +81,17 @@ static int simulate(const bt_args *a, bt_config *cfg, model_signal *ms, obi_back
   char why[4600];
   *out = NULL;
   obi_backtest *bt;
-  obi_err err = bt_new(&bt, cfg, (bt_signal){ms_update, ms_predict, ms});
-  if (err) return cli_input_error("invalid backtest configuration: %s", obi_strerror(err));
   lobster_replay *r;
   lobster_options opt = {.day_from_name = 1};
   if (lobster_open(&r, a->msg, a->book, &opt, why, sizeof why)) {
-    bt_free(bt);
+    sim_latency_free(&cfg->sim.feed), sim_latency_free(&cfg->sim.entry), sim_latency_free(&cfg->sim.response);
     return cli_input_error("%s", why);
+  }
+  cfg->sim.tracked_levels = lobster_levels(r); /* a level-N file: prices below its N levels are unknown */
+  obi_err err = bt_new(&bt, cfg, (bt_signal){ms_update, ms_predict, ms});
+  if (err) {
+    lobster_close(r);
+    return cli_input_error("invalid backtest configuration: %s", obi_strerror(err));
   }
   cli_progress prog;
   cli_progress_start(&prog, "backtest", a->quiet || a->json);
@@ -136,7 +150,8 @@ static int judge(const bt_config *cfg, const perf_config *pc, const obi_backtest
                            (double)fills[i].qty,
                            fills[i].fee,
                            fills[i].maker};
-  while (j->first_mark < nm && marks[j->first_mark].ts_ns < cfg->start_ns) j->first_mark++;
+  /* from the last mark at or before the start of trading, so that every fill is in a period return */
+  while (j->first_mark + 1 < nm && marks[j->first_mark + 1].ts_ns <= cfg->start_ns) j->first_mark++;
   for (size_t i = j->first_mark; i < nm; i++)
     j->pm[j->k++] = (perf_mark){marks[i].ts_ns, (double)marks[i].mid_x2 * 0.5 / scale};
   if (j->k < 2) {
@@ -203,6 +218,7 @@ static int run_backtest(bt_args *a) {
   cfg.sim.price_scale = sc.fc.price_scale;
   cfg.sim.tick = sc.fc.tick >= 1 ? (int64_t)sc.fc.tick : 1;
   cfg.sim.seed = (uint64_t)a->seed;
+  cfg.sim.lot = a->lot;
   if (a->queue && sim_queue_parse(&cfg.sim, a->queue)) {
     rc = cli_input_error("--queue: expected trades, linear or power:N, not '%s'", a->queue);
     goto done;
@@ -226,10 +242,18 @@ static int run_backtest(bt_args *a) {
   int64_t day0 = lobster_day_start_ns(a->msg, &found);
   int64_t day_offset = found ? -(((day0 % 86400000000000LL) + 86400000000000LL) % 86400000000000LL) : 0;
   cfg.risk.day_offset_ns = day_offset;
-  /* out of sample: the training file's source is this source -> trade after its training part */
-  char sha[65] = "";
-  int same_source = !cli_sha256_file(a->msg, sha) && !strcmp(sha, sc.msg_sha);
-  cfg.start_ns = same_source && !a->in_sample ? sc.oos_start_ns : INT64_MIN;
+  /* Out of sample: when this source is the training file's day — the same content (whatever the
+   * compression), or the same symbol and date in the names (another depth of the same day) — trade
+   * only after its training part. The boundary is a time of day, moved onto this source's clock. */
+  char sha[65] = "", day[64];
+  cli_source_day(a->msg, day, sizeof day);
+  int same_content = (!cli_sha256_file(a->msg, sha) && !strcmp(sha, sc.msg_sha)) ||
+                     (sc.content_sha[0] && !cli_sha256_lines(a->msg, sha) && !strcmp(sha, sc.content_sha));
+  int same_day = day[0] && !strcmp(day, sc.day);
+  int same_source = same_content || same_day;
+  int64_t here = found ? day0 : 0;
+  int64_t shift = sc.day_start_ns >= 0 ? here - sc.day_start_ns : 0;
+  cfg.start_ns = same_source && !a->in_sample ? sc.oos_start_ns + shift : INT64_MIN;
   perf_config pc;
   perf_config_default(&pc);
   pc.capital = a->capital;
@@ -332,7 +356,11 @@ static int run_backtest(bt_args *a) {
   }
   if (a->json) {
     FILE *o = stdout;
-    fprintf(o, "{\"model\":\"%s\",\"source\":\"%s\",", a->model_path, a->msg);
+    fprintf(o, "{\"model\":");
+    json_str(o, a->model_path);
+    fprintf(o, ",\"source\":");
+    json_str(o, a->msg);
+    fprintf(o, ",");
     fprintf(o, "\"out_of_sample\":%s,\"start_ns\":%lld,", cfg.start_ns == INT64_MIN && same_source ? "false" : "true",
             (long long)(cfg.start_ns == INT64_MIN ? 0 : cfg.start_ns));
     jnum(o, "net_pnl", ps.net_pnl, 0), jnum(o, "gross_pnl", ps.gross_pnl, 0), jnum(o, "fees", ps.fees, 0);
@@ -409,8 +437,13 @@ done:
 }
 
 static int cmd_backtest(int argc, char **argv) {
-  bt_args a = {
-      .capital = 1e6, .session_hours = 6.5, .days_per_year = 252, .mark_ns = 60000000000LL, .trials = 1, .seed = 1};
+  bt_args a = {.capital = 1e6,
+               .session_hours = 6.5,
+               .days_per_year = 252,
+               .mark_ns = 60000000000LL,
+               .trials = 1,
+               .seed = 1,
+               .lot = 1};
   const char *pos[2];
   int np = 0;
   for (int i = 1; i < argc; i++) {
@@ -445,6 +478,9 @@ static int cmd_backtest(int argc, char **argv) {
     } else if (!strcmp(o, "--extra-cost") && v) {
       a.extra_bps = strtod(v, &end);
       if (*end || !(a.extra_bps >= 0)) return cli_usage_error(&cmd_backtest_def, "--extra-cost: bps >= 0");
+      i++;
+    } else if (!strcmp(o, "--lot") && v) {
+      if (cli_parse_int(v, 1, 1000000000, &a.lot)) return cli_usage_error(&cmd_backtest_def, "--lot: 1..1e9");
       i++;
     } else if (!strcmp(o, "--capital") && v) {
       a.capital = strtod(v, &end);
@@ -499,7 +535,7 @@ const cli_command cmd_backtest_def = {
     "backtest", cmd_backtest, "trade a model on a replayed source through the simulated exchange",
     "usage: obi backtest --model MODEL --features TRAIN.npy MESSAGES ORDERBOOK\n"
     "                    [--strategy FILE.json] [--risk FILE.json] [--fees MAKER_BPS,TAKER_BPS]\n"
-    "                    [--extra-cost BPS]\n"
+    "                    [--extra-cost BPS] [--lot N]\n"
     "                    [--latency feed=D,entry=D,response=D] [--queue trades|linear|power:N]\n"
     "                    [--capital X] [--clock SECONDS] [--session-hours H] [--days-per-year N]\n"
     "                    [--sweep-thresholds LIST] [--trials N] [--seed N] [--in-sample]\n"

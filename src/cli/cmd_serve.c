@@ -524,12 +524,16 @@ static int run_once(app *a, const serve_args *sa, bt_config *base, double t_star
     return -1;
   }
   obi_backtest *bt;
-  if (bt_new(&bt, &cfg, (bt_signal){live_update, live_predict, a})) return -1;
   lobster_replay *r;
   lobster_options opt = {.day_from_name = 1};
   if (lobster_open(&r, sa->msg, sa->book, &opt, why, sizeof why)) {
-    bt_free(bt);
+    sim_latency_free(&cfg.sim.feed), sim_latency_free(&cfg.sim.entry), sim_latency_free(&cfg.sim.response);
     fprintf(stderr, "obi: %s\n", why);
+    return -1;
+  }
+  cfg.sim.tracked_levels = lobster_levels(r);
+  if (bt_new(&bt, &cfg, (bt_signal){live_update, live_predict, a})) {
+    lobster_close(r);
     return -1;
   }
   a->fills_seen = 0, a->risk_seen = 0, a->position = 0, a->cash = 0;

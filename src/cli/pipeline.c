@@ -59,6 +59,14 @@ int read_sidecar(const char *features, sidecar *sc, char *why, size_t why_len) {
   sc->alpha_a = json_number_value(json_object_get(h, "alpha_a"));
   snprintf(sc->msg_sha, sizeof sc->msg_sha, "%s",
            json_is_string(json_object_get(src, "sha256")) ? json_string_value(json_object_get(src, "sha256")) : "");
+  snprintf(sc->content_sha, sizeof sc->content_sha, "%s",
+           json_is_string(json_object_get(src, "content_sha256"))
+               ? json_string_value(json_object_get(src, "content_sha256"))
+               : "");
+  snprintf(sc->day, sizeof sc->day, "%s",
+           json_is_string(json_object_get(src, "day")) ? json_string_value(json_object_get(src, "day")) : "");
+  json_t *ds = json_object_get(src, "day_start_ns"); /* absent in files of obi before 0.2: no shift */
+  sc->day_start_ns = json_is_integer(ds) ? json_integer_value(ds) : -1;
   sc->has_mp = json_is_object(mp);
   if (sc->has_mp) {
     json_t *up = json_object_get(mp, "spread_upper_ticks"), *g = json_object_get(mp, "g_ticks");

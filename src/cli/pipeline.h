@@ -31,7 +31,10 @@ typedef struct {
   int64_t hold_rows, hold_ns;
   double alpha_a;                      /* the threshold of label (a) of the first horizon */
   int64_t train_last_ns, oos_start_ns; /* on the training file's own clock */
-  char msg_sha[65];
+  char msg_sha[65];                    /* SHA-256 of the message file's bytes */
+  char content_sha[65];                /* ... of its lines (the same for a .zst and its plain copy) */
+  char day[64];                        /* "AMZN_2012-06-21" from its name, or "" */
+  int64_t day_start_ns;                /* the training clock's day start (0: no date in the name) */
 } sidecar;
 
 int read_sidecar(const char *features, sidecar *sc, char *why, size_t why_len);

@@ -49,6 +49,7 @@ struct obi_backtest {
   /* the clock of marks */
   int64_t next_mark, last_mid_x2, row;
   int64_t last_act; /* time of the last scheduled decision */
+  int64_t last_pos; /* exchange-side position at the end of the last group */
   bt_mark *marks;
   size_t nmarks, marks_cap;
   bt_decision *dec;
@@ -310,7 +311,7 @@ obi_err bt_on_event(obi_backtest *bt, const obi_event *ev, const obi_book *book,
     if (bt->next_mark == INT64_MIN) bt->next_mark = (ev->ts_ns / bt->cfg.mark_ns + 1) * bt->cfg.mark_ns;
     while (bt->next_mark <= ev->ts_ns && bt->last_mid_x2) { /* the mid in force just before the mark */
       if (sim_grow((void **)&bt->marks, &bt->marks_cap, bt->nmarks, sizeof *bt->marks, 256)) return OBI_ENOMEM;
-      bt->marks[bt->nmarks++] = (bt_mark){bt->next_mark, bt->last_mid_x2, sim_position(bt->sim)};
+      bt->marks[bt->nmarks++] = (bt_mark){bt->next_mark, bt->last_mid_x2, bt->last_pos}; /* as before this group */
       bt->next_mark += bt->cfg.mark_ns;
     }
     if (m2) {
@@ -347,7 +348,10 @@ obi_err bt_on_event(obi_backtest *bt, const obi_event *ev, const obi_book *book,
     }
     bt->row++;
   }
-  if (group_end) run_until(bt, next_ts == INT64_MAX ? INT64_MAX : next_ts - 1, book);
+  if (group_end) {
+    run_until(bt, next_ts == INT64_MAX ? INT64_MAX : next_ts - 1, book);
+    bt->last_pos = sim_position(bt->sim);
+  }
   if (next_ts == INT64_MAX && bt->last_mid_x2) { /* the end: a last (partial) period closes at the last fill */
     size_t nf;
     const sim_fill *f = sim_fills(bt->sim, &nf);

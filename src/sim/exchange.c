@@ -404,10 +404,10 @@ void sim_on_event(sim_exchange *s, const obi_event *ev, const obi_book *book) {
           o->ahead = 0;
           fill(s, ev->ts_ns, id, o->price, x < o->left ? x : o->left, 1, book);
         }
-      } else if ((o->side == OBI_BID ? ev->price < o->price : ev->price > o->price) && through_left > 0) {
-        o->ahead = 0;
+      } else if (o->side == OBI_BID ? ev->price < o->price : ev->price > o->price) {
+        o->ahead = 0; /* the level was swept: nothing is ahead any more */
         int64_t q = through_left < o->left ? through_left : o->left;
-        fill(s, ev->ts_ns, id, o->price, q, 1, book);
+        if (q > 0) fill(s, ev->ts_ns, id, o->price, q, 1, book);
         through_left -= q;
       }
     } else if (t == OBI_EV_ADD && !same && (o->side == OBI_BID ? ev->price <= o->price : ev->price >= o->price)) {
