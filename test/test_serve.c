@@ -428,3 +428,29 @@ void serve_dashboard_in_chromium(void) {
   CHECK_STR_CONTAINS(out, "dashboard ok:");
   CHECK_EQ(stop_server(&s), 0);
 }
+
+/* docs/openapi.json parses and describes every route the server answers, with its method. */
+void serve_openapi_covers_every_route(void) {
+  json_error_t e;
+  json_t *o = json_load_file(OBI_SOURCE_DIR "/docs/openapi.json", 0, &e);
+  CHECK(o);
+  CHECK(!strcmp(json_string_value(json_object_get(o, "openapi")), "3.0.3"));
+  json_t *paths = json_object_get(o, "paths");
+  static const char *const routes[][2] = {{"/health", "get"},
+                                          {"/ready", "get"},
+                                          {"/v1/instruments", "get"},
+                                          {"/v1/book/{symbol}", "get"},
+                                          {"/v1/features/{symbol}", "get"},
+                                          {"/v1/predict/{symbol}", "get"},
+                                          {"/v1/predict", "post"},
+                                          {"/v1/stream", "get"},
+                                          {"/metrics", "get"},
+                                          {"/admin/model", "post"}};
+  for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
+    json_t *op = json_object_get(json_object_get(paths, routes[i][0]), routes[i][1]);
+    if (!op) test_fail(__FILE__, __LINE__, "openapi.json lacks %s %s", routes[i][1], routes[i][0]);
+    CHECK(op && json_object_get(op, "responses"));
+  }
+  CHECK_EQ(json_object_size(paths), sizeof routes / sizeof *routes);
+  json_decref(o);
+}

@@ -128,5 +128,6 @@
   X(serve_sse_framing) \
   X(serve_admin_token_and_hot_reload) \
   X(serve_survives_garbage_and_stops_gracefully) \
-  X(serve_dashboard_in_chromium)
+  X(serve_dashboard_in_chromium) \
+  X(serve_openapi_covers_every_route)
 // clang-format on

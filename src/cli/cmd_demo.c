@@ -91,9 +91,11 @@ static int cmd_demo(int argc, char **argv) {
                    NULL};
   if ((rc = cmd_backtest_def.run(17, bargs))) return rc;
   printf("\nthe report: %s\n"
+         "the same model live, with the dashboard at http://127.0.0.1:8080/ :\n"
+         "  obi serve --model %s --features %s %s %s --speed 10 --loop\n"
          "next: 'obi features --list' for every feature, docs/features.md for the definitions, docs/models.md for\n"
-         "the models, docs/backtest.md for the execution rules; the dashboard is being built (see README).\n",
-         report);
+         "the models, docs/backtest.md for the execution rules, docs/api.md for the service.\n",
+         report, model, feats, msg1, book1);
   return rc;
 }
 

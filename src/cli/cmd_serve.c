@@ -708,6 +708,9 @@ static int run_serve(serve_args *sa) {
   char first[160]; /* the risk state from the start, so a new page shows it before any intervention */
   snprintf(first, sizeof first, "{\"ts_ns\":0,\"state\":\"ok\",\"kind\":\"\",\"reason\":\"\"}");
   serve_publish(srv, "risk", a->symbol, first, 1);
+  char lab[80]; /* a replay never resynchronises; live feeds count their resyncs here */
+  snprintf(lab, sizeof lab, "instrument=\"%s\"", a->symbol);
+  serve_metric(srv, SERVE_COUNTER, "obi_book_resyncs_total", lab, "Book resynchronisations after feed gaps", 0);
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
   if (!sa->quiet) {
