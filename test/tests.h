@@ -118,5 +118,18 @@
   X(backtest_truncated_future_changes_no_decision) \
   X(backtest_kill_switch_flattens_and_stops) \
   X(backtest_strategy_json) \
-  X(backtest_cli_json_trades_and_report)
+  X(backtest_cli_json_trades_and_report) \
+  X(ws_url_parse_cases) \
+  X(ws_backoff_full_jitter_bounds) \
+  X(ws_connect_subscribe_order_and_times) \
+  X(ws_fragmented_and_large_messages) \
+  X(ws_max_message_size_closes_and_recovers) \
+  X(ws_reconnect_backoff_after_disconnect) \
+  X(ws_refused_upgrades_count_attempts) \
+  X(ws_stall_detected_and_reconnected) \
+  X(ws_faults_pass_through_verbatim) \
+  X(ws_request_close_stops) \
+  X(ws_http_get_delayed_body) \
+  X(ws_http_get_inside_the_loop) \
+  X(ws_tls_loopback_with_test_ca)
 // clang-format on
