@@ -691,3 +691,229 @@ void ws_tls_loopback_with_test_ca(void) {
   CHECK_EQ(err_untrusted, OBI_EIO);
   CHECK_EQ(err_insecure, OBI_OK);
 }
+
+/* ---- obi record ---- */
+
+/* "S.NNNNNNNNN" (nine decimals) at the start of s -> ns; the number of bytes read, 0 if none. */
+static size_t parse_time(const char *s, size_t n, int64_t *ns) {
+  size_t i = 0;
+  int64_t sec = 0, frac = 0;
+  while (i < n && s[i] >= '0' && s[i] <= '9') sec = sec * 10 + (s[i++] - '0');
+  if (i == 0 || i >= n || s[i] != '.') return 0;
+  size_t f0 = ++i;
+  while (i < n && s[i] >= '0' && s[i] <= '9') frac = frac * 10 + (s[i++] - '0');
+  if (i - f0 != 9) return 0;
+  *ns = sec * 1000000000LL + frac;
+  return i;
+}
+
+typedef struct {
+  int files, lines, messages, connects, sends, bad, out_of_order, mismatched;
+  int64_t last_ns, connect_ns;
+  char url[512], sent[512];
+  const char *const *expect; /* the texts the server sent, in order */
+  int n_expect;
+} record_check;
+
+/* Reads one recorded file and checks every line; 0 if it decoded to its end. */
+static int check_recording(const char *path, record_check *k) {
+  obi_textin *t;
+  if (obi_textin_open(&t, path)) return -1;
+  const char *line;
+  size_t len;
+  obi_err err;
+  int first = 1;
+  while ((err = obi_textin_line(t, &line, &len)) == OBI_OK) {
+    k->lines++;
+    size_t ul = strlen(k->url);
+    int64_t ns;
+    if (len > ul + 5 && !strncmp(line, k->url, ul) && !strncmp(line + ul, " <-> ", 5)) {
+      size_t m = parse_time(line + ul + 5, len - ul - 5, &ns);
+      if (!m || ul + 5 + m != len) k->bad++;
+      if (!first && ns != k->connect_ns) k->connects++;
+      if (first && k->files == 0) k->connects++;
+      k->connect_ns = ns;
+    } else if (first) {
+      k->bad++; /* every file starts with its connection */
+    } else if (len > ul + 4 && !strncmp(line, k->url, ul) && !strncmp(line + ul, " <- ", 4)) {
+      size_t m = parse_time(line + ul + 4, len - ul - 4, &ns);
+      if (!m || strncmp(line + ul + 4 + m, ": ", 2)) k->bad++;
+      snprintf(k->sent, sizeof k->sent, "%.*s", (int)(len - ul - 4 - m - 2), line + ul + 4 + m + 2);
+      k->sends++;
+    } else {
+      size_t m = parse_time(line, len, &ns);
+      if (!m || len < m + 2 || strncmp(line + m, ": ", 2)) {
+        k->bad++;
+      } else {
+        json_error_t je;
+        json_t *j = json_loadb(line + m + 2, len - m - 2, 0, &je);
+        if (!j) k->bad++;
+        json_decref(j);
+        if (ns <= k->last_ns) k->out_of_order++;
+        k->last_ns = ns;
+        const char *want = k->messages < k->n_expect ? k->expect[k->messages] : "";
+        if (strlen(want) != len - m - 2 || memcmp(want, line + m + 2, len - m - 2)) k->mismatched++;
+        k->messages++;
+      }
+    }
+    first = 0;
+  }
+  obi_textin_close(t);
+  k->files++;
+  return err == OBI_EEOF ? 0 : -1;
+}
+
+static int file_exists(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (f) fclose(f);
+  return f != NULL;
+}
+
+void ws_record_binance_cli(void) {
+  ws_server *s;
+  CHECK_EQ(ws_server_start(&s, NULL, NULL), 0);
+  const char *snap = "{\"lastUpdateId\":1000,\"bids\":[[\"50000.00\",\"1.5\"]],\"asks\":[[\"50000.01\",\"2.0\"]]}";
+  ws_server_route(s, "/api/v3/depth", 200, snap, 100);
+  ws_server_pace(s, 4);
+  enum { N = 1500 };
+  static char texts[N][200];
+  static const char *expect[N];
+  for (int i = 0; i < N; i++) {
+    if (i % 3 == 2)
+      snprintf(texts[i], sizeof texts[i],
+               "{\"stream\":\"ethusdt@trade\",\"data\":{\"e\":\"trade\",\"s\":\"ETHUSDT\",\"t\":%d,\"p\":\"3000.%02d\","
+               "\"q\":\"0.%03d\",\"m\":%s}}",
+               7000 + i, i * 37 % 100, i * 131 % 1000, i % 2 ? "true" : "false");
+    else
+      snprintf(texts[i], sizeof texts[i],
+               "{\"stream\":\"btcusdt@depth@100ms\",\"data\":{\"e\":\"depthUpdate\",\"s\":\"BTCUSDT\",\"U\":%d,"
+               "\"u\":%d,\"b\":[[\"50000.%02d\",\"%d.5\"]],\"a\":[]}}",
+               1001 + 2 * i, 1002 + 2 * i, i * 53 % 100, i * 7 % 13);
+    expect[i] = texts[i];
+    ws_server_push(s, texts[i], 0);
+  }
+  int port = ws_server_port(s);
+  char args[1024], out[512];
+  snprintf(out, sizeof out, "%s/rec.jsonl.zst", test_tmpdir());
+  snprintf(args, sizeof args,
+           "record --binance btcusdt,ETHUSDT --endpoint ws://127.0.0.1:%d/ --rest-endpoint http://127.0.0.1:%d "
+           "--out '%s' --duration 2 --rotate-mb 0.001 --json --quiet",
+           port, port, out);
+  int rc = test_run_obi(args);
+  char uri[512];
+  ws_server_last_ws_uri(s, uri, sizeof uri);
+  ws_server_counts sc = ws_server_get_counts(s);
+  ws_server_stop(s);
+  CHECK_EQ(rc, 0);
+  json_error_t je;
+  json_t *j = json_loads(test_out, 0, &je);
+  CHECK(j != NULL);
+  long long messages = json_integer_value(json_object_get(j, "messages"));
+  long long snapshots = json_integer_value(json_object_get(j, "snapshots"));
+  size_t n_files = json_array_size(json_object_get(j, "files"));
+  json_decref(j);
+  CHECK(!strcmp(uri, "/stream?streams=btcusdt@depth@100ms/btcusdt@trade/ethusdt@depth@100ms/ethusdt@trade"));
+  /* the WebSocket files, in order: every line parses, receive times increase throughout */
+  record_check k;
+  memset(&k, 0, sizeof k);
+  snprintf(k.url, sizeof k.url, "ws://127.0.0.1:%d/stream?streams=%s", port,
+           "btcusdt@depth@100ms/btcusdt@trade/ethusdt@depth@100ms/ethusdt@trade");
+  k.expect = expect;
+  k.n_expect = N;
+  char path[600];
+  CHECK_EQ(check_recording(out, &k), 0);
+  for (int seg = 1; seg < 100; seg++) {
+    snprintf(path, sizeof path, "%s/rec.jsonl.%04d.zst", test_tmpdir(), seg);
+    if (!file_exists(path)) break;
+    CHECK_EQ(check_recording(path, &k), 0);
+  }
+  CHECK(k.files >= 2); /* rotated at a kilobyte: about once a second */
+  CHECK_EQ(k.bad, 0);
+  CHECK_EQ(k.out_of_order, 0);
+  CHECK_EQ(k.mismatched, 0);
+  CHECK_EQ(k.connects, 1);
+  CHECK_EQ(k.messages, messages);
+  CHECK(k.messages >= 100 && k.messages <= sc.sent);
+  /* the REST snapshots of both symbols, after the connection */
+  snprintf(path, sizeof path, "%s/rec.jsonl.http.zst", test_tmpdir());
+  obi_textin *t;
+  CHECK_EQ(obi_textin_open(&t, path), OBI_OK);
+  const char *line;
+  size_t len;
+  int n_http = 0, http_ok = 1;
+  const char *sym[2] = {"BTCUSDT", "ETHUSDT"};
+  while (obi_textin_line(t, &line, &len) == OBI_OK) {
+    char want[256];
+    int64_t ns;
+    int w =
+        snprintf(want, sizeof want, "http://127.0.0.1:%d/api/v3/depth?symbol=%s&limit=5000 -> ", port, sym[n_http % 2]);
+    size_t m = (size_t)w < len ? parse_time(line + w, len - (size_t)w, &ns) : 0;
+    http_ok &= !strncmp(line, want, (size_t)w) && m > 0 && !strncmp(line + w + m, ": ", 2) &&
+               len == w + m + 2 + strlen(snap) && !memcmp(line + w + m + 2, snap, strlen(snap)) && ns > k.connect_ns;
+    n_http++;
+  }
+  obi_textin_close(t);
+  CHECK(http_ok);
+  CHECK_EQ(n_http, 2);
+  CHECK(snapshots >= 2 && snapshots <= sc.http_requests);
+  int http_files = 1; /* a segment's .http file exists once a snapshot arrived in it */
+  for (int seg = 1; seg < k.files; seg++) {
+    snprintf(path, sizeof path, "%s/rec.jsonl.%04d.http.zst", test_tmpdir(), seg);
+    http_files += file_exists(path);
+  }
+  CHECK_EQ((int)n_files, k.files + http_files);
+}
+
+void ws_record_coinbase_cli_and_errors(void) {
+  ws_server *s;
+  CHECK_EQ(ws_server_start(&s, NULL, NULL), 0);
+  ws_server_wait_subscribe(s, 1);
+  static char texts[50][160];
+  static const char *expect[50];
+  for (int i = 0; i < 50; i++) {
+    snprintf(texts[i], sizeof texts[i],
+             "{\"type\":\"l2update\",\"product_id\":\"BTC-USD\",\"changes\":[[\"buy\",\"%d.00\",\"0.5\"]],"
+             "\"time\":\"2021-04-17T16:43:37.%06dZ\"}",
+             60000 + i, i);
+    expect[i] = texts[i];
+    ws_server_push(s, texts[i], 0);
+  }
+  int port = ws_server_port(s);
+  char args[1024], out[512];
+  snprintf(out, sizeof out, "%s/cb.zst", test_tmpdir());
+  snprintf(args, sizeof args, "record --coinbase btc-usd,ETH-USD --endpoint ws://127.0.0.1:%d --out '%s' --duration 1",
+           port, out);
+  int rc = test_run_obi(args);
+  char seen[512] = "";
+  ws_server_received_text(s, 0, seen, sizeof seen);
+  ws_server_stop(s);
+  CHECK_EQ(rc, 0);
+  CHECK_STR_CONTAINS(test_err, "obi record: 50 messages");
+  const char *sub =
+      "{\"type\":\"subscribe\",\"product_ids\":[\"BTC-USD\",\"ETH-USD\"],\"channels\":[\"level2\",\"matches\"]}";
+  CHECK(!strcmp(seen, sub));
+  record_check k;
+  memset(&k, 0, sizeof k);
+  snprintf(k.url, sizeof k.url, "ws://127.0.0.1:%d", port);
+  k.expect = expect;
+  k.n_expect = 50;
+  CHECK_EQ(check_recording(out, &k), 0);
+  CHECK_EQ(k.bad, 0);
+  CHECK_EQ(k.sends, 1);
+  CHECK(!strcmp(k.sent, sub));
+  CHECK_EQ(k.messages, 50);
+  CHECK_EQ(k.mismatched, 0);
+  CHECK_EQ(k.out_of_order, 0);
+  snprintf(args, sizeof args, "%s/cb.http.zst", test_tmpdir());
+  CHECK(!file_exists(args)); /* no REST on Coinbase */
+  /* usage and input errors */
+  CHECK_EQ(test_run_obi("record --coinbase BTC-USD"), 2);
+  CHECK_EQ(test_run_obi("record --coinbase BTC-USD --rest-endpoint http://x --out /tmp/x"), 2);
+  CHECK_EQ(test_run_obi("record --binance btc,eth --coinbase BTC-USD --out /tmp/x"), 2);
+  CHECK_EQ(test_run_obi("record --binance btc_usdt --out /tmp/x"), 2);
+  CHECK_EQ(test_run_obi("record --binance btcusdt --out /tmp/x --rotate-mb 0"), 2);
+  CHECK_EQ(test_run_obi("record --binance btcusdt --endpoint http://127.0.0.1:1 --out /tmp/x"), 2);
+  snprintf(args, sizeof args, "record --coinbase BTC-USD --endpoint ws://127.0.0.1:1 --out '%s' --duration 1", out);
+  CHECK_EQ(test_run_obi(args), 1); /* never overwrites a recording */
+  CHECK_STR_CONTAINS(test_err, "cannot create");
+}

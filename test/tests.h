@@ -131,5 +131,7 @@
   X(ws_request_close_stops) \
   X(ws_http_get_delayed_body) \
   X(ws_http_get_inside_the_loop) \
-  X(ws_tls_loopback_with_test_ca)
+  X(ws_tls_loopback_with_test_ca) \
+  X(ws_record_binance_cli) \
+  X(ws_record_coinbase_cli_and_errors)
 // clang-format on

@@ -202,6 +202,23 @@ static struct lws_context *make_context(const ws_tls *tls, int connect_timeout_m
 
 /* ---- HTTP GET ---- */
 
+/* Hands a finished client request to its callback and frees it (the blocking ws_http_get
+ * reads the result itself). */
+static void http_complete(http_req *r) {
+  ws_client *c = r->client;
+  if (!c) return;
+  for (http_req **pp = &c->http; *pp; pp = &(*pp)->next)
+    if (*pp == r) {
+      *pp = r->next;
+      break;
+    }
+  if (r->cb) r->cb(r->ctx, r->err, &r->resp);
+  ws_http_response_free(&r->resp);
+  free(r);
+}
+
+static void http_complete_cb(lws_sorted_usec_list_t *sul) { http_complete(lws_container_of(sul, http_req, sul_timeout)); }
+
 static void http_finish(http_req *r, obi_err err, const char *why) {
   if (r->done) return;
   r->done = 1;
@@ -213,16 +230,12 @@ static void http_finish(http_req *r, obi_err err, const char *why) {
     lws_set_timeout(r->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
     r->wsi = NULL;
   }
-  if (!r->client) return; /* ws_http_get's loop sees done */
-  ws_client *c = r->client;
-  for (http_req **pp = &c->http; *pp; pp = &(*pp)->next)
-    if (*pp == r) {
-      *pp = r->next;
-      break;
-    }
-  if (!c->destroying && r->cb) r->cb(r->ctx, r->err, &r->resp);
-  ws_http_response_free(&r->resp);
-  free(r);
+  /* A failure inside lws_client_connect_via_info: the callback comes from the loop, never
+   * from within ws_client_http_get. */
+  if (r->in_connect && r->client)
+    lws_sul_schedule(r->client->context, 0, &r->sul_timeout, http_complete_cb, 0);
+  else
+    http_complete(r);
 }
 
 static void http_timeout_cb(lws_sorted_usec_list_t *sul) {
@@ -795,7 +808,14 @@ void ws_client_free(ws_client *c) {
     lws_sul_cancel(&c->sul_retry);
     lws_sul_cancel(&c->sul_wake);
     lws_sul_cancel(&c->sul_connect);
-    while (c->http) http_finish(c->http, OBI_EIO, "client freed");
+    while (c->http) { /* pending requests end without their callbacks */
+      http_req *r = c->http;
+      c->http = r->next;
+      lws_sul_cancel(&r->sul_timeout);
+      if (r->wsi) lws_set_opaque_user_data(r->wsi, NULL);
+      ws_http_response_free(&r->resp);
+      free(r);
+    }
     lws_context_destroy(c->context);
   }
   outq_clear(c);
