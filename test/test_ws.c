@@ -135,6 +135,16 @@ void ws_url_parse_cases(void) {
   cfg.ping_interval_ms = -1;
   cfg.tls.insecure_loopback = 0;
   CHECK_EQ(ws_client_new(&c, &cfg), OBI_EINVAL);
+  cfg.ping_interval_ms = 0;
+  cfg.url = "wss://127.0.0.1:1/";
+  cfg.tls.ca_file = "/nonexistent/ca.pem";
+  CHECK_EQ(ws_client_new(&c, &cfg), OBI_EIO);
+  ws_http_response r;
+  CHECK_EQ(ws_http_get("https://127.0.0.1:1/", &cfg.tls, 100, 0, &r), OBI_EIO);
+  CHECK_STR_CONTAINS(r.error, "cannot read the CA file");
+  /* nothing listens on port 1: a connection failure, reported, not a hang */
+  CHECK_EQ(ws_http_get("http://127.0.0.1:1/", NULL, 2000, 0, &r), OBI_EIO);
+  CHECK_STR_CONTAINS(r.error, "connection failed");
 }
 
 void ws_backoff_full_jitter_bounds(void) {

@@ -64,7 +64,7 @@ typedef struct {
   /* Limits and timers; 0 selects the default in brackets. */
   size_t max_message;     /* [16 MiB] larger messages close the connection (status 1009) */
   int ping_interval_ms;   /* [10000] ping after this long without receiving anything */
-  int stall_timeout_ms;   /* [30000] close when nothing (data, pong, ping) arrived this long */
+  int stall_timeout_ms;   /* [30000] close when nothing (data or pong) arrived this long */
   int connect_timeout_ms; /* [10000] TCP + TLS + upgrade must finish within this */
   int backoff_base_ms;    /* [250] see ws_backoff_ms */
   int backoff_max_ms;     /* [30000] cap of the backoff window */
@@ -118,7 +118,8 @@ void ws_client_request_close(ws_client *c);
 const char *ws_client_url(const ws_client *c);
 const ws_client_stats *ws_client_stats_get(const ws_client *c);
 
-/* Closes any connection at once and frees everything. Accepts NULL. */
+/* Closes any connection at once and frees everything; pending ws_client_http_get requests end
+ * without their callbacks. Not from inside a callback. Accepts NULL. */
 void ws_client_free(ws_client *c);
 
 /* The backoff delay before attempt number `attempt` (1 for the first retry), in ms, with

@@ -181,6 +181,14 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 static const struct lws_protocols protocols[] = {{"obi-ws", ws_callback, 0, 65536, 0, NULL, 0},
                                                  {NULL, NULL, 0, 0, 0, NULL, 0}};
 
+/* lws only logs a CA file it cannot load and goes on without it: check first. */
+static int ca_readable(const ws_tls *tls) {
+  if (!tls || !tls->ca_file || !*tls->ca_file) return 1;
+  FILE *f = fopen(tls->ca_file, "rb");
+  if (f) fclose(f);
+  return f != NULL;
+}
+
 static struct lws_context *make_context(const ws_tls *tls, int connect_timeout_ms) {
   /* lws logs to stderr through a process-wide setting; library code stays quiet unless the
    * user asks (OBI_LWS_LOG=<lws log bits>, e.g. 15 for errors to info). */
@@ -217,7 +225,9 @@ static void http_complete(http_req *r) {
   free(r);
 }
 
-static void http_complete_cb(lws_sorted_usec_list_t *sul) { http_complete(lws_container_of(sul, http_req, sul_timeout)); }
+static void http_complete_cb(lws_sorted_usec_list_t *sul) {
+  http_complete(lws_container_of(sul, http_req, sul_timeout));
+}
 
 static void http_finish(http_req *r, obi_err err, const char *why) {
   if (r->done) return;
@@ -308,6 +318,10 @@ obi_err ws_http_get(const char *url, const ws_tls *tls, int timeout_ms, size_t m
   if (ws_url_parse(&u, url) || (tls && tls->insecure_loopback && !is_loopback(u.host))) {
     snprintf(out->error, sizeof out->error, "bad URL '%s'", url ? url : "");
     return OBI_EINVAL;
+  }
+  if (!ca_readable(tls)) {
+    snprintf(out->error, sizeof out->error, "cannot read the CA file '%s'", tls->ca_file);
+    return OBI_EIO;
   }
   http_req *r = http_new(max_body, timeout_ms);
   if (!r) return OBI_ENOMEM;
@@ -695,6 +709,7 @@ obi_err ws_client_new(ws_client **out, const ws_config *cfg) {
       cfg->backoff_base_ms < 0 || cfg->backoff_max_ms < 0 || cfg->backoff_reset_ms < 0 ||
       (cfg->n_subscribe && !cfg->subscribe))
     return OBI_EINVAL;
+  if (!ca_readable(&cfg->tls)) return OBI_EIO;
   ws_client *c = calloc(1, sizeof *c);
   if (!c) return OBI_ENOMEM;
   c->kind = KIND_CLIENT;
