@@ -32,13 +32,13 @@ typedef enum {
   WS_CONNECTING = 1, /* a connection attempt has started (TCP, TLS, upgrade) */
   WS_OPEN,           /* the upgrade succeeded; subscribe messages are being sent */
   WS_CLOSED,         /* the connection closed or the attempt failed; reason says why */
-  WS_BACKOFF         /* waiting before the next attempt; ws_client_stats()->last_backoff_ms says how long */
+  WS_BACKOFF         /* waiting before the next attempt; ws_client_stats_get()->last_backoff_ms: how long */
 } ws_state;
 
 /* TLS settings, shared by the WebSocket client and ws_http_get. The system's CA store is
  * always trusted; ca_file adds a PEM file of further CAs (a self-signed test certificate).
  * insecure_loopback skips certificate verification, and is refused (OBI_EINVAL) unless the
- * host is 127.0.0.1, ::1 or localhost: it exists for tests only. */
+ * host is 127.x.x.x, ::1 or localhost: it exists for tests only. */
 typedef struct {
   const char *ca_file;
   int insecure_loopback;
