@@ -104,19 +104,6 @@ __attribute__((noinline)) static uint64_t replay_pass(void) { return pass(W_REPL
 __attribute__((noinline)) static uint64_t features_pass(void) { return pass(W_FEATURES); }
 __attribute__((noinline)) static uint64_t backtest_pass(void) { return pass(W_BACKTEST); }
 
-static double measure(uint64_t (*fn)(void)) {
-  double rates[5];
-  for (int k = 0; k < 5; k++) {
-    uint64_t n = 0;
-    double t0 = now(), t;
-    do n += fn();
-    while ((t = now() - t0) < 0.5);
-    rates[k] = (double)n / t;
-  }
-  qsort(rates, 5, sizeof rates[0], cmp_double);
-  return rates[2];
-}
-
 int main(int argc, char **argv) {
   int callgrind = argc > 1 && !strcmp(argv[1], "--callgrind");
   int a = 1 + callgrind;
@@ -142,10 +129,8 @@ int main(int argc, char **argv) {
   }
   uint64_t events = backtest_pass(); /* warm-up */
   trades_total = 0;
-  double replay = measure(replay_pass), features = measure(features_pass);
-  uint64_t passes_before = trades_total;
-  double backtest = measure(backtest_pass);
-  (void)passes_before;
+  double replay = bench_median_rate(replay_pass, 0.5, NULL), features = bench_median_rate(features_pass, 0.5, NULL);
+  double backtest = bench_median_rate(backtest_pass, 0.5, NULL);
   fprintf(stderr,
           "replay %.2f M events/s, + features %.2f M/s, + model, strategy, risk and simulator %.2f M/s "
           "(backtest / replay = %.2f)\n",

@@ -4,6 +4,7 @@
 #ifndef OBI_BENCH_COMMON_H
 #define OBI_BENCH_COMMON_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,23 @@ static inline double now(void) {
 static inline int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
+}
+
+/* The median of 5 timed runs of fn (each run repeats fn for at least min_seconds): events per
+ * second, fn returning the events of one pass. *passes (may be NULL) counts the passes. */
+static inline double bench_median_rate(uint64_t (*fn)(void), double min_seconds, uint64_t *passes) {
+  double rates[5];
+  for (int k = 0; k < 5; k++) {
+    uint64_t n = 0;
+    double t0 = now(), t;
+    do {
+      n += fn();
+      if (passes) (*passes)++;
+    } while ((t = now() - t0) < min_seconds);
+    rates[k] = (double)n / t;
+  }
+  qsort(rates, 5, sizeof rates[0], cmp_double);
+  return rates[2];
 }
 
 /* The lines of a file, each ending in '\n', in one buffer (owned by the caller). */

@@ -55,19 +55,6 @@ static uint64_t pass(int with_features) {
 __attribute__((noinline)) static uint64_t replay_pass(void) { return pass(0); }
 __attribute__((noinline)) static uint64_t features_pass(void) { return pass(1); }
 
-static double measure(uint64_t (*fn)(void), uint64_t *passes) {
-  double rates[5];
-  for (int k = 0; k < 5; k++) {
-    uint64_t n = 0;
-    double t0 = now(), t;
-    do n += fn(), (*passes)++;
-    while ((t = now() - t0) < 0.3);
-    rates[k] = (double)n / t;
-  }
-  qsort(rates, 5, sizeof rates[0], cmp_double);
-  return rates[2];
-}
-
 int main(int argc, char **argv) {
   int callgrind = argc > 1 && !strcmp(argv[1], "--callgrind");
   int a = 1 + callgrind;
@@ -89,8 +76,8 @@ int main(int argc, char **argv) {
   unsigned long long warm_allocs = engine_allocs;
   engine_allocs = 0;
   uint64_t p_replay = 0, p_feat = 0;
-  double replay = measure(replay_pass, &p_replay);
-  double with = measure(features_pass, &p_feat);
+  double replay = bench_median_rate(replay_pass, 0.3, &p_replay);
+  double with = bench_median_rate(features_pass, 0.3, &p_feat);
   double engine_ns = 1e9 / with - 1e9 / replay;
   fprintf(stderr,
           "replay %.2f M events/s, replay + features %.2f M events/s, engine %.0f ns/event (%.2f M/s), "

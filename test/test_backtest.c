@@ -373,6 +373,62 @@ void backtest_cli_json_trades_and_report(void) {
   CHECK(fabs(by_hand - net) < 1e-6 * (1 + fabs(net)));
   CHECK(fabs(fee_sum - fees) < 1e-6 * (1 + fabs(fees)));
 
+  /* a sweep of two thresholds reports the better one, deflated: its deflated Sharpe can only be
+   * lower than the same run's probabilistic Sharpe ratio alone */
+  snprintf(args, sizeof args,
+           "backtest --model %s/bt.safetensors --features %s/bt.npy " DAY "message_1.csv.zst " DAY
+           "orderbook_1.csv.zst --strategy %s --sweep-thresholds 0.2,0.45 --json",
+           t, t, strat);
+  CHECK_EQ(test_run_obi(args), 0);
+  CHECK_STR_CONTAINS(test_out, "\"sweep_thresholds\":[0.2,0.45]");
+  CHECK_STR_CONTAINS(test_out, "\"trials\":2");
+  double best = atof(strstr(test_out, "\"threshold\":") + 12);
+  double dsr_sweep = atof(strstr(test_out, "\"deflated_sharpe\":") + 18);
+  double sharpe_sweep = atof(strstr(test_out, "\"sharpe\":") + 9);
+  CHECK(best == 0.2 || best == 0.45);
+  snprintf(args, sizeof args,
+           "backtest --model %s/bt.safetensors --features %s/bt.npy " DAY "message_1.csv.zst " DAY
+           "orderbook_1.csv.zst --strategy %s --sweep-thresholds %g --json",
+           t, t, strat, best);
+  CHECK_EQ(test_run_obi(args), 0);
+  CHECK(fabs(atof(strstr(test_out, "\"sharpe\":") + 9) - sharpe_sweep) < 1e-9 * (1 + fabs(sharpe_sweep)));
+  CHECK(dsr_sweep <= atof(strstr(test_out, "\"deflated_sharpe\":") + 18));
+  snprintf(args, sizeof args,
+           "backtest --model %s/bt.safetensors --features %s/bt.npy " DAY "message_1.csv.zst " DAY
+           "orderbook_1.csv.zst --sweep-thresholds 0.2,1.5",
+           t, t);
+  CHECK_EQ(test_run_obi(args), 2);
+  CHECK_STR_CONTAINS(test_err, "--sweep-thresholds");
+
+  /* the risk file: a position limit of 4 clips every entry of 10 to 4 */
+  const char *risk = test_write_file("risk.json", "{\"max_position\": 4, \"daily_drawdown\": 0.05}");
+  snprintf(args, sizeof args,
+           "backtest --model %s/bt.safetensors --features %s/bt.npy " DAY "message_1.csv.zst " DAY
+           "orderbook_1.csv.zst --strategy %s --risk %s --trades %s/clipped.csv --json",
+           t, t, strat, risk, t);
+  CHECK_EQ(test_run_obi(args), 0);
+  snprintf(path, sizeof path, "%s/clipped.csv", t);
+  f = fopen(path, "r");
+  CHECK(f);
+  CHECK(fgets(line, sizeof line, f) != NULL);
+  long long clipped_fills = 0, most = 0;
+  while (fgets(line, sizeof line, f)) {
+    const char *last = strrchr(line, ',');
+    long long p = atoll(last + 1);
+    most = llabs(p) > most ? llabs(p) : most;
+    clipped_fills++;
+  }
+  fclose(f);
+  CHECK(clipped_fills > 20);
+  CHECK_EQ(most, 4);
+  const char *bad = test_write_file("bad_risk.json", "{\"max_positon\": 4}");
+  snprintf(args, sizeof args,
+           "backtest --model %s/bt.safetensors --features %s/bt.npy " DAY "message_1.csv.zst " DAY
+           "orderbook_1.csv.zst --risk %s",
+           t, t, bad);
+  CHECK_EQ(test_run_obi(args), 1);
+  CHECK_STR_CONTAINS(test_err, "unknown key 'max_positon'");
+
   /* the report in a browser */
   snprintf(path, sizeof path, "%s/report.html", t);
   const char *html = test_read_file(path);
@@ -407,4 +463,20 @@ void backtest_cli_json_trades_and_report(void) {
   long size = ftell(png);
   fclose(png);
   CHECK(size > 20000); /* a drawn page, not a blank one */
+}
+
+/* Time never goes back: a message file whose third message is earlier than the second is refused
+ * with the file and line (the no-look-ahead guarantee rests on ordered time). */
+void backtest_time_going_back_is_refused(void) {
+  const char *m = test_write_file("back_message_1.csv", "34200.000000001,1,1,100,1000000,1\n"
+                                                        "34200.000000002,1,2,100,1010000,-1\n"
+                                                        "34200.000000000,1,3,50,1000000,1\n");
+  const char *b = test_write_file("back_orderbook_1.csv", "9999999999,0,1000000,100\n"
+                                                          "1010000,100,1000000,100\n"
+                                                          "1010000,100,1000000,150\n");
+  char args[2048];
+  snprintf(args, sizeof args, "replay %s %s", m, b);
+  CHECK_EQ(test_run_obi(args), 1);
+  CHECK_STR_CONTAINS(test_err, "back_message_1.csv:3");
+  CHECK_STR_CONTAINS(test_err, "earlier than the previous message");
 }

@@ -563,3 +563,26 @@ void risk_log_capacity_counts_dropped(void) {
   CHECK_EQ(r.stats.dropped, 1);
   risk_free(&r);
 }
+
+void risk_config_json(void) {
+  risk_config c;
+  risk_config_default(&c);
+  char why[256];
+  CHECK_EQ(risk_config_from_json(&c,
+                                 "{\"capital\": 250000, \"max_position\": 500, \"vol_short\": 30, "
+                                 "\"stale_s\": 2.5, \"daily_drawdown\": 0.05}",
+                                 why, sizeof why),
+           OBI_OK);
+  CHECK(c.capital == 250000 && c.max_position == 500 && c.vol_short == 30 && c.daily_drawdown == 0.05);
+  CHECK_EQ(c.stale_ns, 2500000000LL);
+  CHECK_EQ(c.vol_long, 1800); /* untouched */
+  CHECK_EQ(risk_config_from_json(&c, "{\"concentration\": 1.5}", why, sizeof why), OBI_EPARSE);
+  CHECK_STR_CONTAINS(why, "'concentration'");
+  CHECK_EQ(risk_config_from_json(&c, "{\"vol_short\": 2.5}", why, sizeof why), OBI_EPARSE);
+  CHECK_STR_CONTAINS(why, "an integer");
+  CHECK_EQ(risk_config_from_json(&c, "{\"vol_min_baseline\": 5000}", why, sizeof why), OBI_EPARSE);
+  CHECK_STR_CONTAINS(why, "vol_long");
+  CHECK_EQ(risk_config_from_json(&c, "{\"kill\": true}", why, sizeof why), OBI_EPARSE);
+  CHECK_STR_CONTAINS(why, "unknown key 'kill'");
+  CHECK_EQ(risk_config_from_json(&c, "nope", why, sizeof why), OBI_EPARSE);
+}

@@ -291,3 +291,57 @@ void sim_latency_models(void) {
   CHECK_EQ(sim_latency_parse(&l, "10 parsecs", why, sizeof why), OBI_EPARSE);
   CHECK_STR_CONTAINS(why, "10 parsecs");
 }
+
+/* A level-1 book: a price below the best bid is not empty but unknown. Our buy there has an
+ * unknown queue until the level comes into view, and then everything shown is ahead of it. */
+void sim_untracked_levels_are_unknown(void) {
+  obi_book b;
+  CHECK_EQ(book_init(&b, 0), OBI_OK);
+  sim_config c;
+  sim_config_default(&c);
+  c.tracked_levels = 1;
+  sim_exchange *s;
+  CHECK_EQ(sim_new(&s, &c), OBI_OK);
+  CHECK_EQ(market(&b, s, 1, OBI_EV_ADD, OBI_ASK, 10100, 100, 1), OBI_OK);
+  CHECK_EQ(market(&b, s, 1, OBI_EV_ADD, OBI_BID, 10000, 100, 2), OBI_OK);
+  uint64_t id = sim_send(s, 2, OBI_BID, SIM_LIMIT, 9900, 10);
+  sim_notice n[8];
+  drain(s, 2, &b, n, 8);
+  CHECK_EQ(sim_queue_ahead(s, id), -1); /* resting, queue unknown */
+  /* 500 rest at 9900 below the tracked level (the book here is complete, but the simulator may
+   * look only at the best level); when the best bid leaves, 9900 comes into view */
+  CHECK_EQ(market(&b, s, 3, OBI_EV_ADD, OBI_BID, 9900, 500, 3), OBI_OK);
+  CHECK_EQ(sim_queue_ahead(s, id), -1);
+  CHECK_EQ(market(&b, s, 3, OBI_EV_DELETE, OBI_BID, 10000, 100, 2), OBI_OK);
+  CHECK_EQ(sim_queue_ahead(s, id), 500);
+  CHECK_EQ(market(&b, s, 4, OBI_EV_EXEC, OBI_BID, 9900, 10, 3), OBI_OK);
+  CHECK_EQ(sim_queue_ahead(s, id), 490);
+  CHECK_EQ(sim_position(s), 0);
+  sim_free(s);
+  book_free(&b);
+}
+
+/* Two of our buys at one price: the second has the first ahead of it, and an execution through
+ * both fills them once, in order. */
+void sim_own_orders_share_one_execution(void) {
+  obi_book b;
+  CHECK_EQ(book_init(&b, 0), OBI_OK);
+  sim_exchange *s = make(0, 0, NULL);
+  CHECK(s);
+  CHECK_EQ(market(&b, s, 1, OBI_EV_ADD, OBI_ASK, 10100, 100, 1), OBI_OK);
+  CHECK_EQ(market(&b, s, 1, OBI_EV_ADD, OBI_BID, 9900, 5, 2), OBI_OK);
+  CHECK_EQ(market(&b, s, 1, OBI_EV_ADD, OBI_BID, 9800, 50, 3), OBI_OK);
+  uint64_t a = sim_send(s, 2, OBI_BID, SIM_LIMIT, 9900, 10), bb = sim_send(s, 2, OBI_BID, SIM_LIMIT, 9900, 10);
+  sim_notice n[8];
+  drain(s, 2, &b, n, 8);
+  CHECK_EQ(sim_queue_ahead(s, a), 5);
+  CHECK_EQ(sim_queue_ahead(s, bb), 15);
+  /* 9900 is swept (the 5 shown go), then 10 trade at 9800: our first order takes them all */
+  CHECK_EQ(market(&b, s, 3, OBI_EV_EXEC, OBI_BID, 9900, 5, 2), OBI_OK);
+  CHECK_EQ(market(&b, s, 3, OBI_EV_EXEC, OBI_BID, 9800, 10, 3), OBI_OK);
+  CHECK_EQ(sim_position(s), 10);
+  CHECK_EQ(sim_queue_ahead(s, a), -1); /* done */
+  CHECK_EQ(sim_queue_ahead(s, bb), 0);
+  sim_free(s);
+  book_free(&b);
+}

@@ -91,6 +91,8 @@
   X(sim_latency_orders_cancels_and_notices) \
   X(sim_probabilistic_queue_models) \
   X(sim_latency_models) \
+  X(sim_untracked_levels_are_unknown) \
+  X(sim_own_orders_share_one_execution) \
   X(risk_config_names_and_init) \
   X(risk_position_limit_exact) \
   X(risk_notional_limit_exact) \
@@ -103,6 +105,7 @@
   X(risk_feed_gap_and_resync) \
   X(risk_kill_allows_only_flattening) \
   X(risk_log_capacity_counts_dropped) \
+  X(risk_config_json) \
   X(perf_sharpe_sortino_by_hand) \
   X(perf_max_drawdown_by_hand) \
   X(perf_newey_west_by_hand) \
@@ -119,6 +122,13 @@
   X(backtest_kill_switch_flattens_and_stops) \
   X(backtest_strategy_json) \
   X(backtest_cli_json_trades_and_report) \
+  X(backtest_time_going_back_is_refused) \
+  X(serve_routes_status_and_json) \
+  X(serve_post_predict_matches_model) \
+  X(serve_sse_framing) \
+  X(serve_admin_token_and_hot_reload) \
+  X(serve_survives_garbage_and_stops_gracefully) \
+  X(serve_dashboard_in_chromium) \
   X(ws_url_parse_cases) \
   X(ws_backoff_full_jitter_bounds) \
   X(ws_connect_subscribe_order_and_times) \

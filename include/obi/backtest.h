@@ -56,6 +56,8 @@ typedef struct {
   void *ctx;
 } bt_signal;
 
+struct bt_decision;
+
 typedef struct {
   strat_config strat;
   sim_config sim; /* its latency tables pass to the backtest (bt_free frees them) */
@@ -64,13 +66,16 @@ typedef struct {
   int64_t start_ns;     /* no trading on rows before this time (default 0) */
   int64_t mark_ns;      /* equity marks clock (default 60 s) */
   int keep_decisions;   /* record every decision (bt_decisions) */
+  /* called for every decision as it is taken (live paper trading publishes them); may be NULL */
+  void (*on_decision)(void *ctx, const struct bt_decision *d);
+  void *decision_ctx;
 } bt_config;
 
 void bt_config_default(bt_config *c);
 
 typedef enum { BT_NONE, BT_ENTER_LONG, BT_ENTER_SHORT, BT_EXIT, BT_HOLD, BT_BLOCKED } bt_action;
 
-typedef struct {
+typedef struct bt_decision {
   int64_t seen_ns, act_ns; /* the row's time; when the strategy acted on it (feed latency) */
   int64_t row;
   float probs[3];

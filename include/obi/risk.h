@@ -106,6 +106,11 @@ typedef struct {
 
 /* The defaults above. */
 void risk_config_default(risk_config *c);
+/* Overrides from a JSON object: {"capital": 1e6, "max_position": 500, "max_notional": 2e5,
+ * "concentration": 0.2, "daily_drawdown": 0.1, "vol_ratio": 3, "vol_sample_s": 1, "vol_short": 60,
+ * "vol_long": 1800, "vol_min_baseline": 300, "stale_s": 5} (0 turns a limit off where the field
+ * says so). OBI_EPARSE with why naming the key for an unknown key or a value out of range. */
+obi_err risk_config_from_json(risk_config *c, const char *json_text, char *why, size_t why_len);
 
 typedef struct {
   uint64_t orders;                    /* risk_check_order calls */

@@ -43,6 +43,7 @@
 #define OBI_SIM_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "obi/book.h"
 #include "obi/error.h"
@@ -62,6 +63,9 @@ typedef struct {
  * constant beyond its ends). Units: ns, us, ms, s (a bare number is ns). Returns OBI_OK, or
  * OBI_EPARSE / OBI_ENOENT with why naming the spec (and the file line). */
 obi_err sim_latency_parse(sim_latency *l, const char *spec, char *why, size_t why_len);
+/* The rows of a latency file from an open stream (name for messages); l must be zeroed with kind
+ * SIM_LAT_FILE. Same errors as above. */
+obi_err sim_latency_read(sim_latency *l, FILE *f, const char *name, char *why, size_t why_len);
 void sim_latency_free(sim_latency *l);
 /* One latency in ns (>= 0) at time now_ns; rng is the caller's generator state. */
 int64_t sim_latency_draw(const sim_latency *l, int64_t now_ns, uint64_t *rng);
@@ -81,6 +85,8 @@ typedef struct {
   double queue_power; /* n of the power model (> 0) */
   sim_latency feed, entry, response;
   uint64_t seed;
+  int tracked_levels; /* the book holds only the best N levels a side (a level-N LOBSTER file): prices
+                         beyond them are unknown, not empty; 0: the book is complete */
 } sim_config;
 
 /* No fees, no latency, lot 1, tick 1, price scale 10000, queue model "trades", seed 1. */

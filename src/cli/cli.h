@@ -24,6 +24,11 @@ int cli_parse_int(const char *s, long lo, long hi, long *out);
 double cli_now(void); /* monotonic seconds */
 /* The SHA-256 of a file's bytes as 64 hex digits; 0, or -1 when it cannot be read. */
 int cli_sha256_file(const char *path, char hex[65]);
+/* The SHA-256 of a text file's lines (plain or zstd: the content, not the bytes on disk), each
+ * ending in "\n"; 0, or -1. */
+int cli_sha256_lines(const char *path, char hex[65]);
+/* "AMZN_2012-06-21" from a LOBSTER file name (symbol and date), or "" when the name has none. */
+void cli_source_day(const char *path, char *day, size_t len);
 
 /* A progress bar on stderr, drawn only when stderr is a terminal and not quiet. */
 typedef struct {
@@ -40,7 +45,7 @@ const char *cli_data_dir(void);
 extern const char *cli_argv0;
 
 extern const cli_command cmd_replay_def, cmd_demo_def, cmd_features_def, cmd_train_def, cmd_eval_def, cmd_backtest_def,
-    cmd_record_def;
+    cmd_serve_def, cmd_record_def;
 /* Runs a replay and prints its report: shared by replay and demo. */
 int cmd_replay_run(const char *msg_path, const char *book_path, int verify, int verify_levels, int json, int quiet,
                    FILE *out);

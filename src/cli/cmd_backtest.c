@@ -18,150 +18,29 @@
 #include "obi/lobster.h"
 #include "obi/model.h"
 #include "obi/perf.h"
+#include "pipeline.h"
 #include "report.h"
 
-typedef struct { /* the model as a signal */
-  feat_engine *e;
-  obi_model *m;
-  int cols[MODEL_MAX_FEATURES], C;
-} model_signal;
-
-static void ms_update(void *ctx, const obi_event *ev, const obi_book *book) {
-  model_signal *s = ctx;
-  feat_update(s->e, ev, book);
-}
-
-static int ms_predict(void *ctx, const obi_event *ev, const obi_book *book, int64_t row, float probs[3]) {
-  (void)ev, (void)row;
-  model_signal *s = ctx;
-  if (!feat_ready(s->e)) return 0;
-  double full[FEAT_MAX_COLS];
-  float x[MODEL_MAX_FEATURES];
-  feat_compute(s->e, book, full);
-  for (int c = 0; c < s->C; c++) x[c] = (float)full[s->cols[c]];
-  return model_step(s->m, x, probs);
-}
+#define MAX_SWEEP 32
 
 typedef struct {
-  const char *model_path, *features, *msg, *book, *strategy, *trades, *report, *latency, *queue;
+  const char *model_path, *features, *msg, *book, *strategy, *risk, *trades, *report, *latency, *queue;
   double maker_bps, taker_bps, extra_bps, capital, session_hours, days_per_year;
   int64_t mark_ns;
   int in_sample, json, quiet, trials;
   long seed;
+  double sweep[MAX_SWEEP];
+  int nsweep;
+  long lot;
 } bt_args;
 
-/* The sidecar of the training features: engine configuration, micro-price, sampler, horizon
- * and where the training part ends. */
-typedef struct {
-  feat_config fc;
-  feat_microprice mp;
-  int has_mp;
-  char sampling[32];
-  int split_timestamps;
-  int64_t hold_rows, hold_ns;
-  int64_t train_last_ns, oos_start_ns; /* on the training file's own clock */
-  char msg_sha[65];
-} sidecar;
-
-static int read_sidecar(const char *features, sidecar *sc, char *why, size_t why_len) {
-  char p[4200];
-  dataset_sibling(p, sizeof p, features, ".json", "features.json");
-  json_error_t jerr;
-  json_t *j = json_load_file(p, 0, &jerr);
-  if (!j) {
-    snprintf(why, why_len, "%s: cannot read the sidecar (line %d: %s)", p, jerr.line, jerr.text);
-    return -1;
-  }
-  int rc = -1;
-  npy_array ts = {0};
-  feat_config_default(&sc->fc);
-  json_t *w = json_object_get(j, "windows_ns"), *h = json_array_get(json_object_get(j, "horizons"), 0);
-  json_t *src = json_array_get(json_object_get(j, "source"), 0), *mp = json_object_get(j, "microprice");
-  if (!json_is_integer(json_object_get(j, "levels")) || json_array_size(w) != FEAT_WINDOWS || !h ||
-      !json_is_string(json_object_get(j, "sampling")) || !json_is_integer(json_object_get(j, "train_rows_kept"))) {
-    snprintf(why, why_len, "%s: not the sidecar of an obi features file (levels, windows_ns, horizons, sampling)", p);
-    goto done;
-  }
-  sc->fc.levels = (int)json_integer_value(json_object_get(j, "levels"));
-  for (int i = 0; i < FEAT_WINDOWS; i++) sc->fc.window_ns[i] = json_integer_value(json_array_get(w, (size_t)i));
-  if (json_is_number(json_object_get(j, "price_scale")))
-    sc->fc.price_scale = json_number_value(json_object_get(j, "price_scale"));
-  if (json_is_number(json_object_get(j, "tick"))) sc->fc.tick = json_number_value(json_object_get(j, "tick"));
-  snprintf(sc->sampling, sizeof sc->sampling, "%s", json_string_value(json_object_get(j, "sampling")));
-  sc->split_timestamps = json_is_true(json_object_get(j, "split_timestamps"));
-  sc->hold_rows = json_integer_value(json_object_get(h, "rows"));
-  sc->hold_ns = json_integer_value(json_object_get(h, "ns"));
-  snprintf(sc->msg_sha, sizeof sc->msg_sha, "%s",
-           json_is_string(json_object_get(src, "sha256")) ? json_string_value(json_object_get(src, "sha256")) : "");
-  sc->has_mp = json_is_object(mp);
-  if (sc->has_mp) {
-    json_t *up = json_object_get(mp, "spread_upper_ticks"), *g = json_object_get(mp, "g_ticks");
-    sc->mp.n_imb = (int)json_integer_value(json_object_get(mp, "n_imb"));
-    sc->mp.n_spread = (int)json_integer_value(json_object_get(mp, "n_spread"));
-    if (sc->mp.n_imb < 1 || sc->mp.n_imb > FEAT_MP_MAX_IMB || sc->mp.n_spread < 1 ||
-        sc->mp.n_spread > FEAT_MP_MAX_SPREAD || json_array_size(up) != (size_t)sc->mp.n_spread ||
-        json_array_size(g) != (size_t)sc->mp.n_spread) {
-      snprintf(why, why_len, "%s: malformed micro-price table", p);
-      goto done;
-    }
-    for (int s = 0; s < sc->mp.n_spread; s++) {
-      sc->mp.spread_upper[s] = json_integer_value(json_array_get(up, (size_t)s));
-      json_t *row = json_array_get(g, (size_t)s);
-      if (json_array_size(row) != (size_t)sc->mp.n_imb) {
-        snprintf(why, why_len, "%s: malformed micro-price table", p);
-        goto done;
-      }
-      for (int i = 0; i < sc->mp.n_imb; i++) sc->mp.g[s][i] = json_number_value(json_array_get(row, (size_t)i));
-    }
-  }
-  /* the training part ends at row train_rows_kept; trading starts one horizon later */
-  dataset_sibling(p, sizeof p, features, ".timestamps.npy", "timestamps.npy");
-  char w2[512];
-  if (npy_read(&ts, p, w2, sizeof w2) || ts.ndim != 1 || strcmp(ts.descr, "<i8")) {
-    snprintf(why, why_len, "%s: %s", p, ts.data ? "expected int64 timestamps" : w2);
-    goto done;
-  }
-  int64_t n = (int64_t)ts.shape[0], train = json_integer_value(json_object_get(j, "train_rows_kept"));
-  const int64_t *t = ts.data;
-  if (n == 0 || train < 1) {
-    snprintf(why, why_len, "%s: no training rows", p);
-    goto done;
-  }
-  if (train > n) train = n;
-  sc->train_last_ns = t[train - 1];
-  if (sc->hold_ns > 0)
-    sc->oos_start_ns = sc->train_last_ns + sc->hold_ns + 1;
-  else
-    sc->oos_start_ns = train + sc->hold_rows < n ? t[train + sc->hold_rows] : t[n - 1] + 1;
-  rc = 0;
-done:
-  npy_free(&ts);
+/* A JSON string (escaped). */
+static void json_str(FILE *f, const char *s) {
+  json_t *j = json_string(s ? s : "");
+  char *t = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+  fputs(t ? t : "null", f);
+  free(t);
   json_decref(j);
-  return rc;
-}
-
-/* "feed=1ms,entry=lognormal:200us:0.5,response=300us" (any subset) into the sim config. */
-static int parse_latencies(sim_config *c, const char *spec, char *why, size_t why_len) {
-  char buf[1024];
-  snprintf(buf, sizeof buf, "%s", spec);
-  for (char *save = NULL, *part = strtok_r(buf, ",", &save); part; part = strtok_r(NULL, ",", &save)) {
-    char *eq = strchr(part, '=');
-    sim_latency *l = NULL;
-    if (eq) {
-      *eq = 0;
-      l = !strcmp(part, "feed")       ? &c->feed
-          : !strcmp(part, "entry")    ? &c->entry
-          : !strcmp(part, "response") ? &c->response
-                                      : NULL;
-    }
-    if (!l) {
-      snprintf(why, why_len, "--latency: expected feed=..., entry=... or response=..., not '%s'", part);
-      return -1;
-    }
-    sim_latency_free(l);
-    if (sim_latency_parse(l, eq + 1, why, why_len)) return -1;
-  }
-  return 0;
 }
 
 static void jnum(FILE *f, const char *key, double v, int last) {
@@ -197,6 +76,97 @@ static int write_trades(const char *path, const sim_fill *f, size_t n, const bt_
   return (fclose(o) != 0 || bad) ? -1 : 0;
 }
 
+/* Replays the source through a new backtest of cfg. */
+static int simulate(const bt_args *a, bt_config *cfg, model_signal *ms, obi_backtest **out, double *secs) {
+  char why[4600];
+  *out = NULL;
+  obi_backtest *bt;
+  lobster_replay *r;
+  lobster_options opt = {.day_from_name = 1};
+  if (lobster_open(&r, a->msg, a->book, &opt, why, sizeof why)) {
+    sim_latency_free(&cfg->sim.feed), sim_latency_free(&cfg->sim.entry), sim_latency_free(&cfg->sim.response);
+    return cli_input_error("%s", why);
+  }
+  cfg->sim.tracked_levels = lobster_levels(r); /* a level-N file: prices below its N levels are unknown */
+  obi_err err = bt_new(&bt, cfg, (bt_signal){ms_update, ms_predict, ms});
+  if (err) {
+    lobster_close(r);
+    return cli_input_error("invalid backtest configuration: %s", obi_strerror(err));
+  }
+  cli_progress prog;
+  cli_progress_start(&prog, "backtest", a->quiet || a->json);
+  obi_event ev;
+  uint64_t events = 0;
+  double t0 = cli_now();
+  while ((err = lobster_next(r, &ev)) == OBI_OK) {
+    int64_t next;
+    int more = lobster_peek_time(r, &next);
+    if (!more) next = INT64_MAX;
+    if ((err = bt_on_event(bt, &ev, lobster_book(r), !more || next > ev.ts_ns, next))) break;
+    if ((++events & 0xffff) == 0) cli_progress_update(&prog, lobster_progress(r), events);
+  }
+  *secs = cli_now() - t0;
+  cli_progress_done(&prog);
+  int rc = EXIT_OK;
+  if (err != OBI_EEOF) rc = cli_input_error("%s", err == OBI_ENOMEM ? "out of memory" : lobster_error(r));
+  lobster_close(r);
+  if (rc)
+    bt_free(bt);
+  else
+    *out = bt;
+  return rc;
+}
+
+typedef struct { /* a run judged by perf.h */
+  perf_fill *pf;
+  perf_mark *pm;
+  double *equity, *position;
+  size_t first_mark, k; /* the marks from the start of trading: k of them */
+  perf_summary ps;
+} judged;
+
+static void judged_free(judged *j) {
+  free(j->pf), free(j->pm), free(j->equity), free(j->position);
+  memset(j, 0, sizeof *j);
+}
+
+static int judge(const bt_config *cfg, const perf_config *pc, const obi_backtest *bt, judged *j, const bt_args *a) {
+  size_t nf, nm;
+  const sim_fill *fills = bt_fills(bt, &nf);
+  const bt_mark *marks = bt_marks(bt, &nm);
+  j->pf = malloc((nf ? nf : 1) * sizeof *j->pf);
+  j->pm = malloc((nm ? nm : 1) * sizeof *j->pm);
+  j->equity = malloc((nm ? nm : 1) * sizeof *j->equity);
+  j->position = malloc((nm ? nm : 1) * sizeof *j->position);
+  if (!j->pf || !j->pm || !j->equity || !j->position) {
+    judged_free(j);
+    return cli_input_error("out of memory");
+  }
+  double scale = cfg->sim.price_scale;
+  for (size_t i = 0; i < nf; i++)
+    j->pf[i] = (perf_fill){fills[i].exch_ns,
+                           fills[i].side == OBI_BID ? 1 : -1,
+                           (double)fills[i].price / scale,
+                           (double)fills[i].qty,
+                           fills[i].fee,
+                           fills[i].maker};
+  /* from the last mark at or before the start of trading, so that every fill is in a period return */
+  while (j->first_mark + 1 < nm && marks[j->first_mark + 1].ts_ns <= cfg->start_ns) j->first_mark++;
+  for (size_t i = j->first_mark; i < nm; i++)
+    j->pm[j->k++] = (perf_mark){marks[i].ts_ns, (double)marks[i].mid_x2 * 0.5 / scale};
+  if (j->k < 2) {
+    judged_free(j);
+    return cli_input_error("%s: fewer than two %lld-second marks in the trading period: nothing to judge", a->msg,
+                           (long long)(a->mark_ns / 1000000000LL));
+  }
+  obi_err err = perf_compute(pc, j->pf, nf, j->pm, j->k, &j->ps, j->equity, j->position);
+  if (err) {
+    judged_free(j);
+    return cli_input_error("performance statistics failed: %s", obi_strerror(err));
+  }
+  return EXIT_OK;
+}
+
 static int run_backtest(bt_args *a) {
   char why[8192];
   sidecar sc = {0};
@@ -204,12 +174,10 @@ static int run_backtest(bt_args *a) {
   obi_model *m = NULL;
   if (model_load(&m, a->model_path, why, sizeof why)) return cli_input_error("%s: %s", a->model_path, why);
   int rc = EXIT_BAD_INPUT;
-  lobster_replay *r = NULL;
   obi_backtest *bt = NULL;
   model_signal ms = {.m = m};
-  perf_fill *pf = NULL;
-  perf_mark *pm = NULL;
-  double *equity = NULL, *position = NULL;
+  judged j = {0};
+  double sweep_var = NAN;
   bt_config cfg;
   bt_config_default(&cfg);
   if (feat_new(&ms.e, &sc.fc)) {
@@ -236,11 +204,7 @@ static int run_backtest(bt_args *a) {
   else if (sc.hold_rows > 0)
     cfg.strat.hold_rows = sc.hold_rows;
   if (a->strategy) {
-    const char *text = NULL;
-    FILE *f = fopen(a->strategy, "r");
-    static char buf[1 << 16];
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f) fclose(f), buf[n] = 0, text = buf;
+    const char *text = read_small_file(a->strategy);
     if (!text) {
       rc = cli_input_error("%s: %s", a->strategy, strerror(errno));
       goto done;
@@ -254,97 +218,115 @@ static int run_backtest(bt_args *a) {
   cfg.sim.price_scale = sc.fc.price_scale;
   cfg.sim.tick = sc.fc.tick >= 1 ? (int64_t)sc.fc.tick : 1;
   cfg.sim.seed = (uint64_t)a->seed;
+  cfg.sim.lot = a->lot;
   if (a->queue && sim_queue_parse(&cfg.sim, a->queue)) {
     rc = cli_input_error("--queue: expected trades, linear or power:N, not '%s'", a->queue);
     goto done;
   }
-  if (a->latency && parse_latencies(&cfg.sim, a->latency, why, sizeof why)) {
-    sim_latency_free(&cfg.sim.feed), sim_latency_free(&cfg.sim.entry), sim_latency_free(&cfg.sim.response);
-    rc = cli_input_error("%s", why);
-    goto done;
-  }
   cfg.risk.capital = a->capital;
   cfg.risk.stale_ns = 0; /* in a replay, silence is the market's, not a dead feed's (live trading halts on it) */
+  if (a->risk) {
+    const char *text = read_small_file(a->risk);
+    if (!text) {
+      rc = cli_input_error("%s: %s", a->risk, strerror(errno));
+      goto done;
+    }
+    if (risk_config_from_json(&cfg.risk, text, why, sizeof why)) {
+      rc = cli_input_error("%s: %s", a->risk, why);
+      goto done;
+    }
+    a->capital = cfg.risk.capital; /* the statistics use the same capital */
+  }
   cfg.mark_ns = a->mark_ns;
   int found = 0;
   int64_t day0 = lobster_day_start_ns(a->msg, &found);
   int64_t day_offset = found ? -(((day0 % 86400000000000LL) + 86400000000000LL) % 86400000000000LL) : 0;
   cfg.risk.day_offset_ns = day_offset;
-  /* out of sample: the training file's source is this source -> trade after its training part */
-  char sha[65] = "";
-  int same_source = !cli_sha256_file(a->msg, sha) && !strcmp(sha, sc.msg_sha);
-  cfg.start_ns = same_source && !a->in_sample ? sc.oos_start_ns : INT64_MIN;
-  obi_err err = bt_new(&bt, &cfg, (bt_signal){ms_update, ms_predict, &ms});
-  if (err) {
-    rc = cli_input_error("invalid backtest configuration: %s", obi_strerror(err));
-    goto done;
-  }
-  lobster_options opt = {.day_from_name = 1};
-  if (lobster_open(&r, a->msg, a->book, &opt, why, sizeof why)) {
-    rc = cli_input_error("%s", why);
-    goto done;
-  }
-  cli_progress prog;
-  cli_progress_start(&prog, "backtest", a->quiet || a->json);
-  obi_event ev;
-  uint64_t events = 0;
-  double t0 = cli_now();
-  while ((err = lobster_next(r, &ev)) == OBI_OK) {
-    int64_t next;
-    int more = lobster_peek_time(r, &next);
-    if (!more) next = INT64_MAX;
-    if ((err = bt_on_event(bt, &ev, lobster_book(r), !more || next > ev.ts_ns, next))) break;
-    if ((++events & 0xffff) == 0) cli_progress_update(&prog, lobster_progress(r), events);
-  }
-  double secs = cli_now() - t0;
-  cli_progress_done(&prog);
-  if (err != OBI_EEOF) {
-    rc = cli_input_error("%s", err == OBI_ENOMEM ? "out of memory" : lobster_error(r));
-    goto done;
-  }
-
-  /* the judgement */
-  size_t nf, nm;
-  const sim_fill *fills = bt_fills(bt, &nf);
-  const bt_mark *marks = bt_marks(bt, &nm);
-  pf = malloc((nf ? nf : 1) * sizeof *pf);
-  pm = malloc((nm ? nm : 1) * sizeof *pm);
-  equity = malloc((nm ? nm : 1) * sizeof *equity);
-  position = malloc((nm ? nm : 1) * sizeof *position);
-  if (!pf || !pm || !equity || !position) {
-    rc = cli_input_error("out of memory");
-    goto done;
-  }
-  double scale = cfg.sim.price_scale;
-  for (size_t i = 0; i < nf; i++)
-    pf[i] = (perf_fill){fills[i].exch_ns,
-                        fills[i].side == OBI_BID ? 1 : -1,
-                        (double)fills[i].price / scale,
-                        (double)fills[i].qty,
-                        fills[i].fee,
-                        fills[i].maker};
-  size_t first_mark = 0; /* marks from the start of trading */
-  while (first_mark < nm && marks[first_mark].ts_ns < cfg.start_ns) first_mark++;
-  size_t k = 0;
-  for (size_t i = first_mark; i < nm; i++) pm[k++] = (perf_mark){marks[i].ts_ns, (double)marks[i].mid_x2 * 0.5 / scale};
+  /* Out of sample: when this source is the training file's day — the same content (whatever the
+   * compression), or the same symbol and date in the names (another depth of the same day) — trade
+   * only after its training part. The boundary is a time of day, moved onto this source's clock. */
+  char sha[65] = "", day[64];
+  cli_source_day(a->msg, day, sizeof day);
+  int same_content = (!cli_sha256_file(a->msg, sha) && !strcmp(sha, sc.msg_sha)) ||
+                     (sc.content_sha[0] && !cli_sha256_lines(a->msg, sha) && !strcmp(sha, sc.content_sha));
+  int same_day = day[0] && !strcmp(day, sc.day);
+  int same_source = same_content || same_day;
+  int64_t here = found ? day0 : 0;
+  int64_t shift = sc.day_start_ns >= 0 ? here - sc.day_start_ns : 0;
+  cfg.start_ns = same_source && !a->in_sample ? sc.oos_start_ns + shift : INT64_MIN;
   perf_config pc;
   perf_config_default(&pc);
   pc.capital = a->capital;
   pc.periods_per_year = a->session_hours * 3600e9 / (double)a->mark_ns * a->days_per_year;
   pc.extra_cost_bps = a->extra_bps;
-  pc.trials = a->trials;
+  pc.trials = a->trials > a->nsweep ? a->trials : a->nsweep;
   pc.seed = (uint64_t)a->seed;
   pc.day_offset_ns = day_offset;
-  perf_summary ps;
-  if (k < 2) {
-    rc = cli_input_error("%s: fewer than two %lld-second marks in the trading period: nothing to judge", a->msg,
-                         (long long)(a->mark_ns / 1000000000LL));
-    goto done;
+  /* one run, or one per threshold of the sweep: the best by Sharpe is reported, its Sharpe ratio
+   * deflated by the number of thresholds tried and the spread of their Sharpe ratios */
+  int runs = a->nsweep ? a->nsweep : 1;
+  double sr[MAX_SWEEP], secs = 0;
+  int best = -1;
+  for (int k = 0; k < runs; k++) {
+    bt_config ck = cfg;
+    if (a->nsweep) ck.strat.threshold = a->sweep[k];
+    if (a->latency && parse_latencies(&ck.sim, a->latency, why, sizeof why)) {
+      sim_latency_free(&ck.sim.feed), sim_latency_free(&ck.sim.entry), sim_latency_free(&ck.sim.response);
+      rc = cli_input_error("%s", why);
+      goto done;
+    }
+    feat_free(ms.e);
+    ms.e = NULL;
+    if (feat_new(&ms.e, &sc.fc)) {
+      rc = cli_input_error("%s: invalid feature configuration in the sidecar", a->features);
+      goto done;
+    }
+    if (sc.has_mp) feat_set_microprice(ms.e, &sc.mp);
+    model_reset(m);
+    obi_backtest *one = NULL;
+    double t = 0;
+    if ((rc = simulate(a, &ck, &ms, &one, &t))) goto done;
+    judged jk = {0};
+    rc = judge(&ck, &pc, one, &jk, a);
+    if (rc) {
+      bt_free(one);
+      goto done;
+    }
+    sr[k] = jk.ps.sharpe / sqrt(pc.periods_per_year); /* per period */
+    if (a->nsweep && !a->quiet && !a->json)
+      printf("threshold %.3f: net PnL %.2f, %lld round trips, Sharpe %.2f\n", ck.strat.threshold, jk.ps.net_pnl,
+             (long long)jk.ps.trades, jk.ps.sharpe);
+    if (best < 0 || (isfinite(sr[k]) && !(sr[k] <= sr[best])) || !isfinite(sr[best])) {
+      bt_free(bt);
+      judged_free(&j);
+      bt = one, j = jk, best = k, secs = t, cfg.strat.threshold = ck.strat.threshold;
+    } else {
+      bt_free(one);
+      judged_free(&jk);
+    }
   }
-  if ((err = perf_compute(&pc, pf, nf, pm, k, &ps, equity, position))) {
-    rc = cli_input_error("performance statistics failed: %s", obi_strerror(err));
-    goto done;
+  if (a->nsweep > 1) { /* the variance of the per-period Sharpe ratios across the thresholds */
+    double mean = 0, var = 0;
+    int n = 0;
+    for (int k = 0; k < runs; k++)
+      if (isfinite(sr[k])) mean += sr[k], n++;
+    mean = n ? mean / n : 0;
+    for (int k = 0; k < runs; k++)
+      if (isfinite(sr[k])) var += (sr[k] - mean) * (sr[k] - mean);
+    var = n > 1 ? var / (n - 1) : 0;
+    j.ps.deflated_sharpe =
+        perf_deflated_sharpe(sr[best], (size_t)j.ps.periods, j.ps.skew, j.ps.kurtosis, pc.trials, var);
+    sweep_var = var;
   }
+  size_t nf, nm;
+  const sim_fill *fills = bt_fills(bt, &nf);
+  const bt_mark *marks = bt_marks(bt, &nm);
+  size_t first_mark = j.first_mark, k = j.k;
+  double scale = cfg.sim.price_scale;
+  perf_summary ps = j.ps;
+  perf_mark *pm = j.pm;
+  perf_fill *pf = j.pf;
+  double *equity = j.equity, *position = j.position;
   const bt_stats *st = bt_get_stats(bt);
   const sim_stats *ss = sim_get_stats(bt_exchange(bt));
   const obi_risk *risk = bt_risk(bt);
@@ -374,7 +356,11 @@ static int run_backtest(bt_args *a) {
   }
   if (a->json) {
     FILE *o = stdout;
-    fprintf(o, "{\"model\":\"%s\",\"source\":\"%s\",", a->model_path, a->msg);
+    fprintf(o, "{\"model\":");
+    json_str(o, a->model_path);
+    fprintf(o, ",\"source\":");
+    json_str(o, a->msg);
+    fprintf(o, ",");
     fprintf(o, "\"out_of_sample\":%s,\"start_ns\":%lld,", cfg.start_ns == INT64_MIN && same_source ? "false" : "true",
             (long long)(cfg.start_ns == INT64_MIN ? 0 : cfg.start_ns));
     jnum(o, "net_pnl", ps.net_pnl, 0), jnum(o, "gross_pnl", ps.gross_pnl, 0), jnum(o, "fees", ps.fees, 0);
@@ -390,6 +376,13 @@ static int run_backtest(bt_args *a) {
     jnum(o, "turnover", ps.turnover, 0), jnum(o, "traded_notional", ps.traded_notional, 0);
     jnum(o, "cost_capacity_bps", ps.cost_capacity_bps, 0), jnum(o, "nw_t", ps.nw_t, 0);
     jnum(o, "p_value", ps.p_value, 0), jnum(o, "deflated_sharpe", ps.deflated_sharpe, 0);
+    fprintf(o, "\"threshold\":%.10g,", cfg.strat.threshold);
+    if (a->nsweep) {
+      fprintf(o, "\"sweep_thresholds\":[");
+      for (int k = 0; k < a->nsweep; k++) fprintf(o, "%s%.10g", k ? "," : "", a->sweep[k]);
+      fprintf(o, "],");
+      jnum(o, "sweep_sharpe_variance_per_period", sweep_var, 0);
+    }
     fprintf(o, "\"trials\":%d,\"periods\":%lld,\"days\":%lld,", pc.trials, (long long)ps.periods, (long long)ps.days);
     fprintf(o, "\"events\":%llu,\"decisions\":%llu,\"entries\":%llu,\"exits\":%llu,\"blocked_by_risk\":%llu,",
             (unsigned long long)st->events, (unsigned long long)st->decisions, (unsigned long long)st->entries,
@@ -420,6 +413,9 @@ static int run_backtest(bt_args *a) {
            "capital, Calmar %.2f\n",
            ps.sharpe, pc.periods_per_year, (long long)(a->mark_ns / 1000000000LL), ps.sortino, 100 * ps.max_drawdown,
            ps.calmar);
+    if (a->nsweep)
+      printf("  the best of %d thresholds by Sharpe: %.3f (its deflated Sharpe accounts for the sweep)\n", a->nsweep,
+             cfg.strat.threshold);
     printf("  Newey-West t %.2f, bootstrap p-value %.4f, deflated Sharpe %.3f (%d configurations tried)\n", ps.nw_t,
            ps.p_value, ps.deflated_sharpe, pc.trials);
     printf("  risk interventions: %zu\n", interventions);
@@ -433,17 +429,21 @@ static int run_backtest(bt_args *a) {
   }
   rc = EXIT_OK;
 done:
-  free(pf), free(pm), free(equity), free(position);
+  judged_free(&j);
   bt_free(bt);
-  lobster_close(r);
   feat_free(ms.e);
   model_free(m);
   return rc;
 }
 
 static int cmd_backtest(int argc, char **argv) {
-  bt_args a = {
-      .capital = 1e6, .session_hours = 6.5, .days_per_year = 252, .mark_ns = 60000000000LL, .trials = 1, .seed = 1};
+  bt_args a = {.capital = 1e6,
+               .session_hours = 6.5,
+               .days_per_year = 252,
+               .mark_ns = 60000000000LL,
+               .trials = 1,
+               .seed = 1,
+               .lot = 1};
   const char *pos[2];
   int np = 0;
   for (int i = 1; i < argc; i++) {
@@ -461,6 +461,8 @@ static int cmd_backtest(int argc, char **argv) {
       a.features = v, i++;
     else if (!strcmp(o, "--strategy") && v)
       a.strategy = v, i++;
+    else if (!strcmp(o, "--risk") && v)
+      a.risk = v, i++;
     else if (!strcmp(o, "--trades") && v)
       a.trades = v, i++;
     else if (!strcmp(o, "--report") && v)
@@ -476,6 +478,9 @@ static int cmd_backtest(int argc, char **argv) {
     } else if (!strcmp(o, "--extra-cost") && v) {
       a.extra_bps = strtod(v, &end);
       if (*end || !(a.extra_bps >= 0)) return cli_usage_error(&cmd_backtest_def, "--extra-cost: bps >= 0");
+      i++;
+    } else if (!strcmp(o, "--lot") && v) {
+      if (cli_parse_int(v, 1, 1000000000, &a.lot)) return cli_usage_error(&cmd_backtest_def, "--lot: 1..1e9");
       i++;
     } else if (!strcmp(o, "--capital") && v) {
       a.capital = strtod(v, &end);
@@ -495,6 +500,18 @@ static int cmd_backtest(int argc, char **argv) {
       long s;
       if (cli_parse_int(v, 1, 86400, &s)) return cli_usage_error(&cmd_backtest_def, "--clock: seconds, 1..86400");
       a.mark_ns = s * 1000000000LL, i++;
+    } else if (!strcmp(o, "--sweep-thresholds") && v) {
+      char buf[1024];
+      snprintf(buf, sizeof buf, "%s", v);
+      a.nsweep = 0;
+      for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        double x = strtod(t, &end);
+        if (*end || !(x > 0 && x <= 1) || a.nsweep == MAX_SWEEP)
+          return cli_usage_error(&cmd_backtest_def,
+                                 "--sweep-thresholds: up to %d thresholds in (0, 1], comma-separated", MAX_SWEEP);
+        a.sweep[a.nsweep++] = x;
+      }
+      i++;
     } else if (!strcmp(o, "--trials") && v) {
       long t;
       if (cli_parse_int(v, 1, 1000000, &t)) return cli_usage_error(&cmd_backtest_def, "--trials: 1..1000000");
@@ -517,10 +534,12 @@ static int cmd_backtest(int argc, char **argv) {
 const cli_command cmd_backtest_def = {
     "backtest", cmd_backtest, "trade a model on a replayed source through the simulated exchange",
     "usage: obi backtest --model MODEL --features TRAIN.npy MESSAGES ORDERBOOK\n"
-    "                    [--strategy FILE.json] [--fees MAKER_BPS,TAKER_BPS] [--extra-cost BPS]\n"
+    "                    [--strategy FILE.json] [--risk FILE.json] [--fees MAKER_BPS,TAKER_BPS]\n"
+    "                    [--extra-cost BPS] [--lot N]\n"
     "                    [--latency feed=D,entry=D,response=D] [--queue trades|linear|power:N]\n"
     "                    [--capital X] [--clock SECONDS] [--session-hours H] [--days-per-year N]\n"
-    "                    [--trials N] [--seed N] [--in-sample] [--trades FILE.csv] [--report FILE.html]\n"
+    "                    [--sweep-thresholds LIST] [--trials N] [--seed N] [--in-sample]\n"
+    "                    [--trades FILE.csv] [--report FILE.html]\n"
     "                    [--json] [--quiet]\n\n"
     "Replays the source event by event; the model predicts on the rows of its training features'\n"
     "clock (TRAIN.npy's sidecar gives the feature configuration, micro-price and sampling), the\n"
@@ -531,7 +550,12 @@ const cli_command cmd_backtest_def = {
     "Latency D: 250us, 1ms, uniform:LO:HI, exp:MEAN, lognormal:MEDIAN:SIGMA, file:PATH (CSV of\n"
     "time_ns,latency_ns). Strategy JSON: {\"threshold\": 0.3, \"size\": 100, \"entry\": \"taker\"|\"maker\",\n"
     "\"maker_timeout\": \"1s\", \"hold\": 50 | \"2s\", \"exit_on_flip\": true, \"allow_short\": true};\n"
-    "hold defaults to the label horizon of TRAIN.npy. Sharpe is annualised with the periods of\n"
-    "--clock (default 60 s) in --session-hours (6.5) x --days-per-year (252). --trials N: the\n"
-    "configurations tried, for the deflated Sharpe ratio. --trades writes every fill (and the\n"
-    "marks to FILE.marks.csv) so that every statistic can be recomputed by hand.\n"};
+    "hold defaults to the label horizon of TRAIN.npy. Risk JSON (docs/risk.md): {\"capital\": 1e6,\n"
+    "\"max_position\": 500, \"max_notional\": 2e5, \"concentration\": 0.2, \"daily_drawdown\": 0.1,\n"
+    "\"vol_ratio\": 3, \"vol_sample_s\": 1, \"vol_short\": 60, \"vol_long\": 1800, \"stale_s\": 0}.\n"
+    "Sharpe is annualised with the periods of --clock (default 60 s) in --session-hours (6.5) x\n"
+    "--days-per-year (252). --trials N: the configurations tried, for the deflated Sharpe ratio.\n"
+    "--sweep-thresholds 0.2,0.3,0.4 runs one backtest per threshold and reports the best by Sharpe,\n"
+    "its Sharpe ratio deflated by the number of thresholds and the variance of their Sharpe\n"
+    "ratios. --trades writes every fill (and the marks to FILE.marks.csv) so that every statistic\n"
+    "can be recomputed by hand.\n"};

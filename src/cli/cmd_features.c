@@ -411,12 +411,18 @@ static int run_features(features_args *a) {
     rc = cli_input_error("%s: cannot write: %s", paths.json, strerror(errno));
     goto done;
   }
-  char h1[65] = "", h2[65] = "";
+  char h1[65] = "", h2[65] = "", content[65] = "", day[64];
   cli_sha256_file(a->msg_path, h1);
   cli_sha256_file(a->book_path, h2);
+  cli_sha256_lines(a->msg_path, content);
+  cli_source_day(a->msg_path, day, sizeof day);
+  int has_day = 0;
+  int64_t day_start = lobster_day_start_ns(a->msg_path, &has_day);
   fprintf(js, "{\n  \"format\": \"obi-features\",\n  \"version\": 1,\n  \"source\": [{\"file\": ");
   json_string(js, a->msg_path);
-  fprintf(js, ", \"sha256\": \"%s\"}, {\"file\": ", h1);
+  fprintf(js,
+          ", \"sha256\": \"%s\", \"content_sha256\": \"%s\", \"day\": \"%s\", \"day_start_ns\": %lld}, {\"file\": ", h1,
+          content, day, (long long)(has_day ? day_start : 0));
   json_string(js, a->book_path);
   fprintf(js, ", \"sha256\": \"%s\"}],\n  \"files\": {\"features\": ", h2);
   json_string(js, paths.features);

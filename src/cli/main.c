@@ -12,12 +12,13 @@
 #include <openssl/evp.h>
 
 #include "cli.h"
+#include "obi/textin.h"
 #include "obi/version.h"
 
 const char *cli_argv0 = "obi";
 
-static const cli_command *const commands[] = {&cmd_replay_def,   &cmd_features_def, &cmd_train_def, &cmd_eval_def,
-                                              &cmd_backtest_def, &cmd_record_def,   &cmd_demo_def};
+static const cli_command *const commands[] = {&cmd_replay_def,   &cmd_features_def, &cmd_train_def,  &cmd_eval_def,
+                                              &cmd_backtest_def, &cmd_serve_def,    &cmd_record_def, &cmd_demo_def};
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void print_help(FILE *f) {
@@ -69,6 +70,36 @@ int cli_sha256_file(const char *path, char hex[65]) {
   fclose(f);
   for (int i = 0; ok && i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
   return ok ? 0 : -1;
+}
+
+int cli_sha256_lines(const char *path, char hex[65]) {
+  obi_textin *t;
+  if (obi_textin_open(&t, path)) return -1;
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  unsigned char md[32];
+  unsigned int len = 0;
+  int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+  const char *line;
+  size_t n;
+  obi_err err;
+  while (ok && (err = obi_textin_line(t, &line, &n)) == OBI_OK)
+    ok = EVP_DigestUpdate(ctx, line, n) && EVP_DigestUpdate(ctx, "\n", 1);
+  ok = ok && err == OBI_EEOF && EVP_DigestFinal_ex(ctx, md, &len) && len == 32;
+  EVP_MD_CTX_free(ctx);
+  obi_textin_close(t);
+  for (int i = 0; ok && i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  return ok ? 0 : -1;
+}
+
+void cli_source_day(const char *path, char *day, size_t len) {
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  const char *us = strchr(base, '_');
+  int y, m, d;
+  if (us && sscanf(us + 1, "%4d-%2d-%2d", &y, &m, &d) == 3)
+    snprintf(day, len, "%.*s_%04d-%02d-%02d", (int)(us - base) < 40 ? (int)(us - base) : 40, base, y, m, d);
+  else
+    day[0] = 0;
 }
 
 double cli_now(void) {

@@ -310,6 +310,7 @@ struct lobster_replay {
   lobster_options opt;
   int levels;
   int64_t day_start_ns;
+  int64_t last_time_ns; /* of the previous message: times must not decrease */
   obi_book book;
   int book_ready;
   int64_t *row, *top, *mismatch_expected, *mismatch_book;
@@ -562,6 +563,10 @@ obi_err lobster_next(lobster_replay *r, obi_event *ev) {
   lobster_msg m;
   err = lobster_parse_message(line, len, &m, why, sizeof why);
   if (err) return fail(r, err, r->msg_name, line_no, "%s", why);
+  if (line_no > 1 && m.time_ns < r->last_time_ns) /* everything downstream assumes time never goes back */
+    return fail(r, OBI_EPARSE, r->msg_name, line_no, "time %.9f s is earlier than the previous message's %.9f s",
+                (double)m.time_ns * 1e-9, (double)r->last_time_ns * 1e-9);
+  r->last_time_ns = m.time_ns;
   err = obi_textin_line(r->book_in, &row_line, &row_len);
   if (err == OBI_EEOF)
     return fail(r, OBI_EPARSE, r->book_name, line_no,

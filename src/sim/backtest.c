@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "obi/backtest.h"
+#include "sim_internal.h"
 
 typedef struct {
   uint64_t id;
@@ -48,6 +49,7 @@ struct obi_backtest {
   /* the clock of marks */
   int64_t next_mark, last_mid_x2, row;
   int64_t last_act; /* time of the last scheduled decision */
+  int64_t last_pos; /* exchange-side position at the end of the last group */
   bt_mark *marks;
   size_t nmarks, marks_cap;
   bt_decision *dec;
@@ -193,15 +195,6 @@ void bt_free(obi_backtest *bt) {
   free(bt);
 }
 
-static int grow(void **p, size_t *cap, size_t n, size_t item) {
-  if (n < *cap) return 0;
-  size_t c = *cap ? *cap * 2 : 256;
-  void *q = realloc(*p, c * item);
-  if (!q) return -1;
-  *p = q, *cap = c;
-  return 0;
-}
-
 /* ---- the strategy ---- */
 
 static void send(obi_backtest *bt, int64_t now, int64_t signed_qty, int maker, int64_t price, int exit) {
@@ -281,7 +274,8 @@ static void decide(obi_backtest *bt, int64_t now, const pending *p) {
       }
     }
   }
-  if (bt->cfg.keep_decisions && !grow((void **)&bt->dec, &bt->dec_cap, bt->ndec, sizeof *bt->dec))
+  if (bt->cfg.on_decision) bt->cfg.on_decision(bt->cfg.decision_ctx, &d);
+  if (bt->cfg.keep_decisions && !sim_grow((void **)&bt->dec, &bt->dec_cap, bt->ndec, sizeof *bt->dec, 256))
     bt->dec[bt->ndec++] = d;
 }
 
@@ -316,8 +310,8 @@ obi_err bt_on_event(obi_backtest *bt, const obi_event *ev, const obi_book *book,
     int64_t m2 = book_mid_x2(book);
     if (bt->next_mark == INT64_MIN) bt->next_mark = (ev->ts_ns / bt->cfg.mark_ns + 1) * bt->cfg.mark_ns;
     while (bt->next_mark <= ev->ts_ns && bt->last_mid_x2) { /* the mid in force just before the mark */
-      if (grow((void **)&bt->marks, &bt->marks_cap, bt->nmarks, sizeof *bt->marks)) return OBI_ENOMEM;
-      bt->marks[bt->nmarks++] = (bt_mark){bt->next_mark, bt->last_mid_x2, sim_position(bt->sim)};
+      if (sim_grow((void **)&bt->marks, &bt->marks_cap, bt->nmarks, sizeof *bt->marks, 256)) return OBI_ENOMEM;
+      bt->marks[bt->nmarks++] = (bt_mark){bt->next_mark, bt->last_mid_x2, bt->last_pos}; /* as before this group */
       bt->next_mark += bt->cfg.mark_ns;
     }
     if (m2) {
@@ -354,14 +348,17 @@ obi_err bt_on_event(obi_backtest *bt, const obi_event *ev, const obi_book *book,
     }
     bt->row++;
   }
-  if (group_end) run_until(bt, next_ts == INT64_MAX ? INT64_MAX : next_ts - 1, book);
+  if (group_end) {
+    run_until(bt, next_ts == INT64_MAX ? INT64_MAX : next_ts - 1, book);
+    bt->last_pos = sim_position(bt->sim);
+  }
   if (next_ts == INT64_MAX && bt->last_mid_x2) { /* the end: a last (partial) period closes at the last fill */
     size_t nf;
     const sim_fill *f = sim_fills(bt->sim, &nf);
     int64_t t = ev->ts_ns;
     if (nf && f[nf - 1].exch_ns > t) t = f[nf - 1].exch_ns;
     if (!bt->nmarks || bt->marks[bt->nmarks - 1].ts_ns < t) {
-      if (grow((void **)&bt->marks, &bt->marks_cap, bt->nmarks, sizeof *bt->marks)) return OBI_ENOMEM;
+      if (sim_grow((void **)&bt->marks, &bt->marks_cap, bt->nmarks, sizeof *bt->marks, 256)) return OBI_ENOMEM;
       bt->marks[bt->nmarks++] = (bt_mark){t, bt->last_mid_x2, sim_position(bt->sim)};
     }
   }

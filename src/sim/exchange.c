@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "obi/sim.h"
+#include "sim_internal.h"
 
 enum { O_IN_FLIGHT, O_RESTING, O_FINISHED };
 enum { A_ARRIVE, A_CANCEL, A_NOTICE, A_TOKEN };
@@ -105,21 +106,12 @@ void sim_free(sim_exchange *s) {
   free(s);
 }
 
-static int grow(void **p, size_t *cap, size_t n, size_t item) {
-  if (n < *cap) return 0;
-  size_t c = *cap ? *cap * 2 : 64;
-  void *q = realloc(*p, c * item);
-  if (!q) return -1;
-  *p = q, *cap = c;
-  return 0;
-}
-
 /* ---- the action heap ---- */
 
 static int before(const sim_action *a, const sim_action *b) { return a->t < b->t || (a->t == b->t && a->seq < b->seq); }
 
 static obi_err push(sim_exchange *s, int64_t t, int kind, uint64_t id, const sim_notice *n) {
-  if (grow((void **)&s->heap, &s->heap_cap, s->nheap, sizeof *s->heap)) return OBI_ENOMEM;
+  if (sim_grow((void **)&s->heap, &s->heap_cap, s->nheap, sizeof *s->heap, 64)) return OBI_ENOMEM;
   sim_action a = {.t = t, .seq = s->seq++, .kind = kind, .id = id};
   if (n) a.notice = *n;
   size_t i = s->nheap++;
@@ -148,11 +140,14 @@ static sim_action pop(sim_exchange *s) {
 
 /* ---- notices and fills ---- */
 
+/* now + a latency, saturating (latencies are bounded at 1e15 ns, times near INT64_MAX are not). */
+static int64_t later(int64_t now, int64_t lat) { return now > INT64_MAX - lat ? INT64_MAX : now + lat; }
+
 /* Queues a notice for the strategy; returns the time it arrives there. */
 static int64_t notify(sim_exchange *s, int64_t exch_ns, sim_notice_kind kind, uint64_t id, int64_t price, int64_t qty,
                       double fee, int maker) {
   const sim_order *o = &s->orders[id - 1];
-  int64_t at = exch_ns + sim_latency_draw(&s->cfg.response, exch_ns, &s->rng);
+  int64_t at = later(exch_ns, sim_latency_draw(&s->cfg.response, exch_ns, &s->rng));
   if (at < s->last_notice) at = s->last_notice; /* one session: messages arrive in the order they were sent */
   s->last_notice = at;
   sim_notice n = {kind, id, exch_ns, at, o->side, price, qty, fee, maker};
@@ -180,12 +175,34 @@ static void deplete(sim_exchange *s, int side, int64_t price, int64_t qty) {
   }
 }
 
+/* Whether the book knows the size at this price: every price does with a full book; with a book
+ * of the best tracked_levels levels (a level-N LOBSTER file), prices beyond its worst level on
+ * a full side are unknown, not empty. */
+static int tracked(const sim_exchange *s, const obi_book *b, int side, int64_t price) {
+  uint32_t n = (uint32_t)s->cfg.tracked_levels;
+  if (!n || book_depth(b, side) < n) return 1;
+  int64_t worst = book_level_at(b, side, n - 1)->price;
+  return side == OBI_BID ? price >= worst : price <= worst;
+}
+
 /* The size of a level the strategy could still meet: what the book shows less what its own
- * fills already consumed there. */
+ * fills already consumed there; -1 when the book does not know it. */
 static int64_t visible(sim_exchange *s, const obi_book *b, int side, int64_t price) {
+  if (!tracked(s, b, side, price)) return -1;
   const book_level *l = book_find_level(b, side, price);
   int64_t *d = depletion(s, side, price), v = (l ? l->size : 0) - (d ? *d : 0);
   return v > 0 ? v : 0;
+}
+
+/* Our own resting volume ahead of order id at its price (earlier ids joined earlier). */
+static int64_t own_ahead(const sim_exchange *s, uint64_t id) {
+  const sim_order *o = &s->orders[id - 1];
+  int64_t v = 0;
+  for (size_t i = 0; i < s->nresting; i++) {
+    const sim_order *q = &s->orders[s->resting[i] - 1];
+    if (s->resting[i] < id && q->side == o->side && q->price == o->price) v += q->left;
+  }
+  return v;
 }
 
 static int64_t mid_x2(const obi_book *b) {
@@ -206,16 +223,17 @@ static void fill(sim_exchange *s, int64_t now, uint64_t id, int64_t price, int64
   else
     s->stats.taker_fills++;
   int64_t at = notify(s, now, SIM_N_FILL, id, price, qty, fee + extra, maker);
-  if (!grow((void **)&s->fills, &s->fills_cap, s->nfills, sizeof *s->fills))
+  if (!sim_grow((void **)&s->fills, &s->fills_cap, s->nfills, sizeof *s->fills, 64))
     s->fills[s->nfills++] = (sim_fill){id, now, at, o->side, price, qty, fee, extra, maker, mid_x2(b)};
 }
 
 static void finish(sim_exchange *s, int64_t now, uint64_t id, sim_notice_kind kind) {
   sim_order *o = &s->orders[id - 1];
-  if (o->state == O_RESTING)
+  if (o->state == O_RESTING) /* the list stays in id (arrival) order */
     for (size_t i = 0; i < s->nresting; i++)
       if (s->resting[i] == id) {
-        s->resting[i] = s->resting[--s->nresting];
+        memmove(&s->resting[i], &s->resting[i + 1], (s->nresting - i - 1) * sizeof *s->resting);
+        s->nresting--;
         break;
       }
   o->state = O_FINISHED;
@@ -232,7 +250,7 @@ static int64_t take(sim_exchange *s, int64_t now, uint64_t id, const obi_book *b
     if (o->type == SIM_LIMIT && (o->side == OBI_BID ? l->price > o->price : l->price < o->price)) break;
     int64_t *d = depletion(s, opp, l->price), used = d ? *d : 0;
     int64_t avail = l->size - used;
-    s->stats.depleted_skipped += l->size < used ? l->size : used;
+    if (used && avail < o->left) s->stats.depleted_skipped += (l->size < used ? l->size : used);
     if (avail <= 0) continue;
     int64_t q = avail < o->left ? avail : o->left;
     fill(s, now, id, l->price, q, 0, b);
@@ -256,9 +274,10 @@ static void arrive(sim_exchange *s, int64_t now, uint64_t id, const obi_book *b)
     s->stats.unfilled_ioc += o->left;
     finish(s, now, id, SIM_N_CANCELLED);
   } else {
-    o->ahead = visible(s, b, o->side, o->price);
+    int64_t v = visible(s, b, o->side, o->price);
+    o->ahead = v < 0 ? -1 : v + own_ahead(s, id); /* -1: unknown until the level comes into view */
     o->state = O_RESTING;
-    if (grow((void **)&s->resting, &s->resting_cap, s->nresting, sizeof *s->resting)) {
+    if (sim_grow((void **)&s->resting, &s->resting_cap, s->nresting, sizeof *s->resting, 64)) {
       finish(s, now, id, SIM_N_REJECTED);
       return;
     }
@@ -279,17 +298,20 @@ static void cancel_arrives(sim_exchange *s, int64_t now, uint64_t id) {
 /* When a message sent now reaches the exchange: orders and cancels travel on one session, so a
  * message never overtakes an earlier one whatever the drawn latencies. */
 static int64_t entry_time(sim_exchange *s, int64_t now_ns) {
-  int64_t at = now_ns + sim_latency_draw(&s->cfg.entry, now_ns, &s->rng);
+  int64_t at = later(now_ns, sim_latency_draw(&s->cfg.entry, now_ns, &s->rng));
   if (at < s->last_entry) at = s->last_entry;
   s->last_entry = at;
   return at;
 }
 
 uint64_t sim_send(sim_exchange *s, int64_t now_ns, int side, sim_order_type type, int64_t price, int64_t qty) {
-  if (grow((void **)&s->orders, &s->orders_cap, s->norders, sizeof *s->orders)) return 0;
+  if (sim_grow((void **)&s->orders, &s->orders_cap, s->norders, sizeof *s->orders, 64)) return 0;
   uint64_t id = ++s->norders;
   sim_order *o = &s->orders[id - 1];
-  int64_t lots = qty > 0 ? qty / s->cfg.lot * s->cfg.lot : 0;
+  /* whole lots, except an order that only reduces the position (a partial fill may leave less
+   * than a lot, and the exit must still be possible) */
+  int reduces = (side == OBI_BID ? s->position < 0 && qty <= -s->position : s->position > 0 && qty <= s->position);
+  int64_t lots = qty > 0 ? (reduces ? qty : qty / s->cfg.lot * s->cfg.lot) : 0;
   *o = (sim_order){.side = side, .type = type, .state = O_IN_FLIGHT, .price = price, .qty = lots, .left = lots};
   s->stats.orders++;
   if (type == SIM_MARKET)
@@ -316,7 +338,7 @@ obi_err sim_cancel(sim_exchange *s, int64_t now_ns, uint64_t id) {
 }
 
 int64_t sim_feed_delay(sim_exchange *s, int64_t seen_ns) {
-  return seen_ns + sim_latency_draw(&s->cfg.feed, seen_ns, &s->rng);
+  return later(seen_ns, sim_latency_draw(&s->cfg.feed, seen_ns, &s->rng));
 }
 
 obi_err sim_schedule(sim_exchange *s, int64_t t, uint64_t token) { return push(s, t, A_TOKEN, token, NULL); }
@@ -352,22 +374,29 @@ void sim_on_event(sim_exchange *s, const obi_event *ev, const obi_book *book) {
   if (s->ndepleted && (t == OBI_EV_CANCEL || t == OBI_EV_DELETE || t == OBI_EV_EXEC || t == OBI_EV_LEVEL_SET ||
                        t == OBI_EV_SNAPSHOT_BEGIN)) {
     for (int i = 0; i < s->ndepleted; i++) {
+      int known = t == OBI_EV_SNAPSHOT_BEGIN || tracked(s, book, s->depleted[i].side, s->depleted[i].price);
       const book_level *l =
           t == OBI_EV_SNAPSHOT_BEGIN ? NULL : book_find_level(book, s->depleted[i].side, s->depleted[i].price);
-      if (!l) { /* the level emptied (or the book was refreshed): the depletion is forgotten */
+      if (!known) continue; /* out of view: neither emptied nor refreshed */
+      if (!l) {             /* the level emptied (or the book was refreshed): the depletion is forgotten */
         s->depleted[i--] = s->depleted[--s->ndepleted];
       } else if (s->depleted[i].qty > l->size) {
         s->depleted[i].qty = l->size;
       }
     }
   }
+  int64_t through_left = ev->size; /* an execution through our prices fills our orders once, in order */
   for (size_t r = 0; r < s->nresting; r++) {
     uint64_t id = s->resting[r];
     sim_order *o = &s->orders[id - 1];
     int same = ev->side == o->side;
     int64_t before_left = o->left;
+    if (o->ahead < 0 && same) { /* the level came into view: everything shown is ahead of us */
+      int64_t v = visible(s, book, o->side, o->price);
+      if (v >= 0) o->ahead = v + own_ahead(s, id);
+    }
     if ((t == OBI_EV_EXEC || t == OBI_EV_TRADE) && same) {
-      if (ev->price == o->price) {
+      if (ev->price == o->price && o->ahead >= 0) {
         if (o->ahead >= ev->size) {
           o->ahead -= ev->size;
         } else {
@@ -376,8 +405,10 @@ void sim_on_event(sim_exchange *s, const obi_event *ev, const obi_book *book) {
           fill(s, ev->ts_ns, id, o->price, x < o->left ? x : o->left, 1, book);
         }
       } else if (o->side == OBI_BID ? ev->price < o->price : ev->price > o->price) {
-        o->ahead = 0;
-        fill(s, ev->ts_ns, id, o->price, ev->size < o->left ? ev->size : o->left, 1, book);
+        o->ahead = 0; /* the level was swept: nothing is ahead any more */
+        int64_t q = through_left < o->left ? through_left : o->left;
+        if (q > 0) fill(s, ev->ts_ns, id, o->price, q, 1, book);
+        through_left -= q;
       }
     } else if (t == OBI_EV_ADD && !same && (o->side == OBI_BID ? ev->price <= o->price : ev->price >= o->price)) {
       /* the incoming order would have matched the resting one */
@@ -397,9 +428,9 @@ void sim_on_event(sim_exchange *s, const obi_event *ev, const obi_book *book) {
       if (sim_uniform(&s->rng) < ahead_probability(&s->cfg, o->ahead, after + ev->size))
         o->ahead -= ev->size < o->ahead ? ev->size : o->ahead;
     }
-    if (same && ev->price == o->price) {
+    if (same && ev->price == o->price && o->ahead >= 0) { /* never more ahead than is there */
       int64_t v = visible(s, book, o->side, o->price);
-      if (o->ahead > v) o->ahead = v;
+      if (v >= 0 && o->ahead > v + own_ahead(s, id)) o->ahead = v + own_ahead(s, id);
     }
     if (o->left == 0 && before_left > 0) {
       finish(s, ev->ts_ns, id, SIM_N_DONE);

@@ -31,12 +31,13 @@ static double parse_duration(const char *s, const char *end) {
   errno = 0;
   double v = strtod(buf, &unit);
   if (errno || unit == buf || !(v >= 0) || !isfinite(v)) return -1;
+  /* at most 1e15 ns (11.6 days): times stay far from overflow */
   static const struct {
     const char *name;
     double ns;
   } units[] = {{"", 1}, {"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}};
   for (size_t i = 0; i < sizeof units / sizeof *units; i++)
-    if (!strcmp(unit, units[i].name)) return v * units[i].ns;
+    if (!strcmp(unit, units[i].name)) return v * units[i].ns <= 1e15 ? v * units[i].ns : -1;
   return -1;
 }
 
@@ -46,6 +47,13 @@ static obi_err load_file(sim_latency *l, const char *path, char *why, size_t why
     snprintf(why, why_len, "latency file %s: %s", path, strerror(errno));
     return OBI_ENOENT;
   }
+  l->kind = SIM_LAT_FILE;
+  obi_err err = sim_latency_read(l, f, path, why, why_len);
+  fclose(f);
+  return err;
+}
+
+obi_err sim_latency_read(sim_latency *l, FILE *f, const char *path, char *why, size_t why_len) {
   char line[256];
   size_t cap = 0, lineno = 0;
   obi_err err = OBI_OK;
@@ -55,8 +63,11 @@ static obi_err load_file(sim_latency *l, const char *path, char *why, size_t why
     if (line[0] == '\n' || line[0] == '#') continue;
     long long t, v;
     char extra;
-    if (sscanf(line, "%lld,%lld %c", &t, &v, &extra) != 2 || v < 0 || (l->n && t < l->at[l->n - 1])) {
-      snprintf(why, why_len, "latency file %s:%zu: expected 'time_ns,latency_ns' with latency >= 0 and times rising",
+    if (sscanf(line, "%lld,%lld %c", &t, &v, &extra) != 2 || v < 0 || v > 1000000000000000LL || t < 0 ||
+        (l->n && t <= l->at[l->n - 1])) {
+      snprintf(why, why_len,
+               "latency file %s:%zu: expected 'time_ns,latency_ns', times >= 0 and strictly rising, latency in [0, "
+               "1e15] ns",
                path, lineno);
       err = OBI_EPARSE;
       break;
@@ -73,7 +84,6 @@ static obi_err load_file(sim_latency *l, const char *path, char *why, size_t why
     }
     l->at[l->n] = t, l->value[l->n] = v, l->n++;
   }
-  fclose(f);
   if (!err && l->n == 0) {
     snprintf(why, why_len, "latency file %s: no rows", path);
     err = OBI_EPARSE;
@@ -110,7 +120,7 @@ obi_err sim_latency_parse(sim_latency *l, const char *spec, char *why, size_t wh
     char *e;
     if (l->kind == SIM_LAT_LOGNORMAL) { /* sigma is unitless */
       l->b = strtod(colon + 1, &e);
-      ok = *e == 0 && e != colon + 1 && l->b >= 0 && isfinite(l->b);
+      ok = *e == 0 && e != colon + 1 && l->b >= 0 && l->b <= 5 && l->a > 0; /* sigma <= 5: tails stay finite */
     } else {
       l->b = parse_duration(colon + 1, colon + 1 + strlen(colon + 1));
       ok = l->b >= l->a;
@@ -118,8 +128,8 @@ obi_err sim_latency_parse(sim_latency *l, const char *spec, char *why, size_t wh
   }
   if (!ok) {
     snprintf(why, why_len,
-             "latency '%s': expected a duration (250us, 1ms), uniform:LO:HI, exp:MEAN, lognormal:MEDIAN:SIGMA or "
-             "file:PATH",
+             "latency '%s': expected a duration up to 1e15 ns (250us, 1ms), uniform:LO:HI, exp:MEAN, "
+             "lognormal:MEDIAN:SIGMA (median > 0, sigma <= 5) or file:PATH",
              spec);
     return OBI_EPARSE;
   }
@@ -161,5 +171,6 @@ int64_t sim_latency_draw(const sim_latency *l, int64_t now_ns, uint64_t *rng) {
     break;
   }
   }
-  return v > 9e18 ? (int64_t)9e18 : (int64_t)llround(v);
+  if (!(v >= 0)) return 0; /* NaN cannot come from a parsed spec; stay safe */
+  return v > 1e15 ? (int64_t)1e15 : (int64_t)llround(v);
 }

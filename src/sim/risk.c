@@ -26,8 +26,10 @@
  * market's volatility. */
 #include "obi/risk.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +70,70 @@ void risk_config_default(risk_config *c) {
   c->vol_min_baseline = 300;
   c->stale_ns = 5000000000LL;
   c->log_capacity = 4096;
+}
+
+obi_err risk_config_from_json(risk_config *c, const char *json_text, char *why, size_t why_len) {
+  static const struct {
+    const char *key;
+    int kind; /* 0 a fraction or number >= 0, 1 a count >= 1, 2 seconds >= 0 (-> ns) */
+    size_t off;
+    double hi;
+  } keys[] = {{"capital", 0, offsetof(risk_config, capital), 1e15},
+              {"max_position", 0, offsetof(risk_config, max_position), 1e15},
+              {"max_notional", 0, offsetof(risk_config, max_notional), 1e15},
+              {"concentration", 0, offsetof(risk_config, concentration), 1},
+              {"daily_drawdown", 0, offsetof(risk_config, daily_drawdown), 1},
+              {"vol_ratio", 0, offsetof(risk_config, vol_ratio), 1e6},
+              {"vol_sample_s", 2, offsetof(risk_config, vol_sample_ns), 86400},
+              {"vol_short", 1, offsetof(risk_config, vol_short), 1e6},
+              {"vol_long", 1, offsetof(risk_config, vol_long), 1e6},
+              {"vol_min_baseline", 1, offsetof(risk_config, vol_min_baseline), 1e6},
+              {"stale_s", 2, offsetof(risk_config, stale_ns), 86400}};
+  json_error_t jerr;
+  json_t *o = json_loads(json_text, 0, &jerr);
+  if (!json_is_object(o)) {
+    snprintf(why, why_len, "risk: not a JSON object (line %d: %s)", jerr.line, o ? "" : jerr.text);
+    json_decref(o);
+    return OBI_EPARSE;
+  }
+  const char *key;
+  json_t *v;
+  obi_err err = OBI_OK;
+  json_object_foreach(o, key, v) {
+    size_t i = 0, n = sizeof keys / sizeof *keys;
+    while (i < n && strcmp(keys[i].key, key)) i++;
+    if (i == n) {
+      snprintf(why, why_len,
+               "risk: unknown key '%s' (capital, max_position, max_notional, concentration, daily_drawdown, "
+               "vol_ratio, vol_sample_s, vol_short, vol_long, vol_min_baseline, stale_s)",
+               key);
+      err = OBI_EPARSE;
+      break;
+    }
+    double x = json_number_value(v);
+    int ok = json_is_number(v) && x >= (keys[i].kind == 1 ? 1 : 0) && x <= keys[i].hi &&
+             (keys[i].kind != 1 || json_is_integer(v));
+    if (!ok) {
+      snprintf(why, why_len, "risk: '%s' must be %s between %g and %g", key,
+               keys[i].kind == 1 ? "an integer" : "a number", keys[i].kind == 1 ? 1.0 : 0.0, keys[i].hi);
+      err = OBI_EPARSE;
+      break;
+    }
+    char *field = (char *)c + keys[i].off;
+    if (keys[i].kind == 0)
+      *(double *)field = x;
+    else if (keys[i].kind == 1)
+      *(int *)field = (int)x;
+    else
+      *(int64_t *)field = (int64_t)llround(x * 1e9);
+  }
+  json_decref(o);
+  if (!err && c->vol_min_baseline > c->vol_long) {
+    snprintf(why, why_len, "risk: vol_min_baseline (%d) must not exceed vol_long (%d)", c->vol_min_baseline,
+             c->vol_long);
+    err = OBI_EPARSE;
+  }
+  return err;
 }
 
 static void log_event(obi_risk *r, int64_t ts, int inst, risk_kind kind, const char *fmt, ...)

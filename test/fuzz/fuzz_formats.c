@@ -1,11 +1,12 @@
 /* fuzz_formats.c — libFuzzer harness for the other parsers: the .npy reader (over the
- * input as a file through fmemopen), the safetensors reader (model files) and the label horizon
- * list. Any input must give a
+ * input as a file through fmemopen), the safetensors reader (model files), the label horizon
+ * list, and the backtest's inputs: strategy JSON, latency specs and latency files. Any input must give a
  * clean result or a clean error; a crash or sanitizer report is a bug. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "obi/backtest.h"
 #include "obi/labels.h"
 #include "obi/npy.h"
 #include "obi/safetensors.h"
@@ -52,5 +53,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (label_parse_horizons(spec, h, 16, &nh, why, sizeof why) == OBI_OK)
     for (int i = 0; i < nh; i++)
       if (h[i].value <= 0) abort();
+  /* the backtest's inputs */
+  char *text = malloc(size + 1);
+  if (text) {
+    memcpy(text, data, size);
+    text[size] = 0;
+    strat_config sc;
+    strat_config_default(&sc);
+    if (strat_config_from_json(&sc, text, why, sizeof why) == OBI_OK &&
+        (!(sc.threshold > 0 && sc.threshold <= 1) || sc.size < 1 || (sc.hold_rows < 1 && sc.hold_ns < 1)))
+      abort(); /* accepted values are in range */
+    free(text);
+  }
+  sim_latency l;
+  if (strncmp(spec, "file:", 5) && sim_latency_parse(&l, spec, why, sizeof why) == OBI_OK) {
+    uint64_t rng = 1;
+    if (sim_latency_draw(&l, 0, &rng) < 0) abort();
+    sim_latency_free(&l);
+  }
+  sim_config qc;
+  sim_config_default(&qc);
+  if (sim_queue_parse(&qc, spec) == OBI_OK && !(qc.queue_power > 0)) abort();
+  FILE *lf = size ? fmemopen((void *)data, size, "r") : NULL;
+  if (lf) {
+    memset(&l, 0, sizeof l);
+    l.kind = SIM_LAT_FILE;
+    if (sim_latency_read(&l, lf, "fuzz", why, sizeof why) == OBI_OK) {
+      uint64_t rng = 1;
+      for (size_t i = 0; i < l.n; i++)
+        if (sim_latency_draw(&l, l.at[i], &rng) != l.value[i]) abort(); /* exact at the measured points */
+    }
+    sim_latency_free(&l);
+    fclose(lf);
+  }
   return 0;
 }

@@ -1,0 +1,49 @@
+/* pipeline.h — the pieces of a model-driven pipeline shared by `obi backtest` and `obi serve`. */
+#ifndef OBI_CLI_PIPELINE_H
+#define OBI_CLI_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "obi/features.h"
+#include "obi/model.h"
+#include "obi/sim.h"
+
+typedef struct { /* the model as a signal */
+  feat_engine *e;
+  obi_model *m;
+  int cols[MODEL_MAX_FEATURES], C;
+} model_signal;
+
+/* bt_signal callbacks of a model_signal: feat_update per event; at a row, the model's columns of
+ * the engine's row through model_step. */
+void ms_update(void *ctx, const obi_event *ev, const obi_book *book);
+int ms_predict(void *ctx, const obi_event *ev, const obi_book *book, int64_t row, float probs[3]);
+
+/* The sidecar of the training features: engine configuration, micro-price, sampler, horizon
+ * and where the training part ends. */
+typedef struct {
+  feat_config fc;
+  feat_microprice mp;
+  int has_mp;
+  char sampling[32];
+  int split_timestamps;
+  int64_t hold_rows, hold_ns;
+  double alpha_a;                      /* the threshold of label (a) of the first horizon */
+  int64_t train_last_ns, oos_start_ns; /* on the training file's own clock */
+  char msg_sha[65];                    /* SHA-256 of the message file's bytes */
+  char content_sha[65];                /* ... of its lines (the same for a .zst and its plain copy) */
+  char day[64];                        /* "AMZN_2012-06-21" from its name, or "" */
+  int64_t day_start_ns;                /* the training clock's day start (0: no date in the name) */
+} sidecar;
+
+int read_sidecar(const char *features, sidecar *sc, char *why, size_t why_len);
+
+/* "feed=1ms,entry=lognormal:200us:0.5,response=300us" (any subset) into c's latencies; -1 with why. */
+int parse_latencies(sim_config *c, const char *spec, char *why, size_t why_len);
+
+/* The text of a small configuration file (up to 64 KiB; a static buffer reused by the next call),
+ * or NULL with errno set. */
+const char *read_small_file(const char *path);
+
+#endif

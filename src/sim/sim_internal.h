@@ -1,0 +1,17 @@
+/* sim_internal.h — what the files of src/sim share and nobody else needs. */
+#ifndef OBI_SIM_INTERNAL_H
+#define OBI_SIM_INTERNAL_H
+#include <stdlib.h>
+
+/* Makes room for element n of a doubling array (*p, capacity *cap, item bytes, first capacity
+ * first): 0, or -1 when memory is gone (the array is left as it was). */
+static inline int sim_grow(void **p, size_t *cap, size_t n, size_t item, size_t first) {
+  if (n < *cap) return 0;
+  size_t c = *cap ? *cap * 2 : first;
+  void *q = realloc(*p, c * item);
+  if (!q) return -1;
+  *p = q, *cap = c;
+  return 0;
+}
+
+#endif
