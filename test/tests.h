@@ -129,5 +129,20 @@
   X(serve_admin_token_and_hot_reload) \
   X(serve_survives_garbage_and_stops_gracefully) \
   X(serve_dashboard_in_chromium) \
-  X(serve_openapi_covers_every_route)
+  X(serve_openapi_covers_every_route) \
+  X(ws_url_parse_cases) \
+  X(ws_backoff_full_jitter_bounds) \
+  X(ws_connect_subscribe_order_and_times) \
+  X(ws_fragmented_and_large_messages) \
+  X(ws_max_message_size_closes_and_recovers) \
+  X(ws_reconnect_backoff_after_disconnect) \
+  X(ws_refused_upgrades_count_attempts) \
+  X(ws_stall_detected_and_reconnected) \
+  X(ws_faults_pass_through_verbatim) \
+  X(ws_request_close_stops) \
+  X(ws_http_get_delayed_body) \
+  X(ws_http_get_inside_the_loop) \
+  X(ws_tls_loopback_with_test_ca) \
+  X(ws_record_binance_cli) \
+  X(ws_record_coinbase_cli_and_errors)
 // clang-format on
