@@ -101,26 +101,26 @@ typedef struct {
 /* Per-symbol counters. "update" = one diff message for the symbol (a Binance depthUpdate,
  * a Coinbase l2update, an Advanced `update` event); "level" = one price level in it. */
 typedef struct {
-  uint64_t messages;          /* messages naming the symbol (depth, snapshots, trades, tickers...) */
-  uint64_t depth_updates;     /* diff messages received (well-formed) */
-  uint64_t updates_applied;   /* diff messages applied to the book */
-  uint64_t levels_applied;    /* price levels set by applied diff messages */
-  uint64_t dropped_stale;     /* diffs already covered by the book (u <= lastUpdateId or last u):
-                                 late, duplicated or pre-snapshot events */
-  uint64_t dropped_unsynced;  /* Coinbase diffs that arrived while no snapshot was held */
-  uint64_t buffered;          /* Binance diffs buffered while a snapshot was awaited */
-  uint64_t buffer_dropped;    /* buffered diffs dropped because the buffer was full */
-  uint64_t gaps;              /* sequence breaks: the book was cleared and resynchronised */
-  uint64_t gaps_first_event;  /* of which: the first event after a snapshot did not cover it */
-  uint64_t resyncs;           /* books rebuilt by a snapshot after a gap */
-  uint64_t snapshots;         /* snapshots received (well-formed) */
-  uint64_t snapshots_applied; /* snapshots that became the book */
-  uint64_t snapshots_too_old; /* Binance snapshots older than every buffered event (fetched again) */
-  uint64_t snapshots_unwanted;/* Binance snapshots for a book that was not waiting for one (ignored) */
-  uint64_t crossed_checks;    /* complete updates after which book_crossed was evaluated */
-  uint64_t crossed;           /* of which the book was crossed (best bid >= best ask) */
-  uint64_t trades;            /* TRADE events emitted */
-  uint64_t malformed;         /* messages naming the symbol that were rejected */
+  uint64_t messages;           /* messages naming the symbol (depth, snapshots, trades, tickers...) */
+  uint64_t depth_updates;      /* diff messages received (well-formed) */
+  uint64_t updates_applied;    /* diff messages applied to the book */
+  uint64_t levels_applied;     /* price levels set by applied diff messages */
+  uint64_t dropped_stale;      /* diffs already covered by the book (u <= lastUpdateId or last u):
+                                  late, duplicated or pre-snapshot events */
+  uint64_t dropped_unsynced;   /* Coinbase diffs that arrived while no snapshot was held */
+  uint64_t buffered;           /* Binance diffs buffered while a snapshot was awaited */
+  uint64_t buffer_dropped;     /* buffered diffs dropped because the buffer was full */
+  uint64_t gaps;               /* sequence breaks: the book was cleared and resynchronised */
+  uint64_t gaps_first_event;   /* of which: the first event after a snapshot did not cover it */
+  uint64_t resyncs;            /* books rebuilt by a snapshot after a gap */
+  uint64_t snapshots;          /* snapshots received (well-formed) */
+  uint64_t snapshots_applied;  /* snapshots that became the book */
+  uint64_t snapshots_too_old;  /* Binance snapshots older than every buffered event (fetched again) */
+  uint64_t snapshots_unwanted; /* Binance snapshots for a book that was not waiting for one (ignored) */
+  uint64_t crossed_checks;     /* complete updates after which book_crossed was evaluated */
+  uint64_t crossed;            /* of which the book was crossed (best bid >= best ask) */
+  uint64_t trades;             /* TRADE events emitted */
+  uint64_t malformed;          /* messages naming the symbol that were rejected */
 } feed_symbol_stats;
 
 /* Per-connection counters. */

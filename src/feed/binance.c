@@ -124,7 +124,8 @@ static obi_err depth_update(feed *f, int64_t recv_ns, json_t *d) {
   if ((err = feed__symbol(f, name, name_len, &sym)) || sym < 0) return err;
   int64_t U, u, pu = -1;
   json_t *b, *a;
-  if ((err = feed__get_int(f, sym, d, "U", "depthUpdate", &U)) || (err = feed__get_int(f, sym, d, "u", "depthUpdate", &u)))
+  if ((err = feed__get_int(f, sym, d, "U", "depthUpdate", &U)) ||
+      (err = feed__get_int(f, sym, d, "u", "depthUpdate", &u)))
     return err;
   if (!is_spot(f) && (err = feed__get_int(f, sym, d, "pu", "depthUpdate", &pu))) return err;
   if (U > u)

@@ -117,8 +117,7 @@ obi_err feed__coinbase_exchange_message(feed *f, int64_t recv_ns, json_t *root) 
       json_t *c = json_array_get(changes, i);
       int side = json_is_array(c) && json_array_size(c) >= 3 ? side_of(json_array_get(c, 0)) : -1;
       if (side < 0)
-        return feed__malformed(f, sym, OBI_EPARSE, "l2update: changes[%zu] must be [\"buy\"|\"sell\", price, size]",
-                               i);
+        return feed__malformed(f, sym, OBI_EPARSE, "l2update: changes[%zu] must be [\"buy\"|\"sell\", price, size]", i);
       feed_dec p, q;
       if ((err = feed__dec(f, sym, json_array_get(c, 1), type, "changes price", i, &p)) ||
           (err = feed__dec(f, sym, json_array_get(c, 2), type, "changes size", i, &q)) ||
@@ -201,7 +200,8 @@ static obi_err trade_events(feed *f, json_t *events) {
         return err;
       if (sym < 0 || history) continue;
       int taker = side_of(json_object_get(t, "side"));
-      if (taker < 0) return feed__malformed(f, sym, OBI_EPARSE, "market_trades: trades[%zu] side must be BUY or SELL", i);
+      if (taker < 0)
+        return feed__malformed(f, sym, OBI_EPARSE, "market_trades: trades[%zu] side must be BUY or SELL", i);
       feed_dec p, q;
       feed_item *it;
       if ((err = feed__dec(f, sym, json_object_get(t, "price"), "market_trades", "trades price", i, &p)) ||

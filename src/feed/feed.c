@@ -19,9 +19,7 @@
 static const char *const venue_names[FEED__VENUE_COUNT] = {"binance-spot", "binance-futures", "coinbase-exchange",
                                                            "coinbase-advanced"};
 
-const char *feed_venue_name(int venue) {
-  return venue >= 0 && venue < FEED__VENUE_COUNT ? venue_names[venue] : "?";
-}
+const char *feed_venue_name(int venue) { return venue >= 0 && venue < FEED__VENUE_COUNT ? venue_names[venue] : "?"; }
 
 static int has_prefix(const char *s, size_t len, const char *prefix) {
   size_t n = strlen(prefix);
@@ -331,8 +329,8 @@ obi_err feed__get_array(feed *f, int sym, json_t *obj, const char *key, const ch
 
 obi_err feed__dec(feed *f, int sym, json_t *v, const char *ctx, const char *what, size_t idx, feed_dec *out) {
   if (!json_is_string(v))
-    return feed__malformed(f, sym, OBI_EPARSE, "%s: %s (entry %zu) must be a decimal string, found %s", ctx, what,
-                           idx, v ? json_type_name(v) : "nothing");
+    return feed__malformed(f, sym, OBI_EPARSE, "%s: %s (entry %zu) must be a decimal string, found %s", ctx, what, idx,
+                           v ? json_type_name(v) : "nothing");
   const char *s = json_string_value(v);
   size_t len = json_string_length(v);
   obi_err err = dec_parse(s, len, out);
@@ -387,8 +385,8 @@ obi_err feed__levels_pairs(feed *f, feed_item *it, json_t *arr, int side, const 
   for (size_t i = 0; i < n; i++) {
     json_t *e = json_array_get(arr, i);
     if (!json_is_array(e) || json_array_size(e) < 2)
-      return feed__malformed(f, it->sym, OBI_EPARSE, "%s: %s[%zu] must be a [price, size] array, found %s", ctx, key,
-                             i, json_is_array(e) ? "a shorter array" : json_type_name(e));
+      return feed__malformed(f, it->sym, OBI_EPARSE, "%s: %s[%zu] must be a [price, size] array, found %s", ctx, key, i,
+                             json_is_array(e) ? "a shorter array" : json_type_name(e));
     feed_dec p, q;
     snprintf(what, sizeof what, "%s price", key);
     obi_err err = feed__dec(f, it->sym, json_array_get(e, 0), ctx, what, i, &p);
@@ -528,8 +526,8 @@ obi_err feed__apply_snapshot(feed *f, const feed_item *it, int64_t ts_ns, int bi
     if (err) return err;
   }
   for (int side = 0; side < 2; side++) {
-    int cut = binance_limits && per_side[side] > 0 &&
-              (f->cfg.snapshot_limit == 0 || per_side[side] >= f->cfg.snapshot_limit);
+    int cut =
+        binance_limits && per_side[side] > 0 && (f->cfg.snapshot_limit == 0 || per_side[side] >= f->cfg.snapshot_limit);
     s->known_key[side] = cut ? worst[side] : INT64_MIN;
   }
   s->snapshot_open = 0;

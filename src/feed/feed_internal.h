@@ -53,16 +53,16 @@ enum { FEED_SYM_WAIT = 0, FEED_SYM_SYNCING = 1, FEED_SYM_LIVE = 2 };
 
 typedef struct {
   char name[32];
-  int pdec, sdec;         /* the scale; -1 until learned */
+  int pdec, sdec;           /* the scale; -1 until learned */
   int scan_pdec, scan_sdec; /* scan_only: most decimals seen so far (-1: no value seen) */
   obi_book book;
-  int state;              /* FEED_SYM_* */
-  int snapshot_open;      /* a SNAPSHOT_BEGIN was emitted and its SNAPSHOT_END not yet */
-  int request_in_flight;  /* feed_snapshot_wanted handed this symbol out */
-  int gap_pending;        /* the next snapshot applied is a resync */
-  int64_t last_id;        /* Binance: lastUpdateId while SYNCING, the last applied u while LIVE */
-  int64_t known_key[2];   /* per side: the worst known book key (INT64_MIN: the whole side) */
-  uint64_t msg_serial;    /* the message that last counted this symbol in stats.messages */
+  int state;             /* FEED_SYM_* */
+  int snapshot_open;     /* a SNAPSHOT_BEGIN was emitted and its SNAPSHOT_END not yet */
+  int request_in_flight; /* feed_snapshot_wanted handed this symbol out */
+  int gap_pending;       /* the next snapshot applied is a resync */
+  int64_t last_id;       /* Binance: lastUpdateId while SYNCING, the last applied u while LIVE */
+  int64_t known_key[2];  /* per side: the worst known book key (INT64_MIN: the whole side) */
+  uint64_t msg_serial;   /* the message that last counted this symbol in stats.messages */
   feed_buffered *buf;
   uint32_t nbuf, capbuf;
   feed_raw_level *buf_levels;
