@@ -94,7 +94,8 @@ typedef struct {
    * emit no events. A replay runs a recording through a scanning feed first so that the
    * scales it then configures fit every value of the recording. */
   int scan_only;
-  /* Run book_check after every applied message (tests); a failure is OBI_EINVARIANT. */
+  /* Run book_check after every message (tests); a failure is OBI_EINVARIANT. A crossed
+   * book is not checked: it is what the venue sent (counted in crossed), not a defect. */
   int check_books;
 } feed_config;
 

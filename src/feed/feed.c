@@ -439,10 +439,10 @@ obi_err feed__scale_items(feed *f) {
         char text[24];
         if (d.dec > decimals) {
           feed_format_decimal(d.mant, d.dec, text);
-          return feed__malformed(f, it->sym, OBI_ERANGE,
-                                 "%s: %s %s (entry %u) has %d decimals, more than the symbol's scale of %d%s",
-                                 kind_names[it->kind], name, text, i - it->first, d.dec, decimals,
-                                 s->pdec < 0 ? " (learned from the first snapshot; configure the scale)" : "");
+          return feed__malformed(
+              f, it->sym, OBI_ERANGE, "%s: %s %s (entry %u) has %d decimals, more than the symbol's scale of %d%s",
+              kind_names[it->kind], name, text, i - it->first, d.dec, decimals,
+              s->pdec < 0 || s->scale_learned ? " (learned from the first snapshot; configure the scale)" : "");
         }
         if (dec_scale(d, decimals, BOOK_MAX_QTY, v)) {
           feed_format_decimal(d.mant, d.dec, text);
@@ -506,6 +506,7 @@ obi_err feed__apply_snapshot(feed *f, const feed_item *it, int64_t ts_ns, int bi
   if (s->pdec < 0) {
     s->pdec = it->pdec;
     s->sdec = it->sdec;
+    s->scale_learned = 1;
   }
   book_clear(&s->book);
   if (!s->snapshot_open) {
@@ -577,8 +578,8 @@ void feed__trade(feed *f, const feed_item *it, int64_t ts_ns) {
 static obi_err check_books(feed *f) {
   if (!f->cfg.check_books) return OBI_OK;
   for (int i = 0; i < f->nsyms; i++) {
-    char why[256];
-    if (book_check(&f->syms[i]->book, why, sizeof why)) {
+    char why[256]; /* a crossed book is the venue's data, counted in stats.crossed; not checked */
+    if (!book_crossed(&f->syms[i]->book) && book_check(&f->syms[i]->book, why, sizeof why)) {
       feed__set_error(f, i, "book invariant violated: %s", why);
       return OBI_EINVARIANT;
     }

@@ -54,6 +54,7 @@ enum { FEED_SYM_WAIT = 0, FEED_SYM_SYNCING = 1, FEED_SYM_LIVE = 2 };
 typedef struct {
   char name[32];
   int pdec, sdec;           /* the scale; -1 until learned */
+  int scale_learned;        /* the scale came from a snapshot, not from feed_add_symbol */
   int scan_pdec, scan_sdec; /* scan_only: most decimals seen so far (-1: no value seen) */
   obi_book book;
   int state;             /* FEED_SYM_* */
