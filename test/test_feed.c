@@ -223,6 +223,37 @@ void feed_binance_stale_first_event_and_old_snapshot(void) {
   feed_free(f);
 }
 
+/* A full buffer drops its oldest quarter; a snapshot older than what is left is refused.
+ * A learned scale covers the buffered events as well as the snapshot. */
+void feed_binance_buffer_limit_and_learned_scale(void) {
+  feed_config cfg = {.on_event = on_event, .check_books = 1, .max_buffered = 8};
+  feed *f;
+  nseen = event_book_mismatch = 0;
+  CHECK_EQ(feed_new(&f, FEED_BINANCE_SPOT, &cfg), OBI_OK);
+  CHECK_EQ(feed_add_symbol(f, "BTCUSDT", -1, -1), 0);
+  char bids[64];
+  for (int i = 0; i < 10; i++) { /* events [101+i, 101+i]; the last one has 3 price decimals */
+    snprintf(bids, sizeof bids, "[[\"%s\",\"%d\"]]", i == 9 ? "99.125" : "100.5", i + 1);
+    CHECK_EQ(diff(f, 101 + i, 101 + i, -1, bids, "[]"), OBI_OK);
+  }
+  CHECK_EQ(st(f)->buffered, 10);
+  CHECK_EQ(st(f)->buffer_dropped, 2); /* at the 9th event: 8 held, the oldest 2 go */
+  CHECK_EQ(snap(f, 100, "[[\"100\",\"1\"]]", "[[\"101\",\"1\"]]"), OBI_OK);
+  CHECK_EQ(st(f)->snapshots_too_old, 1); /* 101 and 102 were dropped: 100 cannot be continued */
+  CHECK_EQ(snap(f, 102, "[[\"100\",\"1\"]]", "[[\"101\",\"1\"]]"), OBI_OK);
+  CHECK(feed_synced(f, 0));
+  int pd, sd;
+  feed_symbol_decimals(f, 0, &pd, &sd);
+  CHECK_EQ(pd, 3); /* from the buffered 99.125 */
+  CHECK_EQ(sd, 0);
+  CHECK_EQ(st(f)->updates_applied, 8);
+  CHECK_EQ(level(f, OBI_BID, 100500), 9);
+  CHECK_EQ(level(f, OBI_BID, 99125), 10);
+  CHECK_EQ(level(f, OBI_BID, 100000), 1);
+  CHECK_EQ(event_book_mismatch, 0);
+  feed_free(f);
+}
+
 /* A lost event while live: gap, the book cleared, later events buffered, resync. */
 void feed_binance_gap_clears_and_resyncs(void) {
   feed *f = make_feed(FEED_BINANCE_SPOT, 1000);

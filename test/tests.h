@@ -122,6 +122,7 @@
   X(feed_decimal_parsing) \
   X(feed_binance_buffers_until_snapshot) \
   X(feed_binance_stale_first_event_and_old_snapshot) \
+  X(feed_binance_buffer_limit_and_learned_scale) \
   X(feed_binance_gap_clears_and_resyncs) \
   X(feed_binance_duplicates_and_out_of_order) \
   X(feed_binance_futures_pu_rule) \

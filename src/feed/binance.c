@@ -31,17 +31,24 @@ static int stale_for_snapshot(const feed *f, int64_t u, int64_t lid) { return is
 /* May be the first event applied on a snapshot with this lastUpdateId (given not stale). */
 static int first_event_ok(const feed *f, int64_t U, int64_t lid) { return is_spot(f) ? U <= lid + 1 : U <= lid; }
 
+/* Removes the first k buffered events. */
+static void buffer_consume(feed_sym *s, uint32_t k) {
+  if (k == 0) return;
+  uint32_t lev_drop = k < s->nbuf ? s->buf[k].first : s->nbuf_levels;
+  if (k < s->nbuf) memmove(s->buf, s->buf + k, (s->nbuf - k) * sizeof *s->buf);
+  if (lev_drop < s->nbuf_levels)
+    memmove(s->buf_levels, s->buf_levels + lev_drop, (s->nbuf_levels - lev_drop) * sizeof *s->buf_levels);
+  s->nbuf -= k;
+  s->nbuf_levels -= lev_drop;
+  for (uint32_t i = 0; i < s->nbuf; i++) s->buf[i].first -= lev_drop;
+}
+
 /* Appends an event to the symbol's buffer; when full, the oldest quarter goes. */
 static obi_err buffer_event(feed *f, feed_sym *s, int64_t U, int64_t u, int64_t pu, int64_t recv_ns,
                             const feed_raw_level *raw, uint32_t n) {
   if (s->nbuf >= f->cfg.max_buffered) {
     uint32_t drop = s->nbuf / 4 ? s->nbuf / 4 : s->nbuf;
-    uint32_t lev_drop = drop < s->nbuf ? s->buf[drop].first : s->nbuf_levels;
-    memmove(s->buf, s->buf + drop, (s->nbuf - drop) * sizeof *s->buf);
-    memmove(s->buf_levels, s->buf_levels + lev_drop, (s->nbuf_levels - lev_drop) * sizeof *s->buf_levels);
-    s->nbuf -= drop;
-    s->nbuf_levels -= lev_drop;
-    for (uint32_t i = 0; i < s->nbuf; i++) s->buf[i].first -= lev_drop;
+    buffer_consume(s, drop);
     s->stats.buffer_dropped += drop;
   }
   if (s->nbuf == s->capbuf) {
@@ -51,7 +58,7 @@ static obi_err buffer_event(feed *f, feed_sym *s, int64_t U, int64_t u, int64_t 
     s->buf = buf;
     s->capbuf = cap;
   }
-  if (s->nbuf_levels + n > s->capbuf_levels) {
+  if (!s->buf_levels || s->nbuf_levels + n > s->capbuf_levels) {
     uint32_t cap = s->capbuf_levels ? s->capbuf_levels : 64;
     while (cap < s->nbuf_levels + n) cap *= 2;
     feed_raw_level *lev = realloc(s->buf_levels, cap * sizeof *lev);
@@ -60,21 +67,10 @@ static obi_err buffer_event(feed *f, feed_sym *s, int64_t U, int64_t u, int64_t 
     s->capbuf_levels = cap;
   }
   s->buf[s->nbuf++] = (feed_buffered){U, u, pu, recv_ns, s->nbuf_levels, n};
-  memcpy(s->buf_levels + s->nbuf_levels, raw, n * sizeof *raw);
+  if (n) memcpy(s->buf_levels + s->nbuf_levels, raw, n * sizeof *raw);
   s->nbuf_levels += n;
   s->stats.buffered++;
   return OBI_OK;
-}
-
-/* Removes the first k buffered events. */
-static void buffer_consume(feed_sym *s, uint32_t k) {
-  if (k == 0) return;
-  uint32_t lev_drop = k < s->nbuf ? s->buf[k].first : s->nbuf_levels;
-  memmove(s->buf, s->buf + k, (s->nbuf - k) * sizeof *s->buf);
-  memmove(s->buf_levels, s->buf_levels + lev_drop, (s->nbuf_levels - lev_drop) * sizeof *s->buf_levels);
-  s->nbuf -= k;
-  s->nbuf_levels -= lev_drop;
-  for (uint32_t i = 0; i < s->nbuf; i++) s->buf[i].first -= lev_drop;
 }
 
 enum { DIFF_APPLIED, DIFF_DROPPED, DIFF_GAP };

@@ -200,6 +200,13 @@ obi_err feed_new(feed **out, feed_venue venue, const feed_config *cfg) {
   f->venue = venue;
   if (cfg) f->cfg = *cfg;
   if (!f->cfg.max_buffered) f->cfg.max_buffered = 10000;
+  f->capraw = 256; /* never NULL, so that f->raw + first is always a valid pointer */
+  f->raw = malloc(f->capraw * sizeof *f->raw);
+  f->lev = malloc(f->capraw * sizeof *f->lev);
+  if (!f->raw || !f->lev) {
+    feed_free(f);
+    return OBI_ENOMEM;
+  }
   f->stats.last_sequence = -1;
   *out = f;
   return OBI_OK;
@@ -365,7 +372,7 @@ obi_err feed__add_item(feed *f, int kind, int sym, feed_item **out) {
 obi_err feed__add_raw(feed *f, feed_item *it, feed_dec price, feed_dec size, int side) {
   if (f->nraw == f->capraw) {
     if (f->capraw >= (1u << 30)) return OBI_ENOMEM;
-    uint32_t cap = f->capraw ? 2 * f->capraw : 256;
+    uint32_t cap = 2 * f->capraw;
     feed_raw_level *raw = realloc(f->raw, cap * sizeof *raw);
     if (!raw) return OBI_ENOMEM;
     f->raw = raw;
