@@ -694,7 +694,9 @@ void feed_recording_lines(void) {
                        "URL => 1: {}",
                        "URL -> 1.5 {}",
                        " <-> 1",
-                       "123456789012345: {}"};
+                       "123456789012345: {}",
+                       "16339985110.5: {}",
+                       "9000000001: {}"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
     if (rec_parse_line(bad[i], strlen(bad[i]), &l, why, sizeof why) != OBI_EPARSE) {
       test_fail(__FILE__, __LINE__, "'%s' was accepted", bad[i]);

@@ -29,10 +29,10 @@ static const char *parse_time(const char *p, const char *end, int64_t *ns) {
   int64_t s = 0;
   const char *start = p;
   while (p < end && (unsigned)(*p - '0') < 10) {
-    if (p - start >= 11) return NULL; /* beyond year 5000 */
+    if (p - start >= 10) return NULL;
     s = s * 10 + (*p++ - '0');
   }
-  if (p == start) return NULL;
+  if (p == start || s > 9000000000) return NULL; /* ns since 1970 fit an int64 until 2262 */
   int64_t frac = 0;
   int digits = 0;
   if (p < end && *p == '.') {
