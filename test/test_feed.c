@@ -893,6 +893,11 @@ void feed_cli_replay_recording_errors(void) {
   CHECK_STR_CONTAINS(test_out, "\"malformed\":1");
   CHECK_STR_CONTAINS(test_out, "local.ws:3: binance-spot: not valid JSON");
   CHECK_STR_CONTAINS(test_out, "\"buffered\":1");
+  CHECK_EQ(test_run_obi("replay data/crypto/COINBASE.ws.28.0.first2000.zst data/crypto/BINANCE.http.0.0.zst"), 1);
+  CHECK_STR_CONTAINS(test_err, "REST snapshots belong to Binance recordings");
+  CHECK_EQ(test_run_obi("replay data/crypto/BINANCE.http.0.0.zst data/crypto/BINANCE.ws.1.0.zst"),
+           0); /* either order */
+  CHECK_STR_CONTAINS(test_out, "NKNUSDT");
   CHECK_EQ(test_run_obi("replay data/crypto/BINANCE.ws.1.0.zst --verify"), 2);
   CHECK_EQ(test_run_obi("replay data/crypto/BINANCE.ws.1.0.zst --venue nyse"), 2);
 }

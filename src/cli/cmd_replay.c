@@ -207,7 +207,8 @@ static obi_err replay_pass(feed *f, const char *ws_path, const char *http_path, 
       fe = feed_on_snapshot(f, sym, l.recv_ns, l.json, l.json_len);
     }
     if (fe == OBI_ENOMEM || fe == OBI_EINVARIANT || fe == OBI_EINVAL) {
-      snprintf(msg, msg_len, "%s:%llu: %s", name, (unsigned long long)rec_line_no(m.in[from]), feed_last_error(f));
+      snprintf(msg, msg_len, "%s:%llu: %s", name, (unsigned long long)rec_line_no(m.in[from]),
+               fe == OBI_EINVARIANT ? feed_last_error(f) : obi_strerror(fe));
       err = fe;
     } else if (fe && c->errors_reported++ == 0) {
       snprintf(c->first_error, sizeof c->first_error, "%s:%llu: %s", name, (unsigned long long)rec_line_no(m.in[from]),
@@ -267,6 +268,9 @@ static int replay_recording(const char *ws_path, const char *http_path, int venu
                            http_path, ws_path);
   if (venue < 0) venue = feed_venue_from_url(url, strlen(url));
   if (venue < 0) return cli_input_error("%s:1: cannot tell the venue from the URL '%s' (use --venue)", ws_path, url);
+  if (http_path && venue != FEED_BINANCE_SPOT && venue != FEED_BINANCE_FUTURES)
+    return cli_input_error("%s: REST snapshots belong to Binance recordings; %s is %s", http_path, ws_path,
+                           feed_venue_name(venue));
   feed_config cfg = {.add_unknown_symbols = 1, .scan_only = 1};
   size_t ll;
   const char *lv = http_path ? url_param(http_url, strlen(http_url), "limit", &ll) : NULL;
