@@ -437,9 +437,7 @@ static int cmd_replay(int argc, char **argv) {
       return cli_usage_error(&cmd_replay_def, "too many files ('%s')", argv[i]);
   }
   if (npaths >= 1) {
-    int rec = rec_detect(paths[0]);
-    if (rec < 0) return cli_input_error("%s: %s", paths[0], obi_strerror(rec));
-    if (rec) {
+    if (rec_detect(paths[0]) == 1) { /* unreadable files go the LOBSTER way, which reports them */
       if (verify || levels)
         return cli_usage_error(&cmd_replay_def, "--verify and --levels apply to LOBSTER files, not to recordings");
       return replay_recording(paths[0], npaths == 2 ? paths[1] : NULL, venue, json, quiet, stdout);
