@@ -108,10 +108,11 @@ typedef struct {
   uint64_t levels_applied;     /* price levels set by applied diff messages */
   uint64_t dropped_stale;      /* diffs already covered by the book (u <= lastUpdateId or last u):
                                   late, duplicated or pre-snapshot events */
-  uint64_t dropped_unsynced;   /* Coinbase diffs that arrived while no snapshot was held */
+  uint64_t dropped_unsynced;   /* Coinbase diffs that arrived while no snapshot was held, and trades
+                                  of a symbol whose scale is still to be learned */
   uint64_t buffered;           /* Binance diffs buffered while a snapshot was awaited */
   uint64_t buffer_dropped;     /* buffered diffs dropped because the buffer was full */
-  uint64_t gaps;               /* sequence breaks: the book was cleared and resynchronised */
+  uint64_t gaps;               /* sequence breaks: the book was cleared, a new snapshot awaited */
   uint64_t gaps_first_event;   /* of which: the first event after a snapshot did not cover it */
   uint64_t resyncs;            /* books rebuilt by a snapshot after a gap */
   uint64_t snapshots;          /* snapshots received (well-formed) */
