@@ -144,5 +144,21 @@
   X(ws_http_get_inside_the_loop) \
   X(ws_tls_loopback_with_test_ca) \
   X(ws_record_binance_cli) \
-  X(ws_record_coinbase_cli_and_errors)
+  X(ws_record_coinbase_cli_and_errors) \
+  X(feed_decimal_parsing) \
+  X(feed_binance_buffers_until_snapshot) \
+  X(feed_binance_stale_first_event_and_old_snapshot) \
+  X(feed_binance_buffer_limit_and_learned_scale) \
+  X(feed_binance_gap_clears_and_resyncs) \
+  X(feed_binance_duplicates_and_out_of_order) \
+  X(feed_binance_futures_pu_rule) \
+  X(feed_malformed_messages_keep_the_book) \
+  X(feed_known_depth_after_cut_snapshot) \
+  X(feed_coinbase_exchange_level2_and_matches) \
+  X(feed_coinbase_advanced_sequence_gaps) \
+  X(feed_reset_and_scan) \
+  X(feed_recording_lines) \
+  X(feed_excerpts_replay_expected_counts) \
+  X(feed_shared_recordings) \
+  X(feed_cli_replay_recording_errors)
 // clang-format on

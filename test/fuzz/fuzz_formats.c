@@ -1,15 +1,77 @@
 /* fuzz_formats.c — libFuzzer harness for the other parsers: the .npy reader (over the
  * input as a file through fmemopen), the safetensors reader (model files), the label horizon
- * list, and the backtest's inputs: strategy JSON, latency specs and latency files. Any input must give a
- * clean result or a clean error; a crash or sanitizer report is a bug. */
+ * list, the backtest's inputs (strategy JSON, latency specs and latency files), and the feed
+ * protocol layer with the recording line parser (fuzz_feed: the first byte picks the venue and
+ * the entry points). Any input must give a clean result or a clean error; a crash or sanitizer
+ * report is a bug. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "obi/backtest.h"
+#include "obi/feed.h"
 #include "obi/labels.h"
 #include "obi/npy.h"
+#include "obi/recording.h"
 #include "obi/safetensors.h"
+
+/* The feed: byte 0 bits 0-1 pick the venue, bit 2 adds unknown symbols, bits 3-4 the
+ * snapshot limit (0..3), bit 5 calls feed_reset halfway. The rest is split into lines;
+ * each goes through the recording line parser, then to the feed: lines starting with '#'
+ * as a REST snapshot of symbol 0 (Binance), the others as WebSocket messages (a recording
+ * line's JSON when it parses as one). Then the whole rest once more as one message and one
+ * snapshot. Every call must return OK, EPARSE or ERANGE (check_books verifies the books
+ * after each), known depth never exceeds the book, and an accepted decimal formats back
+ * to itself. */
+static void fuzz_feed(const uint8_t *data, size_t size) {
+  if (size < 1) return;
+  const char *text = (const char *)data + 1, *end = text + size - 1;
+  feed_config cfg = {.check_books = 1, .add_unknown_symbols = data[0] >> 2 & 1, .snapshot_limit = data[0] >> 3 & 3};
+  feed *f;
+  if (feed_new(&f, (feed_venue)(data[0] & 3), &cfg)) return;
+  feed_add_symbol(f, "BTCUSDT", 2, 3);
+  feed_add_symbol(f, "BTC-USD", -1, -1);
+  int64_t t = 0;
+  size_t lines = 0;
+  for (const char *p = text; p < end; lines++) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    rec_line rl;
+    obi_err err;
+    char why[256];
+    if (rec_parse_line(p, len, &rl, why, sizeof why) == OBI_OK && rl.json)
+      err = feed_on_message(f, ++t, rl.json, rl.json_len);
+    else if (len && p[0] == '#')
+      err = feed_on_snapshot(f, 0, ++t, p + 1, len - 1);
+    else
+      err = feed_on_message(f, ++t, p, len);
+    if (err && err != OBI_EPARSE && err != OBI_ERANGE && err != OBI_EINVAL) {
+      fprintf(stderr, "feed error %d: %s\n", err, feed_last_error(f));
+      abort();
+    }
+    for (int s = 0; s < feed_symbol_count(f); s++)
+      for (int side = 0; side < 2; side++)
+        if (feed_known_depth(f, s, side) > book_depth(feed_book(f, s), side)) abort();
+    int sym;
+    while (feed_snapshot_wanted(f, &sym)) {
+    }
+    feed_resubscribe_wanted(f);
+    if ((data[0] & 0x20) && lines == 8) feed_reset(f, ++t);
+    p += len + 1;
+  }
+  obi_err e1 = feed_on_message(f, ++t, text, (size_t)(end - text));
+  obi_err e2 = feed_on_snapshot(f, 0, ++t, text, (size_t)(end - text));
+  if ((e1 && e1 != OBI_EPARSE && e1 != OBI_ERANGE) || (e2 && e2 != OBI_EPARSE && e2 != OBI_ERANGE && e2 != OBI_EINVAL))
+    abort();
+  feed_free(f);
+  int64_t v, w;
+  char back[32];
+  size_t n = (size_t)(end - text) < 40 ? (size_t)(end - text) : 40;
+  if (feed_parse_decimal(text, n, data[0] % 19, BOOK_MAX_QTY, &v) == OBI_OK) {
+    int len = feed_format_decimal(v, data[0] % 19, back);
+    if (feed_parse_decimal(back, (size_t)len, data[0] % 19, BOOK_MAX_QTY, &w) != OBI_OK || w != v) abort();
+  }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char why[256];
@@ -86,5 +148,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sim_latency_free(&l);
     fclose(lf);
   }
+  fuzz_feed(data, size);
   return 0;
 }
