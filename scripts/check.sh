@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test suite and ends with one line "N passed, N failed" (totals over all suites):
-#   1. the unit, property, replay and CLI tests (Release build)
+#   1. the unit, property, replay, CLI, server (loopback sockets, headless Chromium) and feed tests (Release)
 #   2. the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. the LOBSTER parser fuzzer for $FUZZ_SECONDS seconds (default 60) from the committed corpus,
-#      then the .npy/horizon fuzzer for 20 seconds
+#      then the fuzzer of the other parsers (formats, specs, feed messages) for 20 seconds
 # Exit status 1 if anything failed.
 set -u
 cd "$(dirname "$0")/.."
@@ -47,7 +47,7 @@ fuzz() { # harness, seconds, committed corpus
 suite "tests (release)" build/obi_test
 suite "tests (asan+ubsan)" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/obi_test
 suite "fuzz LOBSTER parser and replay (${FUZZ_SECONDS:-60} s)" fuzz fuzz_lobster "${FUZZ_SECONDS:-60}" test/fuzz/corpus
-suite "fuzz .npy reader and horizon lists (20 s)" fuzz fuzz_formats 20 test/fuzz/corpus_formats
+suite "fuzz the other parsers: .npy, safetensors, horizons, strategy and latency specs, feed messages and recordings (20 s)" fuzz fuzz_formats 20 test/fuzz/corpus_formats
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
