@@ -27,4 +27,4 @@ run() { # model horizon extra-args...
 for k in 10 20 50; do run logistic $k --fi2010-all-features; done
 for k in 10 20 50; do run lstm $k; done
 for k in 10 20 50; do run transformer $k; done
-run deeplob 10
+for k in 10 20 50; do run deeplob $k; done
