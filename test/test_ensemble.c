@@ -222,3 +222,38 @@ void ensemble_learns_saves_and_averages(void) {
   CHECK_EQ(model_new(&bad, &c, C, NULL, NULL, NULL), OBI_EINVAL);
   free(X), free(y), free(ends), free(labels), free(p), free(q), free(r), free(res);
 }
+
+/* Every model kind can be a base (the seven of the issue: logistic, LSTM, attention-LSTM,
+ * Transformer, DeepLOB — here on 4 columns, one book level's worth — Bayesian online and XGBoost):
+ * the ensemble fits, its probabilities are distributions, a saved ensemble predicts the same, and
+ * its streaming step equals its batch prediction on the same window. */
+void ensemble_takes_every_kind_as_a_base(void) {
+  enum { N = 1400, TRAIN = 1100 };
+  float *X = malloc(ROWS * C * sizeof *X);
+  int8_t *y = malloc(ROWS);
+  planted(X, y);
+  train_data d = {X, y, N, C, TRAIN, PURGE, NULL, 0};
+  obi_model *m = ensemble("logistic,lstm,attn_lstm,transformer,deeplob,bayes,xgb", 1), *l = NULL;
+  CHECK(m != NULL);
+  train_result *res = calloc(1, sizeof *res);
+  CHECK_EQ(model_fit(m, &d, NULL, NULL, res), OBI_OK);
+  int64_t n = window_ends(TRAIN + PURGE, N, 4, NULL), *ends = malloc((size_t)n * sizeof *ends);
+  window_ends(TRAIN + PURGE, N, 4, ends);
+  float *p = malloc((size_t)n * 3 * sizeof *p), *q = malloc((size_t)n * 3 * sizeof *q);
+  model_predict(m, X, ends, (int)n, p);
+  for (int64_t i = 0; i < n; i++) CHECK(fabsf(p[3 * i] + p[3 * i + 1] + p[3 * i + 2] - 1) < 1e-4f);
+  const char *path = test_write_file("every_base.safetensors", "");
+  CHECK_EQ(model_save(m, path), OBI_OK);
+  char why[256];
+  CHECK_EQ(model_load(&l, path, why, sizeof why), OBI_OK);
+  model_predict(l, X, ends, (int)n, q);
+  for (int64_t i = 0; i < 3 * n; i++) CHECK(fabsf(p[i] - q[i]) < 1e-6f);
+  float s[3];
+  int got = 0;
+  model_reset(l);
+  for (int64_t r = ends[n - 1] - 3; r <= ends[n - 1]; r++) got = model_step(l, X + r * C, s);
+  CHECK(got);
+  for (int k = 0; k < 3; k++) CHECK(fabsf(s[k] - p[3 * (n - 1) + k]) < 1e-4f);
+  model_free(m), model_free(l);
+  free(X), free(y), free(res), free(ends), free(p), free(q);
+}

@@ -85,6 +85,7 @@
   X(bayes_uncertainty_shrinks) \
   X(ensemble_oof_never_sees_its_test_rows) \
   X(ensemble_learns_saves_and_averages) \
+  X(ensemble_takes_every_kind_as_a_base) \
   X(sim_market_order_walks_levels_and_depletes) \
   X(sim_limit_queue_advance_partial_fills_and_rebate) \
   X(sim_crossing_add_fills_resting_order_once) \
