@@ -6,6 +6,7 @@
  * so that the interleaving of two files by receive time is exact. The reader remembers
  * the URL of the last connection line for the received messages that follow it. */
 #include "obi/recording.h"
+#include "../format/why.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,16 +14,6 @@
 #include <string.h>
 
 #include "obi/textin.h"
-
-static obi_err why_fail(char *why, size_t why_len, const char *fmt, ...) {
-  if (why && why_len) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-  }
-  return OBI_EPARSE;
-}
 
 /* "SECONDS[.FRACTION]" at p; returns the end, or NULL. */
 static const char *parse_time(const char *p, const char *end, int64_t *ns) {
@@ -54,14 +45,15 @@ obi_err rec_parse_line(const char *line, size_t len, rec_line *out, char *why, s
   if (len && (unsigned)(*p - '0') < 10) { /* TIME: JSON */
     out->kind = REC_RECEIVED;
     if (!(p = parse_time(p, end, &out->recv_ns)) || end - p < 2 || p[0] != ':' || p[1] != ' ')
-      return why_fail(why, why_len, "expected 'TIME: JSON' (a received message)");
+      return why_fail(why, why_len, OBI_EPARSE, "expected 'TIME: JSON' (a received message)");
     out->json = p + 2;
     out->json_len = (size_t)(end - p - 2);
     return OBI_OK;
   }
   const char *sp = memchr(p, ' ', len);
   if (!sp || sp == p)
-    return why_fail(why, why_len, "expected 'TIME: JSON', 'URL <-> TIME', 'URL <- TIME: JSON' or 'URL -> TIME: JSON'");
+    return why_fail(why, why_len, OBI_EPARSE,
+                    "expected 'TIME: JSON', 'URL <-> TIME', 'URL <- TIME: JSON' or 'URL -> TIME: JSON'");
   out->url = p;
   out->url_len = (size_t)(sp - p);
   p = sp;
@@ -76,15 +68,16 @@ obi_err rec_parse_line(const char *line, size_t len, rec_line *out, char *why, s
     out->kind = REC_HTTP;
     p += 4;
   } else {
-    return why_fail(why, why_len, "expected ' <-> ', ' <- ' or ' -> ' after the URL");
+    return why_fail(why, why_len, OBI_EPARSE, "expected ' <-> ', ' <- ' or ' -> ' after the URL");
   }
   if (!(p = parse_time(p, end, &out->recv_ns)))
-    return why_fail(why, why_len, "expected a time (Unix seconds with a fraction) after the direction");
+    return why_fail(why, why_len, OBI_EPARSE, "expected a time (Unix seconds with a fraction) after the direction");
   if (out->kind == REC_CONNECT) {
-    if (p != end) return why_fail(why, why_len, "expected nothing after the time of a connection line");
+    if (p != end) return why_fail(why, why_len, OBI_EPARSE, "expected nothing after the time of a connection line");
     return OBI_OK;
   }
-  if (end - p < 2 || p[0] != ':' || p[1] != ' ') return why_fail(why, why_len, "expected ': JSON' after the time");
+  if (end - p < 2 || p[0] != ':' || p[1] != ' ')
+    return why_fail(why, why_len, OBI_EPARSE, "expected ': JSON' after the time");
   out->json = p + 2;
   out->json_len = (size_t)(end - p - 2);
   return OBI_OK;

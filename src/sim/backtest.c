@@ -89,13 +89,8 @@ static int64_t duration_ns(const char *s) {
 }
 
 obi_err strat_config_from_json(strat_config *c, const char *json_text, char *why, size_t why_len) {
-  json_error_t jerr;
-  json_t *o = json_loads(json_text, 0, &jerr);
-  if (!json_is_object(o)) {
-    snprintf(why, why_len, "strategy: not a JSON object (line %d: %s)", jerr.line, o ? "" : jerr.text);
-    json_decref(o);
-    return OBI_EPARSE;
-  }
+  json_t *o = sim_json_object(json_text, "strategy", why, why_len);
+  if (!o) return OBI_EPARSE;
   const char *key;
   json_t *v;
   obi_err err = OBI_OK;

@@ -25,6 +25,7 @@
  * and a stale halt clears the instrument's history: returns across an outage are not the
  * market's volatility. */
 #include "obi/risk.h"
+#include "sim_internal.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -89,13 +90,8 @@ obi_err risk_config_from_json(risk_config *c, const char *json_text, char *why, 
               {"vol_long", 1, offsetof(risk_config, vol_long), 1e6},
               {"vol_min_baseline", 1, offsetof(risk_config, vol_min_baseline), 1e6},
               {"stale_s", 2, offsetof(risk_config, stale_ns), 86400}};
-  json_error_t jerr;
-  json_t *o = json_loads(json_text, 0, &jerr);
-  if (!json_is_object(o)) {
-    snprintf(why, why_len, "risk: not a JSON object (line %d: %s)", jerr.line, o ? "" : jerr.text);
-    json_decref(o);
-    return OBI_EPARSE;
-  }
+  json_t *o = sim_json_object(json_text, "risk", why, why_len);
+  if (!o) return OBI_EPARSE;
   const char *key;
   json_t *v;
   obi_err err = OBI_OK;
