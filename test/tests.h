@@ -161,5 +161,11 @@
   X(feed_recording_lines) \
   X(feed_excerpts_replay_expected_counts) \
   X(feed_shared_recordings) \
-  X(feed_cli_replay_recording_errors)
+  X(feed_cli_replay_recording_errors) \
+  X(deploy_dockerfile_checks) \
+  X(deploy_compose_checks) \
+  X(deploy_k8s_checks) \
+  X(deploy_metrics_are_documented_and_exported) \
+  X(deploy_config_json_accepted_by_obi) \
+  X(deploy_container_commands_run_here)
 // clang-format on
