@@ -160,5 +160,17 @@
   X(feed_recording_lines) \
   X(feed_excerpts_replay_expected_counts) \
   X(feed_shared_recordings) \
-  X(feed_cli_replay_recording_errors)
+  X(feed_cli_replay_recording_errors) \
+  X(store_sqlite_round_trip) \
+  X(store_sqlite_migrations_idempotent) \
+  X(store_sqlite_idempotent_keys) \
+  X(store_sqlite_spool_replays_exactly_once) \
+  X(store_sqlite_bad_url) \
+  X(store_pg_round_trip) \
+  X(store_pg_migrations_idempotent) \
+  X(store_pg_idempotent_keys) \
+  X(store_pg_spool_replays_exactly_once) \
+  X(store_pg_server_restart_exactly_once) \
+  X(store_pg_bad_connection_string) \
+  X(store_pg_permission_error)
 // clang-format on

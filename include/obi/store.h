@@ -84,7 +84,7 @@ typedef struct {
   int32_t seq;
   int32_t version; /* the feature-set version: the column list it was computed with */
   int32_t n;       /* values used, <= STORE_MAX_FEATURES */
-  float values[STORE_MAX_FEATURES];
+  float vals[STORE_MAX_FEATURES];
 } store_feature_row;
 
 /* A model file in the registry [file_hash]. */

@@ -61,7 +61,7 @@ static const store_col trade_cols[] = {C_TEXT(store_trade, instrument), C_I64(st
                                        C_I64(store_trade, size),        C_I32(store_trade, side)};
 static const store_col feature_cols[] = {C_TEXT(store_feature_row, instrument), C_I64(store_feature_row, ts_ns),
                                          C_I32(store_feature_row, seq),         C_I32(store_feature_row, version),
-                                         C_I32(store_feature_row, n),           C_F32ARR(store_feature_row, values, n)};
+                                         C_I32(store_feature_row, n),           C_F32ARR(store_feature_row, vals, n)};
 static const store_col model_cols[] = {C_TEXT(store_model_entry, file_hash), C_TEXT(store_model_entry, name),
                                        C_I64(store_model_entry, created_ns), C_TEXT(store_model_entry, config),
                                        C_TEXT(store_model_entry, metrics)};
