@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../src/io/store_internal.h"
+#include "obi/npy.h"
 #include "obi/store.h"
 #include "test.h"
 
@@ -506,3 +507,44 @@ void store_pg_permission_error(void) {
   store_close(s);
   CHECK(access(r.spool, F_OK) == 0);
 }
+
+/* obi ingest / obi query end to end: twice the same file stores it once. */
+static void cli_ingest_query(int postgres) {
+  target t;
+  if (target_new(&t, postgres, "cli")) return;
+  const char *csv = test_write_file("preds.csv", "ts_ns,horizon,p_down,p_flat,p_up\n"
+                                                 "1718000000000000000,10,0.25,0.5,0.25\n"
+                                                 "1718000000000000001,10,0.125,0.75,0.125\n"
+                                                 "1718000000000000002,20,0.5,0.25,0.25\n");
+  char args[2048];
+  snprintf(args, sizeof args, "ingest --store '%s' --symbol BTCUSDT --predictions '%s' --model m1", t.url, csv);
+  CHECK_EQ(test_run_obi(args), 0);
+  CHECK_STR_CONTAINS(test_out, "ingested 3 rows into predictions");
+  CHECK_EQ(test_run_obi(args), 0);
+  char npy[600];
+  snprintf(npy, sizeof npy, "%s/f.npy", test_tmpdir());
+  npy_writer w;
+  float x[6] = {1, 2, 3, 4, 5, 6};
+  CHECK(npy_open(&w, npy, "<f4", 3) == OBI_OK && npy_append(&w, x, 2) == OBI_OK && npy_close(&w) == OBI_OK);
+  snprintf(args, sizeof args, "ingest --store '%s' --symbol BTCUSDT '%s' --json", t.url, npy);
+  CHECK_EQ(test_run_obi(args), 0);
+  CHECK_STR_CONTAINS(test_out, "\"table\":\"features\",\"rows\":2");
+  snprintf(args, sizeof args, "query --store '%s' predictions --symbol BTCUSDT --from 1718000000000000001 --json",
+           t.url);
+  CHECK_EQ(test_run_obi(args), 0);
+  CHECK_STR_CONTAINS(test_out, "[{\"instrument\":\"BTCUSDT\",\"ts_ns\":1718000000000000001,\"seq\":3,\"model\":\"m1\","
+                               "\"horizon\":10,\"p_down\":0.125,\"p_flat\":0.75,\"p_up\":0.125},");
+  CHECK(!strstr(test_out, "1718000000000000000"));
+  snprintf(args, sizeof args, "query --store '%s' predictions", t.url);
+  CHECK_EQ(test_run_obi(args), 0);
+  int lines = 0;
+  for (const char *p = test_out; *p; p++) lines += *p == '\n';
+  CHECK_EQ(lines, 4); /* the header and three rows: the second ingest added none */
+  CHECK_EQ(test_run_obi("query --store sqlite:/nonexistent/x.db predictions"), 1);
+  CHECK_STR_CONTAINS(test_err, "/nonexistent/x.db");
+  CHECK_EQ(test_run_obi("query --store 'mysql://h/db' predictions"), 1);
+  CHECK_STR_CONTAINS(test_err, "mysql://h/db");
+}
+
+void store_sqlite_cli_ingest_query(void) { cli_ingest_query(0); }
+void store_pg_cli_ingest_query(void) { cli_ingest_query(1); }

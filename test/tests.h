@@ -172,5 +172,7 @@
   X(store_pg_spool_replays_exactly_once) \
   X(store_pg_server_restart_exactly_once) \
   X(store_pg_bad_connection_string) \
-  X(store_pg_permission_error)
+  X(store_pg_permission_error) \
+  X(store_sqlite_cli_ingest_query) \
+  X(store_pg_cli_ingest_query)
 // clang-format on
