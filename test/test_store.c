@@ -65,8 +65,9 @@ static const char *pg_up(void) {
   pg.state = -1;
   glob_t g;
   if (glob("/usr/lib/postgresql/*/bin/initdb", 0, NULL, &g) != 0) {
-    snprintf(pg.why, sizeof pg.why, "no PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb); "
-                                    "scripts/install-deps.sh --test installs them");
+    snprintf(pg.why, sizeof pg.why,
+             "no PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb); "
+             "scripts/install-deps.sh --test installs them");
     return pg.why;
   }
   snprintf(pg.bin, sizeof pg.bin, "%.*s", (int)(strlen(g.gl_pathv[g.gl_pathc - 1]) - 7), g.gl_pathv[g.gl_pathc - 1]);
@@ -83,8 +84,8 @@ static const char *pg_up(void) {
     snprintf(pg.as_user, sizeof pg.as_user, "runuser -u postgres -- ");
   }
   pg.port = free_port();
-  if (sh("%s'%s/initdb' -D '%s/data' -A trust -U postgres -E UTF8 --no-sync >'%s/initdb.log' 2>&1", pg.as_user,
-         pg.bin, pg.dir, pg.dir) != 0 ||
+  if (sh("%s'%s/initdb' -D '%s/data' -A trust -U postgres -E UTF8 --no-sync >'%s/initdb.log' 2>&1", pg.as_user, pg.bin,
+         pg.dir, pg.dir) != 0 ||
       pg_ctl("start") != 0) {
     snprintf(pg.why, sizeof pg.why, "could not start a cluster in %s (see initdb.log, log there)", pg.dir);
     return pg.why; /* left for inspection */
@@ -148,14 +149,14 @@ static int target_new(target *t, int postgres, const char *name) {
   do {                                                                                                                 \
     char why_[1024];                                                                                                   \
     if (store_open(&(s), (t)->url, &(t)->opt, why_, sizeof why_) != OBI_OK) {                                          \
-      test_fail(__FILE__, __LINE__, "store_open: %s", why_);                                                          \
+      test_fail(__FILE__, __LINE__, "store_open: %s", why_);                                                           \
       return;                                                                                                          \
     }                                                                                                                  \
   } while (0)
 
 #define FLUSH(s)                                                                                                       \
   do {                                                                                                                 \
-    if (store_flush((s), 20000) != OBI_OK) {                                                                          \
+    if (store_flush((s), 20000) != OBI_OK) {                                                                           \
       test_fail(__FILE__, __LINE__, "store_flush: %s", store_errmsg(s));                                               \
       store_close(s);                                                                                                  \
       return;                                                                                                          \

@@ -25,11 +25,11 @@
 #include "obi/error.h"
 
 #define STORE_SCHEMA_VERSION 1
-#define STORE_SYM 32          /* instrument symbols, order ids (with the NUL) */
-#define STORE_NAME 64         /* model names, run ids */
-#define STORE_MAX_LEVELS 20   /* book snapshot depth */
+#define STORE_SYM 32           /* instrument symbols, order ids (with the NUL) */
+#define STORE_NAME 64          /* model names, run ids */
+#define STORE_MAX_LEVELS 20    /* book snapshot depth */
 #define STORE_MAX_FEATURES 256 /* floats in one feature row */
-#define STORE_TEXT 1024       /* JSON documents (config, metrics) */
+#define STORE_TEXT 1024        /* JSON documents (config, metrics) */
 
 typedef struct obi_store obi_store;
 

@@ -63,7 +63,8 @@ static int ingest_trades(obi_store *s, const ingest_args *a, long *rows) {
   int rc = EXIT_OK;
   while (fgets(line, sizeof line, f)) {
     if (++lineno == 1) {
-      if (strncmp(line, "exch_ns,", 8)) rc = cli_input_error("%s:1: expected the header of obi backtest --trades", a->trades);
+      if (strncmp(line, "exch_ns,", 8))
+        rc = cli_input_error("%s:1: expected the header of obi backtest --trades", a->trades);
       if (rc) break;
       continue;
     }
@@ -77,8 +78,12 @@ static int ingest_trades(obi_store *s, const ingest_args *a, long *rows) {
                            lineno);
       break;
     }
-    store_fill r = {.ts_ns = ts, .seq = (int32_t)lineno, .side = strcmp(side, "buy") ? -1 : 1,
-                    .price = llround(price * a->scale), .size = qty, .fee = fee};
+    store_fill r = {.ts_ns = ts,
+                    .seq = (int32_t)lineno,
+                    .side = strcmp(side, "buy") ? -1 : 1,
+                    .price = llround(price * a->scale),
+                    .size = qty,
+                    .fee = fee};
     snprintf(r.run_id, sizeof r.run_id, "%s", a->run);
     snprintf(r.instrument, sizeof r.instrument, "%s", a->symbol);
     snprintf(r.order_id, sizeof r.order_id, "%s", oid);
@@ -153,8 +158,9 @@ static int cmd_ingest(int argc, char **argv) {
   if (store_open(&s, a.store, NULL, why, sizeof why)) return cli_input_error("%s", why);
   double t0 = cli_now();
   long rows = 0;
-  int rc = a.features ? ingest_features(s, &a, &rows) : a.trades ? ingest_trades(s, &a, &rows)
-                                                                 : ingest_predictions(s, &a, &rows);
+  int rc = a.features ? ingest_features(s, &a, &rows)
+           : a.trades ? ingest_trades(s, &a, &rows)
+                      : ingest_predictions(s, &a, &rows);
   if (store_flush(s, 60000) != OBI_OK && rc == EXIT_OK) rc = cli_input_error("%s", store_errmsg(s));
   double secs = cli_now() - t0;
   const char *table = a.features ? "features" : a.trades ? "fills" : "predictions";

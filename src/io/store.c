@@ -30,24 +30,30 @@
 
 /* ---- the schema as data ---- */
 
-#define C_TEXT(S, f) {#f, COL_TEXT, offsetof(S, f), sizeof(((S *)0)->f), 0}
-#define C_I64(S, f) {#f, COL_I64, offsetof(S, f), 0, 0}
-#define C_I32(S, f) {#f, COL_I32, offsetof(S, f), 0, 0}
-#define C_F64(S, f) {#f, COL_F64, offsetof(S, f), 0, 0}
-#define C_F32(S, f) {#f, COL_F32, offsetof(S, f), 0, 0}
-#define C_I64ARR(S, f, cnt) {#f, COL_I64ARR, offsetof(S, f), STORE_MAX_LEVELS, offsetof(S, cnt)}
-#define C_F32ARR(S, f, cnt) {#f, COL_F32ARR, offsetof(S, f), STORE_MAX_FEATURES, offsetof(S, cnt)}
+#define C_TEXT(S, f)                                                                                                   \
+  { #f, COL_TEXT, offsetof(S, f), sizeof(((S *)0)->f), 0 }
+#define C_I64(S, f)                                                                                                    \
+  { #f, COL_I64, offsetof(S, f), 0, 0 }
+#define C_I32(S, f)                                                                                                    \
+  { #f, COL_I32, offsetof(S, f), 0, 0 }
+#define C_F64(S, f)                                                                                                    \
+  { #f, COL_F64, offsetof(S, f), 0, 0 }
+#define C_F32(S, f)                                                                                                    \
+  { #f, COL_F32, offsetof(S, f), 0, 0 }
+#define C_I64ARR(S, f, cnt)                                                                                            \
+  { #f, COL_I64ARR, offsetof(S, f), STORE_MAX_LEVELS, offsetof(S, cnt) }
+#define C_F32ARR(S, f, cnt)                                                                                            \
+  { #f, COL_F32ARR, offsetof(S, f), STORE_MAX_FEATURES, offsetof(S, cnt) }
 #define NCOLS(a) ((int)(sizeof a / sizeof a[0]))
 
-static const store_col prediction_cols[] = {
-    C_TEXT(store_prediction, instrument), C_I64(store_prediction, ts_ns),  C_I32(store_prediction, seq),
-    C_TEXT(store_prediction, model),      C_I32(store_prediction, horizon), C_F32(store_prediction, p_down),
-    C_F32(store_prediction, p_flat),      C_F32(store_prediction, p_up)};
-static const store_col fill_cols[] = {C_TEXT(store_fill, run_id),   C_TEXT(store_fill, instrument),
-                                      C_I64(store_fill, ts_ns),     C_I32(store_fill, seq),
-                                      C_TEXT(store_fill, order_id), C_I32(store_fill, side),
-                                      C_I64(store_fill, price),     C_I64(store_fill, size),
-                                      C_F64(store_fill, fee)};
+static const store_col prediction_cols[] = {C_TEXT(store_prediction, instrument), C_I64(store_prediction, ts_ns),
+                                            C_I32(store_prediction, seq),         C_TEXT(store_prediction, model),
+                                            C_I32(store_prediction, horizon),     C_F32(store_prediction, p_down),
+                                            C_F32(store_prediction, p_flat),      C_F32(store_prediction, p_up)};
+static const store_col fill_cols[] = {
+    C_TEXT(store_fill, run_id), C_TEXT(store_fill, instrument), C_I64(store_fill, ts_ns),
+    C_I32(store_fill, seq),     C_TEXT(store_fill, order_id),   C_I32(store_fill, side),
+    C_I64(store_fill, price),   C_I64(store_fill, size),        C_F64(store_fill, fee)};
 static const store_col book_cols[] = {C_TEXT(store_book_snapshot, instrument),
                                       C_I64(store_book_snapshot, ts_ns),
                                       C_I32(store_book_snapshot, seq),
@@ -66,7 +72,7 @@ static const store_col model_cols[] = {C_TEXT(store_model_entry, file_hash), C_T
                                        C_I64(store_model_entry, created_ns), C_TEXT(store_model_entry, config),
                                        C_TEXT(store_model_entry, metrics)};
 static const store_col backtest_cols[] = {
-    C_TEXT(store_backtest_result, run_id), C_TEXT(store_backtest_result, instrument),
+    C_TEXT(store_backtest_result, run_id),    C_TEXT(store_backtest_result, instrument),
     C_I64(store_backtest_result, created_ns), C_F64(store_backtest_result, pnl),
     C_F64(store_backtest_result, sharpe),     C_F64(store_backtest_result, max_drawdown),
     C_I64(store_backtest_result, n_trades),   C_TEXT(store_backtest_result, metrics)};
@@ -75,20 +81,20 @@ static const store_col instrument_cols[] = {C_TEXT(store__instrument, symbol), C
 static const store_col signal_cols[] = {C_TEXT(store__signal, instrument), C_I64(store__signal, ts_ns),
                                         C_I32(store__signal, seq), C_TEXT(store__signal, model),
                                         C_F64(store__signal, value)};
-static const store_col order_cols[] = {C_TEXT(store__order, run_id),   C_TEXT(store__order, instrument),
-                                       C_I64(store__order, ts_ns),     C_I32(store__order, seq),
-                                       C_TEXT(store__order, order_id), C_I32(store__order, side),
-                                       C_I64(store__order, price),     C_I64(store__order, size),
-                                       C_TEXT(store__order, type)};
+static const store_col order_cols[] = {
+    C_TEXT(store__order, run_id), C_TEXT(store__order, instrument), C_I64(store__order, ts_ns),
+    C_I32(store__order, seq),     C_TEXT(store__order, order_id),   C_I32(store__order, side),
+    C_I64(store__order, price),   C_I64(store__order, size),        C_TEXT(store__order, type)};
 static const store_col run_cols[] = {C_TEXT(store__backtest_run, run_id), C_I64(store__backtest_run, created_ns),
                                      C_TEXT(store__backtest_run, model_hash), C_TEXT(store__backtest_run, config)};
 
-#define TABLE(name, cols, key, filter, time, order, S) {name, cols, NCOLS(cols), key, filter, time, order, sizeof(S)}
+#define TABLE(name, cols, key, filter, time, order, S)                                                                 \
+  { name, cols, NCOLS(cols), key, filter, time, order, sizeof(S) }
 const store_table store__tables[ST_NKIND] = {
     [ST_PREDICTION] = TABLE("predictions", prediction_cols, "instrument, ts_ns, model, horizon, seq", 0, 1,
                             "instrument, ts_ns, model, horizon, seq", store_prediction),
-    [ST_FILL] = TABLE("fills", fill_cols, "run_id, instrument, ts_ns, seq", 0, 2, "run_id, ts_ns, instrument, seq",
-                      store_fill),
+    [ST_FILL] =
+        TABLE("fills", fill_cols, "run_id, instrument, ts_ns, seq", 0, 2, "run_id, ts_ns, instrument, seq", store_fill),
     [ST_BOOK] = TABLE("book_snapshots", book_cols, "instrument, ts_ns, seq", 0, 1, "instrument, ts_ns, seq",
                       store_book_snapshot),
     [ST_TRADE] = TABLE("trades", trade_cols, "instrument, ts_ns, seq", 0, 1, "instrument, ts_ns, seq", store_trade),
@@ -138,17 +144,17 @@ struct obi_store {
   int writer_started;
   store_row *ring; /* cap slots, count of them used from head */
   size_t cap, head, count;
-  int busy;                  /* the writer holds a batch */
-  int stopping;              /* store_close has begun */
-  int down;                  /* the connection is lost: reconnect before the next replay */
-  int failed;                /* a write failed for good: err says why; rows go to the spool */
-  uint64_t spool_rows;       /* whole rows in the spool file */
-  struct timespec retry_at;  /* next replay attempt while the spool is not empty */
+  int busy;                 /* the writer holds a batch */
+  int stopping;             /* store_close has begun */
+  int down;                 /* the connection is lost: reconnect before the next replay */
+  int failed;               /* a write failed for good: err says why; rows go to the spool */
+  uint64_t spool_rows;      /* whole rows in the spool file */
+  struct timespec retry_at; /* next replay attempt while the spool is not empty */
   int backoff_ms;
-  int inject;                /* test hook: fail this many writes */
+  int inject; /* test hook: fail this many writes */
   store_stats st;
-  char err[1024];            /* the writer's last error (under mu) */
-  char msg[3072];            /* what store_errmsg returns */
+  char err[1024]; /* the writer's last error (under mu) */
+  char msg[3072]; /* what store_errmsg returns */
 };
 
 static void now_plus(struct timespec *t, int ms) {
@@ -207,7 +213,8 @@ static int spool_append(obi_store *s, const store_row *rows, size_t n) {
  * record (a batch whose fsync never returned was never acknowledged). */
 static obi_err spool_scan(obi_store *s, char *why, size_t why_len) {
   int fd = open(s->spool_path, O_RDWR);
-  if (fd < 0) return errno == ENOENT ? OBI_OK : (snprintf(why, why_len, "spool %s: %s", s->spool_path, strerror(errno)), OBI_EIO);
+  if (fd < 0)
+    return errno == ENOENT ? OBI_OK : (snprintf(why, why_len, "spool %s: %s", s->spool_path, strerror(errno)), OBI_EIO);
   spool_header h;
   struct stat sb;
   obi_err rc = OBI_OK;
@@ -217,8 +224,8 @@ static obi_err spool_scan(obi_store *s, char *why, size_t why_len) {
     s->spool_rows = 0;
   } else if (read(fd, &h, sizeof h) != (ssize_t)sizeof h || memcmp(h.magic, SPOOL_MAGIC, 8) ||
              h.row_size != sizeof(store_row) || h.schema != STORE_SCHEMA_VERSION) {
-    snprintf(why, why_len, "spool %s: not a spool of this obi build (expected row size %zu, schema %d)",
-             s->spool_path, sizeof(store_row), STORE_SCHEMA_VERSION);
+    snprintf(why, why_len, "spool %s: not a spool of this obi build (expected row size %zu, schema %d)", s->spool_path,
+             sizeof(store_row), STORE_SCHEMA_VERSION);
     rc = OBI_EPARSE;
   } else {
     s->spool_rows = (uint64_t)(sb.st_size - (off_t)sizeof h) / sizeof(store_row);
@@ -235,7 +242,8 @@ static obi_err spool_scan(obi_store *s, char *why, size_t why_len) {
 static obi_err spool_replay(obi_store *s, store_row *buf, uint64_t *rows_written, char *why, size_t why_len) {
   FILE *f = fopen(s->spool_path, "rb");
   *rows_written = 0;
-  if (!f) return errno == ENOENT ? OBI_OK : (snprintf(why, why_len, "spool %s: %s", s->spool_path, strerror(errno)), OBI_EIO);
+  if (!f)
+    return errno == ENOENT ? OBI_OK : (snprintf(why, why_len, "spool %s: %s", s->spool_path, strerror(errno)), OBI_EIO);
   obi_err rc = fseek(f, (long)sizeof(spool_header), SEEK_SET) ? OBI_EIO : OBI_OK;
   size_t n;
   while (rc == OBI_OK && (n = fread(buf, sizeof *buf, s->batch_rows, f)) > 0) {

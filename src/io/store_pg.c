@@ -50,9 +50,9 @@ static obi_err pg_fail(pg_db *d, PGresult *res, const char *what, char *why, siz
   char *nl = strchr(msg, '\n');
   if (nl) *nl = 0;
   snprintf(why, why_len, "%s: %s", what, msg[0] ? msg : "connection lost");
-  if (res) PQclear(res);
   int lost = PQstatus(d->c) != CONNECTION_OK || (state && (!strncmp(state, "08", 2) || !strcmp(state, "57P01") ||
                                                            !strcmp(state, "57P02") || !strcmp(state, "57P03")));
+  if (res) PQclear(res); /* state and primary point into it */
   if (!lost && PQtransactionStatus(d->c) == PQTRANS_INERROR) PQclear(PQexec(d->c, "ROLLBACK"));
   return lost ? OBI_EIO : OBI_EINVAL;
 }
@@ -76,7 +76,7 @@ static obi_err pg_value(pg_db *d, const char *sql, char *out, size_t len, char *
   return OBI_OK;
 }
 
-static const char *const pg_types[COL_NTYPES] = {"TEXT", "BIGINT", "INTEGER", "DOUBLE PRECISION",
+static const char *const pg_types[COL_NTYPES] = {"TEXT", "BIGINT",   "INTEGER", "DOUBLE PRECISION",
                                                  "REAL", "BIGINT[]", "REAL[]"};
 
 static void col_list(const store_table *t, char *buf, size_t len) {
@@ -147,8 +147,8 @@ static obi_err pg_migrate(pg_db *d, char *why, size_t why_len) {
     if (!rc && atoi(val) > 0) {
       char ignore[256];
       pg_exec(d, "SAVEPOINT ts", "savepoint", why, why_len);
-      d->timescale = pg_exec(d, "CREATE EXTENSION IF NOT EXISTS timescaledb", "timescaledb", ignore, sizeof ignore) ==
-                     OBI_OK;
+      d->timescale =
+          pg_exec(d, "CREATE EXTENSION IF NOT EXISTS timescaledb", "timescaledb", ignore, sizeof ignore) == OBI_OK;
       if (!d->timescale) pg_exec(d, "ROLLBACK TO SAVEPOINT ts", "savepoint", why, why_len);
     }
   }
@@ -180,8 +180,7 @@ flavour:
   }
   if (!rc) { /* a hypertable is a plain table ('r'); a partitioned one is 'p' */
     char val[16];
-    rc = pg_value(d, "SELECT relkind FROM pg_class WHERE oid = 'predictions'::regclass", val, sizeof val, why,
-                  why_len);
+    rc = pg_value(d, "SELECT relkind FROM pg_class WHERE oid = 'predictions'::regclass", val, sizeof val, why, why_len);
     d->timescale = !rc && !strcmp(val, "r");
   }
   return rc;
@@ -303,9 +302,8 @@ static obi_err ensure_partitions(pg_db *d, const store_row *rows, size_t n, char
     snprintf(sql, sizeof sql, "SELECT to_regclass('%s') IS NOT NULL", part);
     obi_err rc = pg_value(d, sql, val, sizeof val, why, why_len);
     if (!rc && strcmp(val, "t")) {
-      snprintf(sql, sizeof sql,
-               "CREATE TABLE IF NOT EXISTS %s PARTITION OF %s FOR VALUES FROM (%lld) TO (%lld)", part, t->name,
-               (long long)(day * DAY_NS), (long long)((day + 1) * DAY_NS));
+      snprintf(sql, sizeof sql, "CREATE TABLE IF NOT EXISTS %s PARTITION OF %s FOR VALUES FROM (%lld) TO (%lld)", part,
+               t->name, (long long)(day * DAY_NS), (long long)((day + 1) * DAY_NS));
       rc = pg_exec(d, sql, part, why, why_len);
     }
     if (rc) return rc;

@@ -157,7 +157,9 @@ static void bind_row(sqlite3_stmt *st, const store_table *t, const void *row) {
     float f32;
     double f64;
     switch (col->type) {
-    case COL_TEXT: sqlite3_bind_text(st, c + 1, p + col->off, (int)strnlen(p + col->off, col->cap), SQLITE_STATIC); break;
+    case COL_TEXT:
+      sqlite3_bind_text(st, c + 1, p + col->off, (int)strnlen(p + col->off, col->cap), SQLITE_STATIC);
+      break;
     case COL_I64: memcpy(&i64, p + col->off, 8), sqlite3_bind_int64(st, c + 1, i64); break;
     case COL_I32: memcpy(&i32, p + col->off, 4), sqlite3_bind_int64(st, c + 1, i32); break;
     case COL_F64: memcpy(&f64, p + col->off, 8), sqlite3_bind_double(st, c + 1, f64); break;
@@ -296,5 +298,5 @@ static const char *sq_flavour(void *db) {
   return "sqlite";
 }
 
-const store_ops store__sqlite_ops = {"sqlite",   sq_open,  sq_close,          sq_write,  sq_reconnect,
+const store_ops store__sqlite_ops = {"sqlite", sq_open,  sq_close,          sq_write,  sq_reconnect,
                                      sq_query, sq_count, sq_schema_version, sq_flavour};
