@@ -3,10 +3,12 @@
  * directory, a free loopback port, stopped and removed at exit). The PostgreSQL cases
  * skip, saying why, only when the server binaries are missing. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <glob.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -58,6 +60,25 @@ static void pg_cleanup(void) {
   sh("rm -rf '%s'", pg.dir);
 }
 
+/* Stops and removes the clusters of earlier runs that died before their atexit (a crash,
+ * an ASan abort): each directory names its owner's pid in owner.pid. */
+static void pg_reap_orphans(void) {
+  glob_t g;
+  if (glob("/tmp/obi_pg_*/owner.pid", 0, NULL, &g) != 0) return;
+  for (size_t i = 0; i < g.gl_pathc; i++) {
+    FILE *f = fopen(g.gl_pathv[i], "r");
+    int pid = 0;
+    if (!f) continue;
+    if (fscanf(f, "%d", &pid) != 1) pid = 0;
+    fclose(f);
+    if (pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH) continue;
+    int len = (int)(strlen(g.gl_pathv[i]) - strlen("/owner.pid"));
+    sh("%s'%s/pg_ctl' -D '%.*s/data' -m immediate -w stop >/dev/null 2>&1", pg.as_user, pg.bin, len, g.gl_pathv[i]);
+    sh("rm -rf '%.*s'", len, g.gl_pathv[i]);
+  }
+  globfree(&g);
+}
+
 /* Starts the cluster once; NULL when it runs, else why it cannot (the skip message). */
 static const char *pg_up(void) {
   if (pg.state == 1) return NULL;
@@ -83,6 +104,11 @@ static const char *pg_up(void) {
     }
     snprintf(pg.as_user, sizeof pg.as_user, "runuser -u postgres -- ");
   }
+  pg_reap_orphans();
+  char owner[128];
+  snprintf(owner, sizeof owner, "%s/owner.pid", pg.dir);
+  FILE *f = fopen(owner, "w");
+  if (f) fprintf(f, "%d\n", (int)getpid()), fclose(f);
   pg.port = free_port();
   if (sh("%s'%s/initdb' -D '%s/data' -A trust -U postgres -E UTF8 --no-sync >'%s/initdb.log' 2>&1", pg.as_user, pg.bin,
          pg.dir, pg.dir) != 0 ||
