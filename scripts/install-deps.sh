@@ -4,13 +4,14 @@
 # something is missing. Safe to run any number of times.
 #   scripts/install-deps.sh            build and test dependencies
 #   scripts/install-deps.sh --test     also what `make check` uses (Chromium, headless, for the HTML reports;
-#                                      python3-yaml for the deploy/ checks)
+#                                      python3-yaml for the deploy/ checks, the PostgreSQL server for the
+#                                      store tests' throwaway cluster)
 #   scripts/install-deps.sh --bench    also what `make bench` uses (valgrind, PyTorch for the comparison)
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config clang libclang-rt-dev libzstd-dev zstd libssl-dev python3-numpy libopenblas-dev libjansson-dev libxgboost-dev libmicrohttpd-dev libwebsockets-dev)
+packages=(build-essential cmake pkg-config clang libclang-rt-dev libzstd-dev zstd libssl-dev python3-numpy libopenblas-dev libjansson-dev libxgboost-dev libmicrohttpd-dev libwebsockets-dev libsqlite3-dev libpq-dev)
 if [[ "${1:-}" == "--bench" ]]; then packages+=(valgrind python3-torch); fi
-if [[ "${1:-}" == "--test" ]]; then packages+=(chromium python3-yaml); fi
+if [[ "${1:-}" == "--test" ]]; then packages+=(chromium python3-yaml postgresql); fi
 
 missing=()
 for p in "${packages[@]}"; do

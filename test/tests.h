@@ -167,5 +167,19 @@
   X(deploy_k8s_checks) \
   X(deploy_metrics_are_documented_and_exported) \
   X(deploy_config_json_accepted_by_obi) \
-  X(deploy_container_commands_run_here)
+  X(deploy_container_commands_run_here) \
+  X(store_sqlite_round_trip) \
+  X(store_sqlite_migrations_idempotent) \
+  X(store_sqlite_idempotent_keys) \
+  X(store_sqlite_spool_replays_exactly_once) \
+  X(store_sqlite_bad_url) \
+  X(store_pg_round_trip) \
+  X(store_pg_migrations_idempotent) \
+  X(store_pg_idempotent_keys) \
+  X(store_pg_spool_replays_exactly_once) \
+  X(store_pg_server_restart_exactly_once) \
+  X(store_pg_bad_connection_string) \
+  X(store_pg_permission_error) \
+  X(store_sqlite_cli_ingest_query) \
+  X(store_pg_cli_ingest_query)
 // clang-format on

@@ -1,0 +1,591 @@
+/* test_store.c — one suite run against both obi_store backends: SQLite in a temporary file,
+ * and PostgreSQL in a throwaway cluster this file starts itself (initdb in a temporary
+ * directory, a free loopback port, stopped and removed at exit). The PostgreSQL cases
+ * skip, saying why, only when the server binaries are missing. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <glob.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../src/io/store_internal.h"
+#include "obi/npy.h"
+#include "obi/store.h"
+#include "test.h"
+
+/* ---- the throwaway PostgreSQL cluster ---- */
+
+static struct {
+  int state; /* 0 not tried, 1 running, -1 unavailable */
+  char bin[256], dir[64], as_user[64], why[300];
+  int port;
+} pg;
+
+static int sh(const char *fmt, ...) {
+  char cmd[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(cmd, sizeof cmd, fmt, ap);
+  va_end(ap);
+  return system(cmd);
+}
+
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  int port = -1;
+  if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+    port = ntohs(a.sin_port);
+  if (fd >= 0) close(fd);
+  return port;
+}
+
+static int pg_ctl(const char *action) {
+  return sh("%s'%s/pg_ctl' -D '%s/data' -l '%s/log' -w -t 30 -o '-c listen_addresses=127.0.0.1 -k %s -p %d -c "
+            "fsync=off' %s >/dev/null 2>&1",
+            pg.as_user, pg.bin, pg.dir, pg.dir, pg.dir, pg.port, action);
+}
+
+static void pg_cleanup(void) {
+  if (pg.state != 1) return;
+  sh("%s'%s/pg_ctl' -D '%s/data' -m immediate -w stop >/dev/null 2>&1", pg.as_user, pg.bin, pg.dir);
+  sh("rm -rf '%s'", pg.dir);
+}
+
+/* Stops and removes the clusters of earlier runs that died before their atexit (a crash,
+ * an ASan abort): each directory names its owner's pid in owner.pid. */
+static void pg_reap_orphans(void) {
+  glob_t g;
+  if (glob("/tmp/obi_pg_*/owner.pid", 0, NULL, &g) != 0) return;
+  for (size_t i = 0; i < g.gl_pathc; i++) {
+    FILE *f = fopen(g.gl_pathv[i], "r");
+    int pid = 0;
+    if (!f) continue;
+    if (fscanf(f, "%d", &pid) != 1) pid = 0;
+    fclose(f);
+    if (pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH) continue;
+    int len = (int)(strlen(g.gl_pathv[i]) - strlen("/owner.pid"));
+    sh("%s'%s/pg_ctl' -D '%.*s/data' -m immediate -w stop >/dev/null 2>&1", pg.as_user, pg.bin, len, g.gl_pathv[i]);
+    sh("rm -rf '%.*s'", len, g.gl_pathv[i]);
+  }
+  globfree(&g);
+}
+
+/* Starts the cluster once; NULL when it runs, else why it cannot (the skip message). */
+static const char *pg_up(void) {
+  if (pg.state == 1) return NULL;
+  if (pg.state == -1) return pg.why;
+  pg.state = -1;
+  glob_t g;
+  if (glob("/usr/lib/postgresql/*/bin/initdb", 0, NULL, &g) != 0) {
+    snprintf(pg.why, sizeof pg.why,
+             "no PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb); "
+             "scripts/install-deps.sh --test installs them");
+    return pg.why;
+  }
+  snprintf(pg.bin, sizeof pg.bin, "%.*s", (int)(strlen(g.gl_pathv[g.gl_pathc - 1]) - 7), g.gl_pathv[g.gl_pathc - 1]);
+  globfree(&g);
+  snprintf(pg.dir, sizeof pg.dir, "/tmp/obi_pg_XXXXXX");
+  if (!mkdtemp(pg.dir) || chmod(pg.dir, 0755) != 0) return snprintf(pg.why, sizeof pg.why, "mkdtemp failed"), pg.why;
+  if (geteuid() == 0) { /* initdb refuses to run as root */
+    struct passwd *pw = getpwnam("postgres");
+    if (!pw || chown(pg.dir, pw->pw_uid, pw->pw_gid) != 0) {
+      snprintf(pg.why, sizeof pg.why, "running as root and there is no 'postgres' user to run initdb as");
+      sh("rm -rf '%s'", pg.dir);
+      return pg.why;
+    }
+    snprintf(pg.as_user, sizeof pg.as_user, "runuser -u postgres -- ");
+  }
+  pg_reap_orphans();
+  char owner[128];
+  snprintf(owner, sizeof owner, "%s/owner.pid", pg.dir);
+  FILE *f = fopen(owner, "w");
+  if (f) fprintf(f, "%d\n", (int)getpid()), fclose(f);
+  pg.port = free_port();
+  if (sh("%s'%s/initdb' -D '%s/data' -A trust -U postgres -E UTF8 --no-sync >'%s/initdb.log' 2>&1", pg.as_user, pg.bin,
+         pg.dir, pg.dir) != 0 ||
+      pg_ctl("start") != 0) {
+    snprintf(pg.why, sizeof pg.why, "could not start a cluster in %s (see initdb.log, log there)", pg.dir);
+    return pg.why; /* left for inspection */
+  }
+  pg.state = 1;
+  atexit(pg_cleanup);
+  return NULL;
+}
+
+static void no_notice(void *arg, const char *msg) { (void)arg, (void)msg; }
+
+/* Runs SQL as the superuser on database db; 0 on success. */
+static int pg_sql(const char *db, const char *sql) {
+  char info[256];
+  snprintf(info, sizeof info, "postgresql://postgres@127.0.0.1:%d/%s", pg.port, db);
+  PGconn *c = PQconnectdb(info);
+  int ok = PQstatus(c) == CONNECTION_OK;
+  if (ok) {
+    PQsetNoticeProcessor(c, no_notice, NULL);
+    PGresult *r = PQexec(c, sql);
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok) printf("# %s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+  }
+  PQfinish(c);
+  return ok ? 0 : -1;
+}
+
+/* ---- targets: a fresh database per case ---- */
+
+typedef struct {
+  char url[512], spool[512];
+  store_options opt;
+} target;
+
+/* A fresh SQLite file or PostgreSQL database called name; 0, or -1 (the test is skipped). */
+static int target_new(target *t, int postgres, const char *name) {
+  memset(t, 0, sizeof *t);
+  snprintf(t->spool, sizeof t->spool, "%s/%s.spool", test_tmpdir(), name);
+  unlink(t->spool);
+  t->opt.spool_path = t->spool;
+  if (!postgres) {
+    snprintf(t->url, sizeof t->url, "sqlite:%s/%s.db", test_tmpdir(), name);
+    return 0;
+  }
+  const char *why = pg_up();
+  if (why) {
+    test_skip(why);
+    return -1;
+  }
+  char sql[256];
+  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
+  pg_sql("postgres", sql);
+  snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+  if (pg_sql("postgres", sql)) return test_fail(__FILE__, __LINE__, "cannot create database %s", name), -1;
+  snprintf(t->url, sizeof t->url, "postgresql://postgres@127.0.0.1:%d/%s", pg.port, name);
+  return 0;
+}
+
+#define OPEN(s, t)                                                                                                     \
+  do {                                                                                                                 \
+    char why_[1024];                                                                                                   \
+    if (store_open(&(s), (t)->url, &(t)->opt, why_, sizeof why_) != OBI_OK) {                                          \
+      test_fail(__FILE__, __LINE__, "store_open: %s", why_);                                                           \
+      return;                                                                                                          \
+    }                                                                                                                  \
+  } while (0)
+
+#define FLUSH(s)                                                                                                       \
+  do {                                                                                                                 \
+    if (store_flush((s), 20000) != OBI_OK) {                                                                           \
+      test_fail(__FILE__, __LINE__, "store_flush: %s", store_errmsg(s));                                               \
+      store_close(s);                                                                                                  \
+      return;                                                                                                          \
+    }                                                                                                                  \
+  } while (0)
+
+static const int64_t T0 = 1718000000000000000LL; /* 2024-06-10 */
+static const int64_t DAY = 86400000000000LL;
+
+static void prediction(store_prediction *p, const char *sym, int64_t ts, int seq) {
+  memset(p, 0, sizeof *p);
+  snprintf(p->instrument, sizeof p->instrument, "%s", sym);
+  p->ts_ns = ts;
+  p->seq = seq;
+  snprintf(p->model, sizeof p->model, "lstm-%d", seq % 3);
+  p->horizon = 10 + seq % 2 * 10;
+  p->p_down = 0.1f + (float)(seq % 7) * 0.01f;
+  p->p_up = 0.3f - (float)(seq % 5) * 0.013f;
+  p->p_flat = 1.0f - p->p_down - p->p_up;
+}
+
+/* ---- the cases, each for both backends ---- */
+
+static void round_trip(int postgres) {
+  target t;
+  if (target_new(&t, postgres, "round_trip")) return;
+  obi_store *s;
+  OPEN(s, &t);
+  store_prediction pr[3];
+  for (int i = 0; i < 3; i++) prediction(&pr[i], "BTCUSDT", T0 + i * DAY / 2, i), store_put_prediction(s, &pr[i]);
+  store_fill fl[2];
+  memset(fl, 0, sizeof fl);
+  for (int i = 0; i < 2; i++) {
+    snprintf(fl[i].run_id, sizeof fl[i].run_id, "run\t\\%d\n", 7); /* COPY's escapes */
+    snprintf(fl[i].instrument, sizeof fl[i].instrument, "ETH-USD");
+    fl[i].ts_ns = T0 + i;
+    fl[i].seq = i;
+    snprintf(fl[i].order_id, sizeof fl[i].order_id, "o%d", 100 + i);
+    fl[i].side = i ? -1 : 1;
+    fl[i].price = 312345 + i;
+    fl[i].size = 3 - i;
+    fl[i].fee = -0.0123456789012345;
+    store_put_fill(s, &fl[i]);
+  }
+  store_book_snapshot bk[2];
+  memset(bk, 0, sizeof bk);
+  for (int i = 0; i < 2; i++) {
+    snprintf(bk[i].instrument, sizeof bk[i].instrument, "BTCUSDT");
+    bk[i].ts_ns = T0 + 1000 * i;
+    bk[i].depth = i ? STORE_MAX_LEVELS : 3;
+    for (int l = 0; l < bk[i].depth; l++)
+      bk[i].bid_px[l] = 6000000 - l, bk[i].ask_px[l] = 6000001 + l, bk[i].bid_sz[l] = l + 1,
+      bk[i].ask_sz[l] = (int64_t)1 << (40 + l % 20);
+    store_put_book_snapshot(s, &bk[i]);
+  }
+  store_trade tr[2];
+  memset(tr, 0, sizeof tr);
+  for (int i = 0; i < 2; i++) {
+    snprintf(tr[i].instrument, sizeof tr[i].instrument, "BTCUSDT");
+    tr[i].ts_ns = T0 - i; /* the day before: another partition */
+    tr[i].seq = 5;
+    tr[i].price = 42;
+    tr[i].size = 7 + i;
+    tr[i].side = i ? -1 : 1;
+    store_put_trade(s, &tr[i]);
+  }
+  store_feature_row *fe = calloc(2, sizeof *fe);
+  CHECK(fe);
+  for (int i = 0; i < 2; i++) {
+    snprintf(fe[i].instrument, sizeof fe[i].instrument, "BTCUSDT");
+    fe[i].ts_ns = T0 + i;
+    fe[i].version = 3;
+    fe[i].n = i ? STORE_MAX_FEATURES : 10;
+    for (int c = 0; c < fe[i].n; c++) fe[i].vals[c] = (float)c / 3.0f - 1e-7f * (float)c * (float)c;
+    store_put_feature_row(s, &fe[i]);
+  }
+  store_model_entry *md = calloc(2, sizeof *md);
+  CHECK(md);
+  for (int i = 0; i < 2; i++) {
+    snprintf(md[i].file_hash, sizeof md[i].file_hash, "%064d", i);
+    snprintf(md[i].name, sizeof md[i].name, "deeplob");
+    md[i].created_ns = T0 + i;
+    snprintf(md[i].config, sizeof md[i].config, "{\"hidden\": %d, \"quote\": \"it's\"}", 32 << i);
+    snprintf(md[i].metrics, sizeof md[i].metrics, "{\"f1\": 0.5%d}", i);
+    store_put_model(s, &md[i]);
+  }
+  store_backtest_result bt[2];
+  memset(bt, 0, sizeof bt);
+  for (int i = 0; i < 2; i++) {
+    snprintf(bt[i].run_id, sizeof bt[i].run_id, "run-%d", i);
+    snprintf(bt[i].instrument, sizeof bt[i].instrument, "AMZN");
+    bt[i].created_ns = T0;
+    bt[i].pnl = 1234.5 * (i + 1);
+    bt[i].sharpe = 1.0 / 3.0;
+    bt[i].max_drawdown = -99.25;
+    bt[i].n_trades = 17 + i;
+    snprintf(bt[i].metrics, sizeof bt[i].metrics, "{\"trades\": %d}", 17 + i);
+    store_put_backtest_result(s, &bt[i]);
+  }
+  FLUSH(s);
+
+  size_t n;
+  store_prediction *qp;
+  CHECK(store_query_predictions(s, "BTCUSDT", T0, T0 + DAY, &qp, &n) == OBI_OK);
+  CHECK_EQ(n, 2); /* the third is a day later: outside [from, to) */
+  CHECK(!memcmp(qp, pr, 2 * sizeof *pr));
+  free(qp);
+  CHECK(store_query_predictions(s, NULL, INT64_MIN, INT64_MAX, &qp, &n) == OBI_OK);
+  CHECK_EQ(n, 3);
+  CHECK(!memcmp(qp, pr, 3 * sizeof *pr));
+  free(qp);
+  CHECK(store_query_predictions(s, "NOPE", INT64_MIN, INT64_MAX, &qp, &n) == OBI_OK);
+  CHECK(n == 0 && qp == NULL);
+  store_fill *qf;
+  CHECK(store_query_fills(s, fl[0].run_id, INT64_MIN, INT64_MAX, &qf, &n) == OBI_OK);
+  CHECK_EQ(n, 2);
+  CHECK(!memcmp(qf, fl, sizeof fl));
+  free(qf);
+  store_book_snapshot *qb;
+  CHECK(store_query_book_snapshots(s, "BTCUSDT", INT64_MIN, INT64_MAX, &qb, &n) == OBI_OK);
+  CHECK_EQ(n, 2);
+  CHECK(!memcmp(qb, bk, sizeof bk));
+  free(qb);
+  store_trade *qt;
+  CHECK(store_query_trades(s, "BTCUSDT", INT64_MIN, INT64_MAX, &qt, &n) == OBI_OK);
+  CHECK_EQ(n, 2);
+  CHECK(!memcmp(&qt[0], &tr[1], sizeof *tr) && !memcmp(&qt[1], &tr[0], sizeof *tr)); /* ordered by time */
+  free(qt);
+  store_feature_row *qe;
+  CHECK(store_query_feature_rows(s, "BTCUSDT", INT64_MIN, INT64_MAX, &qe, &n) == OBI_OK);
+  CHECK_EQ(n, 2);
+  CHECK(!memcmp(qe, fe, 2 * sizeof *fe));
+  free(qe);
+  free(fe);
+  store_model_entry *qm;
+  CHECK(store_query_models(s, "deeplob", &qm, &n) == OBI_OK);
+  CHECK_EQ(n, 2);
+  CHECK(!memcmp(qm, md, 2 * sizeof *md));
+  free(qm);
+  free(md);
+  store_backtest_result *qr;
+  CHECK(store_query_backtest_results(s, "run-1", &qr, &n) == OBI_OK);
+  CHECK_EQ(n, 1);
+  CHECK(!memcmp(qr, &bt[1], sizeof *bt));
+  free(qr);
+  store_stats st;
+  store_get_stats(s, &st);
+  CHECK_EQ(st.put, 15);
+  CHECK_EQ(st.written, 15);
+  CHECK_EQ(st.spooled, 0);
+  CHECK_EQ(st.pending, 0);
+  store_close(s);
+}
+
+static void migrations_idempotent(int postgres) {
+  target t;
+  if (target_new(&t, postgres, "migrations")) return;
+  obi_store *s;
+  OPEN(s, &t);
+  CHECK(!strcmp(store_backend(s), postgres ? "postgresql" : "sqlite"));
+  store_prediction p;
+  prediction(&p, "X", T0, 1);
+  store_put_prediction(s, &p);
+  store_close(s); /* closing writes what is queued */
+  for (int round = 0; round < 2; round++) {
+    OPEN(s, &t);
+    int v = -1;
+    int64_t n = -1;
+    CHECK(store_schema_version(s, &v) == OBI_OK);
+    CHECK_EQ(v, STORE_SCHEMA_VERSION);
+    CHECK(store_count(s, "predictions", &n) == OBI_OK);
+    CHECK_EQ(n, 1);
+    CHECK(store_count(s, "schema_versions", &n) == OBI_EINVAL);
+    CHECK_STR_CONTAINS(store_errmsg(s), "schema_versions");
+    store_close(s);
+  }
+}
+
+static void idempotent_keys(int postgres) {
+  target t;
+  if (target_new(&t, postgres, "idempotent")) return;
+  t.opt.batch_rows = 64;
+  obi_store *s;
+  OPEN(s, &t);
+  store_prediction p;
+  for (int i = 0; i < 500; i++) prediction(&p, "BTCUSDT", T0 + i * 1000, i), store_put_prediction(s, &p);
+  FLUSH(s);
+  for (int i = 0; i < 600; i++) prediction(&p, "BTCUSDT", T0 + i * 1000, i), store_put_prediction(s, &p);
+  for (int i = 0; i < 600; i++) prediction(&p, "BTCUSDT", T0 + i * 1000, i), store_put_prediction(s, &p);
+  FLUSH(s);
+  int64_t n;
+  CHECK(store_count(s, "predictions", &n) == OBI_OK);
+  CHECK_EQ(n, 600);
+  store_close(s);
+}
+
+/* Checksum of the keys and values of predictions, order-independent. */
+static uint64_t row_hash(const store_prediction *p) {
+  uint64_t h = 1469598103934665603ULL;
+  const unsigned char *b = (const unsigned char *)p;
+  for (size_t i = 0; i < sizeof *p; i++) h = (h ^ b[i]) * 1099511628211ULL;
+  return h;
+}
+
+/* The batch writes fail (as if the connection had dropped) for a while: rows go to the
+ * spool and arrive once; then a store closed while failing leaves its spool to the next. */
+static void spool_replays_exactly_once(int postgres) {
+  target t;
+  if (target_new(&t, postgres, "spool")) return;
+  t.opt.batch_rows = 100;
+  t.opt.queue_rows = 256;
+  obi_store *s;
+  OPEN(s, &t);
+  store__inject_failures(s, 4);
+  store_prediction p;
+  uint64_t want = 0;
+  for (int i = 0; i < 3000; i++) {
+    prediction(&p, "ETHUSDT", T0 + (int64_t)i * 60000000000LL, i);
+    want += row_hash(&p);
+    CHECK(store_put_prediction(s, &p) == OBI_OK);
+  }
+  FLUSH(s);
+  store_stats st;
+  store_get_stats(s, &st);
+  CHECK(st.spooled > 0);
+  CHECK(st.replays >= 1);
+  CHECK(access(t.spool, F_OK) != 0); /* replayed whole and removed */
+  store_prediction *q;
+  size_t n;
+  CHECK(store_query_predictions(s, "ETHUSDT", INT64_MIN, INT64_MAX, &q, &n) == OBI_OK);
+  CHECK_EQ(n, 3000);
+  uint64_t got = 0;
+  for (size_t i = 0; i < n; i++) got += row_hash(&q[i]);
+  free(q);
+  CHECK(got == want);
+
+  store__inject_failures(s, 1000000); /* down for good: close leaves a spool */
+  for (int i = 3000; i < 3100; i++) prediction(&p, "ETHUSDT", T0 + i, i), store_put_prediction(s, &p);
+  CHECK(store_flush(s, 200) == OBI_EIO);
+  CHECK_STR_CONTAINS(store_errmsg(s), "rows not written");
+  CHECK_STR_CONTAINS(store_errmsg(s), t.spool);
+  store_close(s);
+  CHECK(access(t.spool, F_OK) == 0);
+  OPEN(s, &t);
+  FLUSH(s);
+  int64_t count;
+  CHECK(store_count(s, "predictions", &count) == OBI_OK);
+  CHECK_EQ(count, 3100);
+  store_close(s);
+}
+
+static void bad_urls(int postgres) {
+  obi_store *s = (obi_store *)1;
+  char why[1024];
+  if (!postgres) {
+    CHECK(store_open(&s, "mysql://db/x", NULL, why, sizeof why) == OBI_EINVAL);
+    CHECK(s == NULL);
+    CHECK_STR_CONTAINS(why, "mysql://db/x");
+    CHECK(store_open(&s, "sqlite:/nonexistent/dir/obi.db", NULL, why, sizeof why) == OBI_EIO);
+    CHECK_STR_CONTAINS(why, "/nonexistent/dir/obi.db");
+    return;
+  }
+  char url[256];
+  snprintf(url, sizeof url, "postgresql://obi:secret@127.0.0.1:%d/obi?connect_timeout=2", free_port());
+  CHECK(store_open(&s, url, NULL, why, sizeof why) == OBI_EIO);
+  CHECK_STR_CONTAINS(why, "cannot connect");
+  CHECK_STR_CONTAINS(why, "obi:***@127.0.0.1");
+  CHECK(!strstr(why, "secret"));
+  CHECK(store_open(&s, "postgresql://127.0.0.1:notaport/x", NULL, why, sizeof why) == OBI_EIO);
+  CHECK_STR_CONTAINS(why, "postgresql://127.0.0.1:notaport/x");
+}
+
+void store_sqlite_round_trip(void) { round_trip(0); }
+void store_sqlite_migrations_idempotent(void) { migrations_idempotent(0); }
+void store_sqlite_idempotent_keys(void) { idempotent_keys(0); }
+void store_sqlite_spool_replays_exactly_once(void) { spool_replays_exactly_once(0); }
+void store_sqlite_bad_url(void) { bad_urls(0); }
+void store_pg_round_trip(void) { round_trip(1); }
+void store_pg_migrations_idempotent(void) { migrations_idempotent(1); }
+void store_pg_idempotent_keys(void) { idempotent_keys(1); }
+void store_pg_spool_replays_exactly_once(void) { spool_replays_exactly_once(1); }
+void store_pg_bad_connection_string(void) { bad_urls(1); }
+
+/* The server is stopped in the middle of a write stream and started again: every row
+ * arrives exactly once (count and checksum), and the writer never blocked the puts on
+ * the network. */
+void store_pg_server_restart_exactly_once(void) {
+  target t;
+  if (target_new(&t, 1, "restart")) return;
+  t.opt.batch_rows = 200;
+  obi_store *s;
+  OPEN(s, &t);
+  store_prediction p;
+  uint64_t want = 0;
+  const int N = 12000;
+  for (int i = 0; i < N; i++) {
+    if (i == 3000) CHECK(pg_ctl("-m fast stop") == 0);
+    if (i == 8000) CHECK(pg_ctl("start") == 0);
+    prediction(&p, i % 2 ? "BTCUSDT" : "ETHUSDT", T0 + (int64_t)i * 20000000000LL, i);
+    want += row_hash(&p);
+    CHECK(store_put_prediction(s, &p) == OBI_OK);
+  }
+  FLUSH(s);
+  store_stats st;
+  store_get_stats(s, &st);
+  CHECK(st.spooled > 0); /* the outage was seen */
+  CHECK(st.replays >= 1);
+  int64_t count;
+  CHECK(store_count(s, "predictions", &count) == OBI_OK);
+  CHECK_EQ(count, N);
+  store_prediction *q;
+  size_t n;
+  CHECK(store_query_predictions(s, NULL, INT64_MIN, INT64_MAX, &q, &n) == OBI_OK);
+  CHECK_EQ(n, N);
+  uint64_t got = 0;
+  for (size_t i = 0; i < n; i++) got += row_hash(&q[i]);
+  free(q);
+  CHECK(got == want);
+  store_close(s);
+}
+
+/* A role that may read but not insert: open works (no DDL needed), the write fails with a
+ * message naming the URL and the table, and the rows stay in the spool. */
+void store_pg_permission_error(void) {
+  target t;
+  if (target_new(&t, 1, "perm")) return;
+  obi_store *s;
+  OPEN(s, &t);
+  store_prediction p;
+  prediction(&p, "BTCUSDT", T0, 0);
+  store_put_prediction(s, &p); /* the owner creates the day's partition */
+  FLUSH(s);
+  store_close(s);
+  pg_sql("perm", "DROP ROLE IF EXISTS obi_reader");
+  CHECK(pg_sql("perm", "CREATE ROLE obi_reader LOGIN") == 0);
+  CHECK(pg_sql("perm", "GRANT SELECT ON ALL TABLES IN SCHEMA public TO obi_reader") == 0);
+  target r = t;
+  snprintf(r.url, sizeof r.url, "postgresql://obi_reader@127.0.0.1:%d/perm", pg.port);
+  OPEN(s, &r);
+  prediction(&p, "BTCUSDT", T0 + 5, 1);
+  store_put_prediction(s, &p);
+  CHECK(store_flush(s, 10000) == OBI_EIO);
+  CHECK_STR_CONTAINS(store_errmsg(s), "obi_reader@127.0.0.1");
+  CHECK_STR_CONTAINS(store_errmsg(s), "permission denied for table predictions");
+  CHECK_STR_CONTAINS(store_errmsg(s), r.spool);
+  int64_t n;
+  CHECK(store_count(s, "predictions", &n) == OBI_OK); /* reading is allowed */
+  CHECK_EQ(n, 1);
+  store_close(s);
+  CHECK(access(r.spool, F_OK) == 0);
+}
+
+/* obi ingest / obi query end to end: twice the same file stores it once. */
+static void cli_ingest_query(int postgres) {
+  target t;
+  if (target_new(&t, postgres, "cli")) return;
+  const char *csv = test_write_file("preds.csv", "ts_ns,horizon,p_down,p_flat,p_up\n"
+                                                 "1718000000000000000,10,0.25,0.5,0.25\n"
+                                                 "1718000000000000001,10,0.125,0.75,0.125\n"
+                                                 "1718000000000000002,20,0.5,0.25,0.25\n");
+  char args[2048];
+  snprintf(args, sizeof args, "ingest --store '%s' --symbol BTCUSDT --predictions '%s' --model m1", t.url, csv);
+  CHECK_EQ(test_run_obi(args), 0);
+  CHECK_STR_CONTAINS(test_out, "ingested 3 rows into predictions");
+  CHECK_EQ(test_run_obi(args), 0);
+  char npy[600];
+  snprintf(npy, sizeof npy, "%s/store_ingest.timestamps.npy", test_tmpdir());
+  npy_writer w;
+  int64_t ts[2] = {T0 + 7, T0 + 9};
+  CHECK(npy_open(&w, npy, "<i8", 0) == OBI_OK && npy_append(&w, ts, 2) == OBI_OK && npy_close(&w) == OBI_OK);
+  snprintf(npy, sizeof npy, "%s/store_ingest.npy", test_tmpdir());
+  float x[6] = {1, 2, 3, 4, 5, 6};
+  CHECK(npy_open(&w, npy, "<f4", 3) == OBI_OK && npy_append(&w, x, 2) == OBI_OK && npy_close(&w) == OBI_OK);
+  snprintf(args, sizeof args, "ingest --store '%s' --symbol BTCUSDT '%s' --json", t.url, npy);
+  int rc = test_run_obi(args);
+  if (rc) printf("# %s", test_err);
+  CHECK_EQ(rc, 0);
+  CHECK_STR_CONTAINS(test_out, "\"table\":\"features\",\"rows\":2");
+  obi_store *s;
+  OPEN(s, &t);
+  store_feature_row *fr;
+  size_t n;
+  CHECK(store_query_feature_rows(s, "BTCUSDT", INT64_MIN, INT64_MAX, &fr, &n) == OBI_OK);
+  CHECK_EQ(n, 2);
+  CHECK(fr[1].ts_ns == T0 + 9 && fr[1].seq == 1 && fr[1].n == 3 && fr[1].vals[2] == 6.0f && fr[1].version == 1);
+  free(fr);
+  store_close(s);
+  snprintf(args, sizeof args, "query --store '%s' predictions --symbol BTCUSDT --from 1718000000000000001 --json",
+           t.url);
+  CHECK_EQ(test_run_obi(args), 0);
+  CHECK_STR_CONTAINS(test_out, "[{\"instrument\":\"BTCUSDT\",\"ts_ns\":1718000000000000001,\"seq\":3,\"model\":\"m1\","
+                               "\"horizon\":10,\"p_down\":0.125,\"p_flat\":0.75,\"p_up\":0.125},");
+  CHECK(!strstr(test_out, "1718000000000000000"));
+  snprintf(args, sizeof args, "query --store '%s' predictions", t.url);
+  CHECK_EQ(test_run_obi(args), 0);
+  int lines = 0;
+  for (const char *p = test_out; *p; p++) lines += *p == '\n';
+  CHECK_EQ(lines, 4); /* the header and three rows: the second ingest added none */
+  CHECK_EQ(test_run_obi("query --store sqlite:/nonexistent/x.db predictions"), 1);
+  CHECK_STR_CONTAINS(test_err, "/nonexistent/x.db");
+  CHECK_EQ(test_run_obi("query --store 'mysql://h/db' predictions"), 1);
+  CHECK_STR_CONTAINS(test_err, "mysql://h/db");
+}
+
+void store_sqlite_cli_ingest_query(void) { cli_ingest_query(0); }
+void store_pg_cli_ingest_query(void) { cli_ingest_query(1); }
