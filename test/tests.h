@@ -181,5 +181,19 @@
   X(store_pg_bad_connection_string) \
   X(store_pg_permission_error) \
   X(store_sqlite_cli_ingest_query) \
-  X(store_pg_cli_ingest_query)
+  X(store_pg_cli_ingest_query) \
+  X(live_config_errors_and_urls) \
+  X(live_binance_spot_sync_two_symbols) \
+  X(live_binance_gap_dropped_message_resyncs) \
+  X(live_binance_out_of_order_resyncs) \
+  X(live_binance_duplicate_dropped) \
+  X(live_binance_old_snapshot_refused) \
+  X(live_binance_snapshot_failures_retried) \
+  X(live_binance_disconnect_resyncs) \
+  X(live_binance_stall_resyncs) \
+  X(live_binance_malformed_messages) \
+  X(live_binance_futures_pu_gap_resyncs) \
+  X(live_record_replay_same_books) \
+  X(live_coinbase_exchange_disconnect_resyncs) \
+  X(live_coinbase_advanced_sequence_gap_resubscribes)
 // clang-format on

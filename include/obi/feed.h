@@ -201,6 +201,13 @@ uint32_t feed_known_depth(const feed *f, int symbol, int side);
 const feed_symbol_stats *feed_symbol_get_stats(const feed *f, int symbol);
 const feed_conn_stats *feed_get_stats(const feed *f);
 
+/* A digest of symbol's book that does not depend on its scale: FNV-1a (64 bits) over every
+ * level, bids from the best then asks from the best, each written "B|A price size\n" with
+ * feed_format_decimal. Books holding the same prices and sizes have the same digest at any
+ * scales, so a replay's book can be compared with a live session's (obi replay --json
+ * prints it). 0 while the scale is still to be learned. */
+uint64_t feed_book_digest(const feed *f, int symbol);
+
 /* The last error (malformed message, venue error) as one line naming the venue, the
  * symbol where known, and what was wrong; "" when there was none. */
 const char *feed_last_error(const feed *f);

@@ -350,6 +350,9 @@ static int replay_recording(const char *ws_path, const char *http_path, int venu
       json_object_set_new(e, "ask_levels", json_integer(book_depth(b, OBI_ASK)));
       json_object_set_new(e, "known_bid_levels", json_integer(feed_known_depth(f, i, OBI_BID)));
       json_object_set_new(e, "known_ask_levels", json_integer(feed_known_depth(f, i, OBI_ASK)));
+      char digest[17];
+      snprintf(digest, sizeof digest, "%016llx", (unsigned long long)feed_book_digest(f, i));
+      json_object_set_new(e, "book_digest", json_string(digest));
       json_array_append_new(syms, e);
     }
     json_object_set_new(o, "symbols", syms);

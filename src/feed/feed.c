@@ -711,3 +711,23 @@ uint32_t feed_known_depth(const feed *f, int symbol, int side) {
   }
   return bs->n - lo;
 }
+
+uint64_t feed_book_digest(const feed *f, int symbol) {
+  const feed_sym *s = f->syms[symbol];
+  if (s->pdec < 0 || s->sdec < 0) return 0;
+  uint64_t h = 1469598103934665603ULL; /* FNV-1a offset basis and prime (Fowler, Noll, Vo) */
+  for (int side = 0; side < 2; side++)
+    for (uint32_t k = 0; k < book_depth(&s->book, side); k++) {
+      const book_level *l = book_level_at(&s->book, side, k);
+      char line[64];
+      size_t n = 0;
+      line[n++] = side == OBI_BID ? 'B' : 'A';
+      line[n++] = ' ';
+      n += (size_t)feed_format_decimal(l->price, s->pdec, line + n);
+      line[n++] = ' ';
+      n += (size_t)feed_format_decimal(l->size, s->sdec, line + n);
+      line[n++] = '\n';
+      for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)line[i]) * 1099511628211ULL;
+    }
+  return h;
+}
