@@ -160,5 +160,12 @@
   X(feed_recording_lines) \
   X(feed_excerpts_replay_expected_counts) \
   X(feed_shared_recordings) \
-  X(feed_cli_replay_recording_errors)
+  X(feed_cli_replay_recording_errors) \
+  X(kafka_record_round_trip_and_bad_records) \
+  X(kafka_sync_levels_rebuilds_the_replay_book) \
+  X(kafka_produce_consume_round_trip) \
+  X(kafka_broker_down_and_up_during_production) \
+  X(kafka_leader_change_during_production) \
+  X(kafka_consumer_restart_resumes_from_commit) \
+  X(kafka_cli_stream_produce_consume)
 // clang-format on
