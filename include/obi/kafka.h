@@ -92,10 +92,11 @@ obi_err kafka_sync_levels(obi_book *mirror, const obi_book *truth, int64_t ts_ns
 /* Producer. */
 
 typedef struct {
-  const char *compression; /* "zstd" (default), "lz4", "none" */
-  int linger_ms;           /* batching delay; default 5 */
-  int message_timeout_ms;  /* give up on a message after this long (default 300000: 5 minutes) */
-  const char *debug;       /* librdkafka debug contexts, or NULL */
+  const char *compression;   /* "zstd" (default), "lz4", "none" */
+  int linger_ms;             /* batching delay; default 5 */
+  int message_timeout_ms;    /* give up on a message after this long (default 300000: 5 minutes) */
+  const char *debug;         /* librdkafka debug contexts (their log lines go to stderr), or NULL */
+  const char *const *config; /* more librdkafka settings: name, value, ..., NULL; or NULL */
 } kafka_producer_options;
 
 typedef struct {
@@ -130,9 +131,10 @@ void kafka_producer_free(kafka_producer *p);
 /* Consumer. */
 
 typedef struct {
-  int session_timeout_ms; /* default 6000 */
-  int from_end;           /* a group without committed offsets starts at the end (default: the beginning) */
-  const char *debug;
+  int session_timeout_ms;    /* default 6000 */
+  int from_end;              /* a group without committed offsets starts at the end (default: the beginning) */
+  const char *debug;         /* librdkafka debug contexts (their log lines go to stderr), or NULL */
+  const char *const *config; /* more librdkafka settings: name, value, ..., NULL; or NULL */
 } kafka_consumer_options;
 
 typedef struct {

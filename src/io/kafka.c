@@ -182,6 +182,12 @@ static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, 
   return -1;
 }
 
+static int conf_extra(rd_kafka_conf_t *conf, const char *const *kv, char *err_msg, size_t err_len) {
+  for (; kv && kv[0]; kv += 2)
+    if (!kv[1] || conf_set(conf, kv[0], kv[1], err_msg, err_len)) return -1;
+  return 0;
+}
+
 obi_err kafka_producer_new(kafka_producer **out, const char *brokers, const char *topic,
                            const kafka_producer_options *opt, char *err_msg, size_t err_len) {
   kafka_producer_options o = {.compression = "zstd", .linger_ms = 5, .message_timeout_ms = 300000};
@@ -190,6 +196,7 @@ obi_err kafka_producer_new(kafka_producer **out, const char *brokers, const char
     if (opt->linger_ms > 0) o.linger_ms = opt->linger_ms;
     if (opt->message_timeout_ms > 0) o.message_timeout_ms = opt->message_timeout_ms;
     o.debug = opt->debug;
+    o.config = opt->config;
   }
   *out = NULL;
   if (err_msg && err_len) err_msg[0] = 0;
@@ -210,7 +217,7 @@ obi_err kafka_producer_new(kafka_producer **out, const char *brokers, const char
       conf_set(conf, "partitioner", "murmur2_random", err_msg, err_len) ||
       conf_set(conf, "linger.ms", linger, err_msg, err_len) ||
       conf_set(conf, "message.timeout.ms", timeout, err_msg, err_len) ||
-      (o.debug && conf_set(conf, "debug", o.debug, err_msg, err_len)))
+      (o.debug && conf_set(conf, "debug", o.debug, err_msg, err_len)) || conf_extra(conf, o.config, err_msg, err_len))
     goto fail_conf;
   if (!o.debug) rd_kafka_conf_set_log_cb(conf, log_drop);
   rd_kafka_conf_set_opaque(conf, p);
@@ -296,6 +303,7 @@ obi_err kafka_consumer_new(kafka_consumer **out, const char *brokers, const char
     if (opt->session_timeout_ms > 0) o.session_timeout_ms = opt->session_timeout_ms;
     o.from_end = opt->from_end;
     o.debug = opt->debug;
+    o.config = opt->config;
   }
   *out = NULL;
   if (err_msg && err_len) err_msg[0] = 0;
@@ -322,7 +330,7 @@ obi_err kafka_consumer_new(kafka_consumer **out, const char *brokers, const char
       conf_set(conf, "enable.auto.offset.store", "false", err_msg, err_len) ||
       conf_set(conf, "auto.offset.reset", o.from_end ? "latest" : "earliest", err_msg, err_len) ||
       conf_set(conf, "session.timeout.ms", session, err_msg, err_len) ||
-      (o.debug && conf_set(conf, "debug", o.debug, err_msg, err_len)))
+      (o.debug && conf_set(conf, "debug", o.debug, err_msg, err_len)) || conf_extra(conf, o.config, err_msg, err_len))
     goto fail_conf;
   if (!o.debug) rd_kafka_conf_set_log_cb(conf, log_drop);
   c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
