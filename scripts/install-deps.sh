@@ -9,7 +9,7 @@
 #   scripts/install-deps.sh --bench    also what `make bench` uses (valgrind, PyTorch for the comparison)
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config clang libclang-rt-dev libzstd-dev zstd libssl-dev python3-numpy libopenblas-dev libjansson-dev libxgboost-dev libmicrohttpd-dev libwebsockets-dev libsqlite3-dev libpq-dev)
+packages=(build-essential cmake pkg-config clang libclang-rt-dev libzstd-dev zstd libssl-dev python3-numpy libopenblas-dev libjansson-dev libxgboost-dev libmicrohttpd-dev libwebsockets-dev libsqlite3-dev libpq-dev librdkafka-dev)
 if [[ "${1:-}" == "--bench" ]]; then packages+=(valgrind python3-torch); fi
 if [[ "${1:-}" == "--test" ]]; then packages+=(chromium python3-yaml postgresql); fi
 

@@ -2,7 +2,8 @@
  * input as a file through fmemopen), the safetensors reader (model files), the label horizon
  * list, the backtest's inputs (strategy JSON, latency specs and latency files), and the feed
  * protocol layer with the recording line parser (fuzz_feed: the first byte picks the venue and
- * the entry points). Any input must give a clean result or a clean error; a crash or sanitizer
+ * the entry points), and the Kafka event record decoder (an accepted record encodes back to the
+ * same bytes). Any input must give a clean result or a clean error; a crash or sanitizer
  * report is a bug. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "obi/backtest.h"
 #include "obi/feed.h"
+#include "obi/kafka.h"
 #include "obi/labels.h"
 #include "obi/npy.h"
 #include "obi/recording.h"
@@ -149,5 +151,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fclose(lf);
   }
   fuzz_feed(data, size);
+  kafka_event_record kr;
+  if (kafka_event_decode(&kr, data, size, why, sizeof why) == OBI_OK) {
+    uint8_t back[KAFKA_EVENT_RECORD_SIZE];
+    if (kafka_event_encode(back, &kr) != OBI_OK || size != sizeof back || memcmp(back, data, size)) abort();
+  }
   return 0;
 }
