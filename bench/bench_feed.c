@@ -75,7 +75,12 @@ static op *read_ops(char *text, size_t len, const char *path, size_t *n) {
     o[(*n)++] = (op){rl.kind == REC_CONNECT    ? OP_CONNECT
                      : rl.kind == REC_RECEIVED ? OP_MESSAGE
                                                : OP_SNAPSHOT,
-                     -1, rl.recv_ns, rl.json, rl.json_len, rl.url, rl.url_len};
+                     -1,
+                     rl.recv_ns,
+                     rl.json,
+                     rl.json_len,
+                     rl.url,
+                     rl.url_len};
   }
   return o;
 }
@@ -190,7 +195,8 @@ int main(int argc, char **argv) {
   diff_levels = levels_applied(full) - lev0;
   for (int i = 0; i < feed_symbol_count(full); i++) diffs_applied += feed_symbol_get_stats(full, i)->updates_applied;
   malformed = feed_get_stats(full)->malformed - malformed;
-  if (malformed) fprintf(stderr, "bench_feed: %llu malformed messages (%s)\n", (unsigned long long)malformed, feed_last_error(full));
+  if (malformed)
+    fprintf(stderr, "bench_feed: %llu malformed messages (%s)\n", (unsigned long long)malformed, feed_last_error(full));
 
   if (callgrind) { /* exactly one more pass: bench.sh counts the instructions of feed_on_message */
     full_pass();
@@ -225,8 +231,8 @@ int main(int argc, char **argv) {
          "\"parse_ns_per_item\":%.1f,\"apply_ns_per_item\":%.1f,\"allocations_per_message\":%.2f,"
          "\"timed_passes\":%llu}\n",
          argv[a], feed_venue_name(venue), (unsigned long long)messages, (unsigned long long)snapshots,
-         (unsigned long long)diffs_applied, (unsigned long long)diff_levels, (unsigned long long)snapshot_levels, pass_s,
-         msg_rate, level_rate, diff_level_rate, parse_s * 1e9 / (double)items, apply_ns, allocs_per_msg,
+         (unsigned long long)diffs_applied, (unsigned long long)diff_levels, (unsigned long long)snapshot_levels,
+         pass_s, msg_rate, level_rate, diff_level_rate, parse_s * 1e9 / (double)items, apply_ns, allocs_per_msg,
          (unsigned long long)p_full);
   feed_free(full);
   feed_free(scan);

@@ -55,6 +55,24 @@ if command -v valgrind >/dev/null; then
   echo "callgrind backtest: $per instructions per event (bt_on_event: features, model, strategy, risk, simulator)" >&2
   instr_json+="${instr_json:+,}\"backtest\":{\"instructions_per_event\":$per}"
 fi
+# Binance depth traffic through the protocol layer: the futures recording (the largest Binance one).
+fws=$shared/crypto/cryptofeed/BINANCE_FUTURES.ws.1.0.zst fhttp=$shared/crypto/cryptofeed/BINANCE_FUTURES.http.0.0.zst
+[[ -e "$fws" ]] || fws=data/crypto/BINANCE_FUTURES.ws.1.0.first500.zst fhttp=data/crypto/BINANCE_FUTURES.http.0.0.zst
+echo "bench feed: $fws" >&2
+feed=$(build/bench_feed "$fws" "$fhttp")
+if command -v valgrind >/dev/null; then
+  # full_pass: one pass of every message and snapshot (feed_on_message + feed_on_snapshot); toggling on
+  # feed_on_message itself would also count the scale-learning and warm-up passes of the same process.
+  out=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect=full_pass \
+    build/bench_feed --callgrind "$fws" "$fhttp" 2>&1)
+  ir=$(echo "$out" | sed -n 's/.*Collected : \([0-9]*\).*/\1/p')
+  msgs=$(echo "$out" | sed -n 's/.*"messages":\([0-9]*\).*/\1/p')
+  levels=$(echo "$out" | sed -n 's/.*"diff_levels":\([0-9]*\),"snapshot_levels":\([0-9]*\).*/\1 \2/p')
+  per_msg=$(awk -v a="$ir" -v b="$msgs" 'BEGIN { printf "%.1f", a / b }')
+  per_level=$(echo "$levels" | awk -v a="$ir" '{ printf "%.1f", a / ($1 + $2) }')
+  echo "callgrind feed: $per_msg instructions per message, $per_level per level update (snapshots included)" >&2
+  instr_json+="${instr_json:+,}\"feed\":{\"instructions_per_message\":$per_msg,\"instructions_per_level_update\":$per_level}"
+fi
 models=$(build/bench_models)
 torch_json=null
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
@@ -68,5 +86,5 @@ else
   echo "bench: python3-torch not installed, no PyTorch comparison" >&2
 fi
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-printf '{"machine":"%s, %s cores","book":%s,"features":%s,"backtest":%s,"models":%s,"models_pytorch":%s,"callgrind":{%s}}\n' \
-  "$cpu" "$(nproc)" "$throughput" "$features" "$backtest" "$models" "$torch_json" "$instr_json"
+printf '{"machine":"%s, %s cores","book":%s,"features":%s,"backtest":%s,"feed":%s,"models":%s,"models_pytorch":%s,"callgrind":{%s}}\n' \
+  "$cpu" "$(nproc)" "$throughput" "$features" "$backtest" "$feed" "$models" "$torch_json" "$instr_json"

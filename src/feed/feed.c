@@ -394,12 +394,19 @@ obi_err feed__levels_pairs(feed *f, feed_item *it, json_t *arr, int side, const 
     if (!json_is_array(e) || json_array_size(e) < 2)
       return feed__malformed(f, it->sym, OBI_EPARSE, "%s: %s[%zu] must be a [price, size] array, found %s", ctx, key, i,
                              json_is_array(e) ? "a shorter array" : json_type_name(e));
+    /* The hot path of every depth message: the field's name is written only for an error
+     * (formatting it for every level cost a fifth of the parse). */
     feed_dec p, q;
-    snprintf(what, sizeof what, "%s price", key);
-    obi_err err = feed__dec(f, it->sym, json_array_get(e, 0), ctx, what, i, &p);
-    if (err) return err;
-    snprintf(what, sizeof what, "%s size", key);
-    if ((err = feed__dec(f, it->sym, json_array_get(e, 1), ctx, what, i, &q))) return err;
+    json_t *pv = json_array_get(e, 0), *qv = json_array_get(e, 1);
+    obi_err err;
+    if (!json_is_string(pv) || dec_parse(json_string_value(pv), json_string_length(pv), &p)) {
+      snprintf(what, sizeof what, "%s price", key);
+      return feed__dec(f, it->sym, pv, ctx, what, i, &p);
+    }
+    if (!json_is_string(qv) || dec_parse(json_string_value(qv), json_string_length(qv), &q)) {
+      snprintf(what, sizeof what, "%s size", key);
+      return feed__dec(f, it->sym, qv, ctx, what, i, &q);
+    }
     if ((err = feed__add_raw(f, it, p, q, side))) return err;
   }
   return OBI_OK;
