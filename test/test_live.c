@@ -16,6 +16,7 @@
  * message (check_books). */
 #include <jansson.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <time.h>
 
 #include "obi/live.h"
@@ -529,6 +530,47 @@ done:
   json_decref(rep);
   live_free(l);
   ws_server_stop(s);
+}
+
+/* `obi live --json` as a child process on the market: the summary names both symbols, each
+ * synced with updates applied, no gap, and a book that is not crossed. */
+void live_cli_json_summary(void) {
+  ws_server *s;
+  CHECK_EQ(ws_server_start(&s, NULL, NULL), 0);
+  record_script(s);
+  int port = ws_server_port(s);
+  char args[512];
+  snprintf(args, sizeof args,
+           "live --binance btcusdt,ethusdt --endpoint ws://127.0.0.1:%d --rest-endpoint http://127.0.0.1:%d "
+           "--duration 1.5 --json",
+           port, port);
+  int rc = test_run_obi(args);
+  int pending = ws_server_pending(s);
+  ws_server_stop(s);
+  CHECK_EQ(rc, 0);
+  CHECK_EQ(pending, 0);
+  json_error_t je;
+  json_t *o = json_loads(test_out, 0, &je);
+  CHECK(o != NULL);
+  json_t *syms = json_object_get(o, "symbols");
+  CHECK_EQ(json_array_size(syms), 2);
+  CHECK(!strcmp(json_string_value(json_object_get(o, "venue")), "binance-spot"));
+  json_int_t applied = 0;
+  for (size_t i = 0; i < json_array_size(syms); i++) {
+    json_t *e = json_array_get(syms, i);
+    CHECK(!strcasecmp(json_string_value(json_object_get(e, "symbol")), BINANCE_SYMS[i]));
+    CHECK(json_is_true(json_object_get(e, "synced")));
+    CHECK(json_integer_value(json_object_get(e, "updates_applied")) > 0);
+    CHECK_EQ(json_integer_value(json_object_get(e, "gaps")), 0);
+    CHECK(json_integer_value(json_object_get(e, "bid_levels")) > 0);
+    CHECK(json_integer_value(json_object_get(e, "ask_levels")) > 0);
+    const char *bid = json_string_value(json_object_get(e, "best_bid")),
+               *ask = json_string_value(json_object_get(e, "best_ask"));
+    CHECK(bid && ask && strtod(bid, NULL) > 0 && strtod(bid, NULL) < strtod(ask, NULL));
+    applied += json_integer_value(json_object_get(e, "updates_applied"));
+  }
+  CHECK_EQ(applied, 30); /* the script's 30 events after the gates, every one applied */
+  json_decref(o);
 }
 
 /* ---- Coinbase ------------------------------------------------------------------------------ */

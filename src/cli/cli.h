@@ -45,7 +45,7 @@ const char *cli_data_dir(void);
 extern const char *cli_argv0;
 
 extern const cli_command cmd_replay_def, cmd_demo_def, cmd_features_def, cmd_train_def, cmd_eval_def, cmd_backtest_def,
-    cmd_serve_def, cmd_record_def, cmd_ingest_def, cmd_query_def, cmd_stream_def;
+    cmd_serve_def, cmd_record_def, cmd_live_def, cmd_ingest_def, cmd_query_def, cmd_stream_def;
 /* Runs a replay and prints its report: shared by replay and demo. */
 int cmd_replay_run(const char *msg_path, const char *book_path, int verify, int verify_levels, int json, int quiet,
                    FILE *out);

@@ -18,8 +18,8 @@
 const char *cli_argv0 = "obi";
 
 static const cli_command *const commands[] = {&cmd_replay_def,   &cmd_features_def, &cmd_train_def,  &cmd_eval_def,
-                                              &cmd_backtest_def, &cmd_serve_def,    &cmd_record_def, &cmd_ingest_def,
-                                              &cmd_query_def,    &cmd_stream_def,   &cmd_demo_def};
+                                              &cmd_backtest_def, &cmd_serve_def,    &cmd_record_def, &cmd_live_def,
+                                              &cmd_ingest_def,   &cmd_query_def,    &cmd_stream_def, &cmd_demo_def};
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void print_help(FILE *f) {
