@@ -11,7 +11,7 @@ void cli_help_version_usage(void) {
   CHECK_STR_CONTAINS(test_out, "features");
   CHECK_STR_CONTAINS(test_out, "demo");
   CHECK_EQ(test_run_obi("--version"), 0);
-  CHECK_STR_CONTAINS(test_out, "obi 0.1.0");
+  CHECK_STR_CONTAINS(test_out, "obi 0.2.0");
   CHECK_EQ(test_run_obi("replay --help"), 0);
   CHECK_STR_CONTAINS(test_out, "--verify");
   CHECK_EQ(test_run_obi("help replay"), 0);

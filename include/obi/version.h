@@ -1,4 +1,4 @@
 #ifndef OBI_VERSION_H
 #define OBI_VERSION_H
-#define OBI_VERSION "0.1.0"
+#define OBI_VERSION "0.2.0"
 #endif
