@@ -19,7 +19,6 @@
 
 #include "pg_cluster.h"
 
-
 pg_cluster pg;
 
 static int sh(const char *fmt, ...) {

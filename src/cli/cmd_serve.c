@@ -519,8 +519,12 @@ static void publish_trading(app *a, obi_backtest *bt, int64_t ts) {
     a->cash -= (double)q * (double)x->price / a->price_scale + x->fee + x->extra_cost;
     serve_metric(a->srv, SERVE_COUNTER, "obi_paper_fills_total", "", "Paper-trading fills", 1);
     if (a->store) {
-      store_fill sf = {.ts_ns = x->exch_ns, .seq = (int32_t)a->fills_total++, .side = x->side == OBI_BID ? 1 : -1,
-                       .price = x->price, .size = x->qty, .fee = x->fee + x->extra_cost};
+      store_fill sf = {.ts_ns = x->exch_ns,
+                       .seq = (int32_t)a->fills_total++,
+                       .side = x->side == OBI_BID ? 1 : -1,
+                       .price = x->price,
+                       .size = x->qty,
+                       .fee = x->fee + x->extra_cost};
       snprintf(sf.run_id, sizeof sf.run_id, "%s", a->run_id);
       snprintf(sf.instrument, sizeof sf.instrument, "%s", a->symbol);
       snprintf(sf.order_id, sizeof sf.order_id, "%llu", (unsigned long long)x->order_id);
