@@ -35,7 +35,7 @@ typedef struct {
     int64_t day;
   } days[MAX_DAYS]; /* partitions known to exist */
   int ndays;
-  char *buf; /* COPY text */
+  char *buf; /* COPY data (binary format) */
   size_t len, cap;
 } pg_db;
 
