@@ -74,6 +74,8 @@ if command -v valgrind >/dev/null; then
   instr_json+="${instr_json:+,}\"feed\":{\"instructions_per_message\":$per_msg,\"instructions_per_level_update\":$per_level}"
 fi
 models=$(build/bench_models)
+store=$(build/bench_store)   # SQLite file in $TMPDIR; PostgreSQL in a throwaway cluster (skipped without the server)
+kafka=$(build/bench_kafka "$msg" "$book")
 torch_json=null
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   torch_json=$(/usr/bin/python3 tools/bench_torch.py)
@@ -86,5 +88,5 @@ else
   echo "bench: python3-torch not installed, no PyTorch comparison" >&2
 fi
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-printf '{"machine":"%s, %s cores","book":%s,"features":%s,"backtest":%s,"feed":%s,"models":%s,"models_pytorch":%s,"callgrind":{%s}}\n' \
-  "$cpu" "$(nproc)" "$throughput" "$features" "$backtest" "$feed" "$models" "$torch_json" "$instr_json"
+printf '{"machine":"%s, %s cores","book":%s,"features":%s,"backtest":%s,"feed":%s,"models":%s,"models_pytorch":%s,"store":%s,"kafka":%s,"callgrind":{%s}}\n' \
+  "$cpu" "$(nproc)" "$throughput" "$features" "$backtest" "$feed" "$models" "$torch_json" "$store" "$kafka" "$instr_json"

@@ -1,7 +1,8 @@
 /* test_serve.c — `obi serve` as a user runs it: a child process on a loopback port (port 0, the
  * one it prints), exercised over sockets by a small HTTP client written here: every route's
  * status and JSON, SSE framing, the admin token, a hot reload under concurrent requests (no
- * request may fail), 413/400/404/405, garbage and malformed HTTP, and a graceful SIGTERM. */
+ * request may fail), 413/400/404/405, garbage and malformed HTTP, a graceful SIGTERM, and
+ * --store (what the service computed, read back from the SQLite file). */
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <math.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "obi/model.h"
+#include "obi/store.h"
 #include "test.h"
 
 #define DAY OBI_SOURCE_DIR "/data/lobster/AMZN_2012-06-21_34200000_57600000_"
@@ -453,4 +455,99 @@ void serve_openapi_covers_every_route(void) {
   }
   CHECK_EQ(json_object_size(paths), sizeof routes / sizeof *routes);
   json_decref(o);
+}
+
+/* The value of an unlabelled sample in a /metrics body, or -1. */
+static double metric_value(const char *body, const char *name) {
+  char key[128];
+  snprintf(key, sizeof key, "\n%s ", name);
+  const char *p = strstr(body, key);
+  return p ? strtod(p + strlen(key), NULL) : -1;
+}
+
+/* --store sqlite:FILE: at the end of a --duration run every prediction and paper fill the
+ * service reported in /metrics is in the store, with book snapshots and the model's registry
+ * entry; `obi query` reads them back. */
+void serve_store_keeps_predictions_and_fills(void) {
+  const char *d = model_files();
+  CHECK(d);
+  char db[700], extra[900];
+  snprintf(db, sizeof db, "%s/serve_store.db", d);
+  unlink(db);
+  snprintf(extra, sizeof extra, "--speed 0 --duration 3 --store sqlite:%s --run-id t1", db);
+  server s;
+  CHECK(start_server(&s, extra) == 0);
+  /* /metrics until the counters stop moving (the replay is over; at speed 0 it takes well
+   * under a second in Release): then they are the totals. Slower builds may not settle. */
+  static char body[1 << 18];
+  double preds = -1, fills = -1, settled_preds = -1, settled_fills = -1;
+  int status = -1;
+  for (int i = 0; i < 100 && waitpid(s.pid, &status, WNOHANG) == 0; i++) {
+    if (http(s.port, "GET", "/metrics", NULL, NULL, body, sizeof body) == 200) {
+      double p = metric_value(body, "obi_predictions_total"), f = metric_value(body, "obi_paper_fills_total");
+      if (p > 0 && p == preds && f == fills) settled_preds = p, settled_fills = f;
+      preds = p, fills = f;
+    }
+    struct timespec ts = {0, 300000000L};
+    nanosleep(&ts, NULL);
+  }
+  if (!WIFEXITED(status)) waitpid(s.pid, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  char out[800];
+  snprintf(out, sizeof out, "%s/serve.out", d);
+  const char *text = test_read_file(out);
+  CHECK(text);
+  unsigned long long said_p = 0, said_f = 0, said_b = 0;
+  const char *line = text ? strstr(text, "obi serve: stored ") : NULL;
+  CHECK(line && sscanf(line, "obi serve: stored %llu predictions, %llu fills, %llu book snapshots", &said_p, &said_f,
+                       &said_b) == 3);
+  obi_store *st;
+  char url[800], why[1024];
+  snprintf(url, sizeof url, "sqlite:%s", db);
+  CHECK(store_open(&st, url, NULL, why, sizeof why) == OBI_OK);
+  int64_t np = -1, nf = -1, nb = -1, nm = -1;
+  CHECK(store_count(st, "predictions", &np) == OBI_OK && store_count(st, "fills", &nf) == OBI_OK);
+  CHECK(store_count(st, "book_snapshots", &nb) == OBI_OK && store_count(st, "models", &nm) == OBI_OK);
+  CHECK(np > 1000); /* the bundled day gives tens of thousands */
+  CHECK(nf > 0);
+  CHECK(nb > 100); /* one a second of a trading day */
+  CHECK_EQ(nm, 1);
+  CHECK_EQ((unsigned long long)np, said_p);
+  CHECK_EQ((unsigned long long)nf, said_f);
+  CHECK_EQ((unsigned long long)nb, said_b);
+  if (settled_preds > 0) { /* the store holds exactly what the service reported */
+    CHECK_EQ(np, (int64_t)settled_preds);
+    CHECK_EQ(nf, (int64_t)settled_fills);
+  } else {
+    printf("# the replay had not finished when --duration ended: /metrics not compared\n");
+  }
+  store_prediction *pr;
+  size_t n;
+  CHECK(store_query_predictions(st, "AMZN", INT64_MIN, INT64_MAX, &pr, &n) == OBI_OK);
+  CHECK_EQ((int64_t)n, np);
+  if (n > 0) {
+    CHECK(fabs(pr[0].p_down + pr[0].p_flat + pr[0].p_up - 1) < 1e-4);
+    CHECK(!strncmp(pr[0].model, "logistic:", 9) && strlen(pr[0].model) == 9 + 12);
+  }
+  free(pr);
+  store_book_snapshot *bs;
+  CHECK(store_query_book_snapshots(st, "AMZN", INT64_MIN, INT64_MAX, &bs, &n) == OBI_OK);
+  CHECK(n > 1 && bs[0].depth >= 1 && bs[0].bid_px[0] > 0 && bs[0].ask_px[0] > bs[0].bid_px[0]);
+  CHECK(n < 2 || bs[1].ts_ns / 1000000000LL > bs[0].ts_ns / 1000000000LL); /* one a second at most */
+  free(bs);
+  store_fill *fl;
+  CHECK(store_query_fills(st, "t1", INT64_MIN, INT64_MAX, &fl, &n) == OBI_OK);
+  CHECK_EQ((int64_t)n, nf);
+  int64_t to = n > 10 ? fl[10].ts_ns : INT64_MAX, before = 0; /* obi query reads the first fills back */
+  for (size_t i = 0; i < n; i++) before += fl[i].ts_ns < to;
+  CHECK(n == 0 || (fl[0].price > 0 && fl[0].size > 0 && (fl[0].side == 1 || fl[0].side == -1)));
+  free(fl);
+  store_close(st);
+  char args[1000];
+  snprintf(args, sizeof args, "query --store sqlite:%s fills --run t1 --to %lld", db, (long long)to);
+  CHECK_EQ(test_run_obi(args), 0);
+  int lines = 0;
+  for (const char *p = test_out; *p; p++) lines += *p == '\n';
+  CHECK_EQ(lines, before + 1); /* the header and one line a fill */
+  CHECK_STR_CONTAINS(test_out, "t1,AMZN,");
 }

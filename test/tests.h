@@ -131,6 +131,7 @@
   X(serve_survives_garbage_and_stops_gracefully) \
   X(serve_dashboard_in_chromium) \
   X(serve_openapi_covers_every_route) \
+  X(serve_store_keeps_predictions_and_fills) \
   X(ws_url_parse_cases) \
   X(ws_backoff_full_jitter_bounds) \
   X(ws_connect_subscribe_order_and_times) \

@@ -15,7 +15,13 @@
  * the training file's alpha; then it enters rolling windows of accuracy, macro-F1, log-loss and
  * calibration. Feature drift: each model feature's training deciles give 10 bins; the share of
  * the last rows in each bin against the training share gives the population stability index
- * PSI = sum (a - e) ln(a / e). An alert is raised when PSI or accuracy cross their limits. */
+ * PSI = sum (a - e) ln(a / e). An alert is raised when PSI or accuracy cross their limits.
+ *
+ * --store URL keeps what the service computes (store.h): every streaming prediction, every paper
+ * fill, a book snapshot (top STORE_DEPTH levels) each second of replay time, and the model in the
+ * registry. The pipeline thread only copies rows into the store's queue (store_put_*); the
+ * store's writer thread talks to the database. Monitoring has no table in the store's schema and
+ * is not stored (docs/api.md). */
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -30,11 +36,13 @@
 #include "obi/backtest.h"
 #include "obi/lobster.h"
 #include "obi/serve.h"
+#include "obi/store.h"
 #include "pipeline.h"
 
 #define MON_WINDOW 500
 #define PSI_WINDOW 1000
 #define PSI_BINS 10
+#define STORE_DEPTH 10 /* book levels a side in each stored snapshot */
 
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) {
@@ -91,6 +99,13 @@ typedef struct {
   double last_mid;
   int64_t last_ts;
   double event_wall; /* wall time the current event group was taken up */
+  /* --store: the rows go to the store's queue; NULL without --store */
+  obi_store *store;
+  char store_model[STORE_NAME]; /* "kind:version" of the model, the predictions' model column */
+  char run_id[STORE_NAME];      /* the fills' run */
+  int64_t fills_total;          /* fills stored over every --loop pass: the fills' seq */
+  int64_t last_snapshot_s;      /* replay second of the last stored book snapshot */
+  uint64_t stored_predictions, stored_fills, stored_snapshots;
 } app;
 
 static double wall(void) {
@@ -115,6 +130,24 @@ static void describe_model(app *a, const char *path) {
   snprintf(labels, sizeof labels, "model=\"%s\",version=\"%s\"", model_kind_name(model_get_config(a->model)->kind),
            sha);
   serve_metric(a->srv, SERVE_GAUGE, "obi_model_info", labels, "The loaded model (value 1)", 1);
+  if (a->store) { /* the registry entry, and the name the predictions carry */
+    char full[65] = "";
+    cli_sha256_file(path, full);
+    snprintf(a->store_model, sizeof a->store_model, "%s:%.12s", model_kind_name(model_get_config(a->model)->kind),
+             full[0] ? full : "unknown");
+    if (full[0]) {
+      static store_model_entry e; /* 2 kB: not on the stack of a request thread */
+      memset(&e, 0, sizeof e);
+      snprintf(e.file_hash, sizeof e.file_hash, "%s", full);
+      snprintf(e.name, sizeof e.name, "%s", model_kind_name(model_get_config(a->model)->kind));
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      e.created_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+      snprintf(e.config, sizeof e.config, "{%.*s}", (int)sizeof e.config - 3, a->model_json);
+      snprintf(e.metrics, sizeof e.metrics, "{}");
+      store_put_model(a->store, &e);
+    }
+  }
 }
 
 /* Maps the model's features to engine columns; -1 with why when one is not computed. */
@@ -399,6 +432,17 @@ static int live_predict(void *ctx, const obi_event *ev, const obi_book *book, in
              lat * 1e6);
     serve_publish(a->srv, "prediction", a->symbol, t, 1);
     serve_metric(a->srv, SERVE_COUNTER, "obi_predictions_total", "", "Streaming predictions", 1);
+    if (a->store) {
+      /* key: instrument, ts, model, horizon and the row of the pass: a function of the data, so a
+       * --loop pass over the same replay stores each prediction once */
+      store_prediction sp = {.ts_ns = ev->ts_ns, .seq = (int32_t)row, .horizon = (int32_t)a->sc.hold_rows};
+      snprintf(sp.instrument, sizeof sp.instrument, "%s", a->symbol);
+      pthread_mutex_lock(&a->model_lock); /* a reload rewrites store_model */
+      snprintf(sp.model, sizeof sp.model, "%s", a->store_model);
+      pthread_mutex_unlock(&a->model_lock);
+      sp.p_down = probs[0], sp.p_flat = probs[1], sp.p_up = probs[2];
+      if (store_put_prediction(a->store, &sp) == OBI_OK) a->stored_predictions++;
+    }
   }
   if (a->mon.nbins % 100 == 0) monitor_publish(a, ev->ts_ns);
   return got;
@@ -474,6 +518,18 @@ static void publish_trading(app *a, obi_backtest *bt, int64_t ts) {
     a->position += q;
     a->cash -= (double)q * (double)x->price / a->price_scale + x->fee + x->extra_cost;
     serve_metric(a->srv, SERVE_COUNTER, "obi_paper_fills_total", "", "Paper-trading fills", 1);
+    if (a->store) {
+      store_fill sf = {.ts_ns = x->exch_ns,
+                       .seq = (int32_t)a->fills_total++,
+                       .side = x->side == OBI_BID ? 1 : -1,
+                       .price = x->price,
+                       .size = x->qty,
+                       .fee = x->fee + x->extra_cost};
+      snprintf(sf.run_id, sizeof sf.run_id, "%s", a->run_id);
+      snprintf(sf.instrument, sizeof sf.instrument, "%s", a->symbol);
+      snprintf(sf.order_id, sizeof sf.order_id, "%llu", (unsigned long long)x->order_id);
+      if (store_put_fill(a->store, &sf) == OBI_OK) a->stored_fills++;
+    }
   }
   if (changed || (ts / 1000000000LL) != (a->last_ts / 1000000000LL)) {
     double pnl = a->cash + (isfinite(a->last_mid) ? (double)a->position * a->last_mid : 0);
@@ -508,8 +564,28 @@ static void publish_trading(app *a, obi_backtest *bt, int64_t ts) {
   a->last_ts = ts;
 }
 
+/* The book's top levels on the store's sampling clock: the first event group of each second of
+ * replay time. Also the moment to show the store's backlog in /metrics. */
+static void store_snapshot(app *a, const obi_book *b, int64_t ts) {
+  a->last_snapshot_s = ts / 1000000000LL;
+  store_book_snapshot s = {.ts_ns = ts, .depth = STORE_DEPTH};
+  snprintf(s.instrument, sizeof s.instrument, "%s", a->symbol);
+  int n[2];
+  n[0] = (int)book_top(b, OBI_BID, s.bid_px, s.bid_sz, STORE_DEPTH);
+  n[1] = (int)book_top(b, OBI_ASK, s.ask_px, s.ask_sz, STORE_DEPTH);
+  s.depth = n[0] > n[1] ? n[0] : n[1]; /* the shorter side is padded with zeros */
+  if (store_put_book_snapshot(a->store, &s) == OBI_OK) a->stored_snapshots++;
+  store_stats st;
+  store_get_stats(a->store, &st);
+  serve_metric(a->srv, SERVE_GAUGE, "obi_store_pending_rows", "", "Rows queued or spooled, not yet in the store",
+               (double)st.pending);
+  serve_metric(a->srv, SERVE_GAUGE, "obi_store_spooled_rows", "", "Rows appended to the spool file so far",
+               (double)st.spooled);
+}
+
 typedef struct {
   const char *model, *features, *msg, *book, *strategy, *risk, *latency, *queue, *bind, *web, *token_file, *state;
+  const char *store, *run_id;
   double speed, fees[2], psi_limit, accuracy_limit, duration;
   long port, threads;
   int loop, quiet;
@@ -591,6 +667,7 @@ static int run_once(app *a, const serve_args *sa, bt_config *base, double t_star
         }
       }
       publish_trading(a, bt, ev.ts_ns);
+      if (a->store && ev.ts_ns / 1000000000LL != a->last_snapshot_s) store_snapshot(a, b, ev.ts_ns);
     }
   }
   if (rc == 0 && err != OBI_EEOF) {
@@ -702,6 +779,21 @@ static int run_serve(serve_args *sa) {
     goto done;
   }
   a->srv = srv;
+  if (sa->store) {
+    if (store_open(&a->store, sa->store, NULL, why, sizeof why)) {
+      rc = cli_input_error("%s", why);
+      goto done;
+    }
+    if (sa->run_id) {
+      snprintf(a->run_id, sizeof a->run_id, "%s", sa->run_id);
+    } else { /* one paper-trading run per process */
+      time_t now = time(NULL);
+      struct tm tm;
+      gmtime_r(&now, &tm);
+      strftime(a->run_id, sizeof a->run_id, "serve-%Y%m%dT%H%M%SZ", &tm);
+    }
+    a->last_snapshot_s = INT64_MIN;
+  }
   describe_model(a, sa->model);
   const char *syms[1] = {a->symbol};
   serve_set_instruments(srv, syms, 1);
@@ -747,8 +839,17 @@ static int run_serve(serve_args *sa) {
       rc = cli_input_error("%s: cannot write", sa->state);
   }
   if (!sa->quiet) printf("obi serve: stopped; final position %s\n", state[0] ? state : "(none)");
+  if (a->store) { /* everything put is written, or kept in the spool for the next open */
+    if (store_flush(a->store, 30000) != OBI_OK)
+      fprintf(stderr, "obi: %s\n", store_errmsg(a->store));
+    else if (!sa->quiet)
+      printf("obi serve: stored %llu predictions, %llu fills, %llu book snapshots (run %s) in %s\n",
+             (unsigned long long)a->stored_predictions, (unsigned long long)a->stored_fills,
+             (unsigned long long)a->stored_snapshots, a->run_id, store_backend(a->store));
+  }
 done:
   serve_stop(srv);
+  store_close(a->store);
   monitor_free(&a->mon);
   dataset_free(&d);
   feat_free(a->ms.e);
@@ -789,6 +890,10 @@ static int cmd_serve(int argc, char **argv) {
       sa.token_file = v, i++;
     else if (!strcmp(o, "--state") && v)
       sa.state = v, i++;
+    else if (!strcmp(o, "--store") && v)
+      sa.store = v, i++;
+    else if (!strcmp(o, "--run-id") && v)
+      sa.run_id = v, i++;
     else if (!strcmp(o, "--port") && v) {
       if (cli_parse_int(v, 0, 65535, &sa.port)) return cli_usage_error(&cmd_serve_def, "--port: 0..65535");
       i++;
@@ -827,11 +932,13 @@ const cli_command cmd_serve_def = {
     "                 [--speed X] [--loop] [--strategy FILE.json] [--risk FILE.json] [--fees M,T]\n"
     "                 [--latency feed=D,entry=D,response=D] [--queue MODEL] [--token-file FILE]\n"
     "                 [--alert-psi 0.25] [--alert-accuracy A] [--web DIR] [--threads N]\n"
-    "                 [--duration S] [--state FILE] [--quiet]\n\n"
+    "                 [--duration S] [--state FILE] [--store URL [--run-id ID]] [--quiet]\n\n"
     "Replays the source at --speed (1 real time, 0 as fast as possible; --loop starts again at the\n"
     "end) through the book, the features and the model, paper-trades it with the backtest's strategy,\n"
     "risk manager and simulated exchange, and serves it (docs/api.md): GET /health, /ready,\n"
     "/v1/instruments, /v1/book/{symbol}?depth=N, /v1/features/{symbol}, /v1/predict/{symbol},\n"
     "POST /v1/predict, GET /v1/stream (Server-Sent Events), /metrics (Prometheus), POST /admin/model\n"
     "(bearer token from --token-file or $OBI_ADMIN_TOKEN; without one the admin routes are off), and\n"
-    "the dashboard at /. SIGTERM or SIGINT stops it gracefully (--state writes the final position).\n"};
+    "the dashboard at /. SIGTERM or SIGINT stops it gracefully (--state writes the final position).\n"
+    "--store sqlite:FILE or postgresql://... keeps every prediction, paper fill (run --run-id, default\n"
+    "serve-<UTC start time>), a book snapshot each second and the model (docs/store.md), flushed at exit.\n"};
