@@ -31,8 +31,8 @@ static const char *feed_compare(const feed *a, const feed *b) {
       if (r->price.mant != q->price.mant || r->price.dec != q->price.dec || r->size.mant != q->size.mant ||
           r->size.dec != q->size.dec || r->side != q->side)
         return "parsed levels";
-      if (x->pdec >= 0 && (a->lev[i].price != b->lev[i].price || a->lev[i].size != b->lev[i].size ||
-                           a->lev[i].side != b->lev[i].side))
+      if (x->pdec >= 0 &&
+          (a->lev[i].price != b->lev[i].price || a->lev[i].size != b->lev[i].size || a->lev[i].side != b->lev[i].side))
         return "scaled levels";
     }
   }

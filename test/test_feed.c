@@ -11,9 +11,9 @@
 #include <jansson.h>
 #include <stdlib.h>
 
+#include "feed_compare.h"
 #include "obi/feed.h"
 #include "obi/recording.h"
-#include "feed_compare.h"
 #include "test.h"
 
 /* ---- helpers ----------------------------------------------------------------------- */
@@ -930,8 +930,9 @@ static int pair_message(feed_pair *p, const char *text, size_t len, const char *
   uint64_t before = feed_get_stats(p->fast)->fast_parsed;
   obi_err ef = feed_on_message(p->fast, 1000, text, len), er = feed_on_message(p->ref, 1000, text, len);
   const char *diff = ef != er ? "return codes" : feed_compare(p->fast, p->ref);
-  if (diff) test_fail(__FILE__, __LINE__, "%s: fast path and jansson differ in %s (%d vs %d: %s | %s)", where, diff,
-                      ef, er, feed_last_error(p->fast), feed_last_error(p->ref));
+  if (diff)
+    test_fail(__FILE__, __LINE__, "%s: fast path and jansson differ in %s (%d vs %d: %s | %s)", where, diff, ef, er,
+              feed_last_error(p->fast), feed_last_error(p->ref));
   if (rc) *rc = er;
   return feed_get_stats(p->fast)->fast_parsed > before;
 }
@@ -998,10 +999,11 @@ void feed_fast_path_matches_jansson_on_recordings(void) {
   struct {
     const char *dir, *ws, *http;
     uint64_t depth; /* depthUpdates in the file (independent count: grep -c depthUpdate) */
-  } rec[] = {{OBI_SOURCE_DIR "/data/crypto", "BINANCE.ws.1.0.zst", "BINANCE.http.0.0.zst", 177},
-             {OBI_SOURCE_DIR "/data/crypto", "BINANCE_FUTURES.ws.1.0.first500.zst", "BINANCE_FUTURES.http.0.0.zst", 290},
-             {dir, "BINANCE.ws.1.0.zst", "BINANCE.http.0.0.zst", 177},
-             {dir, "BINANCE_FUTURES.ws.1.0.zst", "BINANCE_FUTURES.http.0.0.zst", 764}};
+  } rec[] = {
+      {OBI_SOURCE_DIR "/data/crypto", "BINANCE.ws.1.0.zst", "BINANCE.http.0.0.zst", 177},
+      {OBI_SOURCE_DIR "/data/crypto", "BINANCE_FUTURES.ws.1.0.first500.zst", "BINANCE_FUTURES.http.0.0.zst", 290},
+      {dir, "BINANCE.ws.1.0.zst", "BINANCE.http.0.0.zst", 177},
+      {dir, "BINANCE_FUTURES.ws.1.0.zst", "BINANCE_FUTURES.http.0.0.zst", 764}};
   int shared = 0;
   for (size_t i = 0; i < sizeof rec / sizeof *rec; i++) {
     snprintf(ws, sizeof ws, "%s/%s", rec[i].dir, rec[i].ws);
@@ -1033,20 +1035,24 @@ void feed_fast_path_edge_cases(void) {
   } cases[] = {
       {FEED_BINANCE_FUTURES, ENV(FUT(LV)), 1, OBI_OK},
       {FEED_BINANCE_FUTURES, FUT(LV), 1, OBI_OK},
-      {FEED_BINANCE_FUTURES, "{\"b\":[[\"100.00\",\"2\"]],\"s\":\"BTCUSDT\",\"u\":101,\"U\":100,\"pu\":99,"
-                             "\"e\":\"depthUpdate\",\"a\":[]}", 1, OBI_OK}, /* any order, no E and T */
+      {FEED_BINANCE_FUTURES,
+       "{\"b\":[[\"100.00\",\"2\"]],\"s\":\"BTCUSDT\",\"u\":101,\"U\":100,\"pu\":99,"
+       "\"e\":\"depthUpdate\",\"a\":[]}",
+       1, OBI_OK}, /* any order, no E and T */
       {FEED_BINANCE_FUTURES, ENV(FUT("\"b\":[],\"a\":[]")), 1, OBI_OK},
       {FEED_BINANCE_FUTURES, ENV(FUT("\"b\":[[\"100.001\",\"2\"]],\"a\":[]")), 1, OBI_ERANGE}, /* scale */
       {FEED_BINANCE_FUTURES, ENV(FUT("\"b\":[[\"0\",\"2\"]],\"a\":[]")), 1, OBI_ERANGE},
-      {FEED_BINANCE_FUTURES, ENV("{\"e\":\"depthUpdate\",\"s\":\"ETHUSDT\",\"U\":1,\"u\":2,\"pu\":0,\"b\":[],"
-                                 "\"a\":[]}"), 1, OBI_OK}, /* a symbol not added */
+      {FEED_BINANCE_FUTURES,
+       ENV("{\"e\":\"depthUpdate\",\"s\":\"ETHUSDT\",\"U\":1,\"u\":2,\"pu\":0,\"b\":[],"
+           "\"a\":[]}"),
+       1, OBI_OK}, /* a symbol not added */
       /* whitespace, escapes, bytes outside printable ASCII */
       {FEED_BINANCE_FUTURES, "{\"e\": \"depthUpdate\",\"s\":\"BTCUSDT\",\"U\":100,\"u\":101,\"pu\":99," LV "}", 0,
        OBI_OK},
       {FEED_BINANCE_FUTURES, ENV(FUT(LV)) "\n", 0, OBI_OK},
       {FEED_BINANCE_FUTURES, " " ENV(FUT(LV)), 0, OBI_OK},
-      {FEED_BINANCE_FUTURES, "{\"e\":\"depthUpdate\",\"s\":\"BTC\\u0055SDT\",\"U\":100,\"u\":101,\"pu\":99," LV "}",
-       0, OBI_OK},
+      {FEED_BINANCE_FUTURES, "{\"e\":\"depthUpdate\",\"s\":\"BTC\\u0055SDT\",\"U\":100,\"u\":101,\"pu\":99," LV "}", 0,
+       OBI_OK},
       {FEED_BINANCE_FUTURES, ENV(FUT("\"b\":[[\"100.0\\u0030\",\"2\"]],\"a\":[]")), 0, OBI_OK},
       {FEED_BINANCE_FUTURES, ENV(FUT("\"b\":[[\"100.00\",\"2\t\"]],\"a\":[]")), 0, OBI_EPARSE},
       {FEED_BINANCE_FUTURES, "{\"e\":\"depthUpdate\",\"s\":\"BTC\xc3\xa9\",\"U\":1,\"u\":2,\"pu\":0,\"b\":[],\"a\":[]}",
@@ -1066,22 +1072,24 @@ void feed_fast_path_edge_cases(void) {
       {FEED_BINANCE_FUTURES, ENV("{\"e\":\"depthupdate\",\"s\":\"BTCUSDT\",\"U\":100,\"u\":101,\"pu\":99," LV "}"), 0,
        OBI_OK},
       /* numbers and types */
-      {FEED_BINANCE_FUTURES, ENV("{\"e\":\"depthUpdate\",\"E\":1.5,\"s\":\"BTCUSDT\",\"U\":100,\"u\":101,\"pu\":99," LV
-                                 "}"), 0, OBI_OK},
-      {FEED_BINANCE_FUTURES, ENV("{\"e\":\"depthUpdate\",\"E\":1e3,\"s\":\"BTCUSDT\",\"U\":100,\"u\":101,\"pu\":99," LV
-                                 "}"), 0, OBI_OK},
-      {FEED_BINANCE_FUTURES, ENV("{\"e\":\"depthUpdate\",\"E\":null,\"s\":\"BTCUSDT\",\"U\":100,\"u\":101,\"pu\":99,"
-                                 LV "}"), 0, OBI_OK},
+      {FEED_BINANCE_FUTURES,
+       ENV("{\"e\":\"depthUpdate\",\"E\":1.5,\"s\":\"BTCUSDT\",\"U\":100,\"u\":101,\"pu\":99," LV "}"), 0, OBI_OK},
+      {FEED_BINANCE_FUTURES,
+       ENV("{\"e\":\"depthUpdate\",\"E\":1e3,\"s\":\"BTCUSDT\",\"U\":100,\"u\":101,\"pu\":99," LV "}"), 0, OBI_OK},
+      {FEED_BINANCE_FUTURES,
+       ENV("{\"e\":\"depthUpdate\",\"E\":null,\"s\":\"BTCUSDT\",\"U\":100,\"u\":101,\"pu\":99," LV "}"), 0, OBI_OK},
       {FEED_BINANCE_FUTURES, ENV("{\"e\":\"depthUpdate\",\"s\":\"BTCUSDT\",\"U\":1e2,\"u\":101,\"pu\":99," LV "}"), 0,
        OBI_EPARSE},
       {FEED_BINANCE_FUTURES, ENV("{\"e\":\"depthUpdate\",\"s\":\"BTCUSDT\",\"U\":0100,\"u\":101,\"pu\":99," LV "}"), 0,
        OBI_EPARSE},
       {FEED_BINANCE_FUTURES, ENV("{\"e\":\"depthUpdate\",\"s\":\"BTCUSDT\",\"U\":-1,\"u\":101,\"pu\":99," LV "}"), 0,
        OBI_ERANGE},
-      {FEED_BINANCE_FUTURES, ENV("{\"e\":\"depthUpdate\",\"s\":\"BTCUSDT\",\"U\":100,\"u\":1000000000000000001,"
-                                 "\"pu\":99," LV "}"), 0, OBI_OK}, /* 19 digits */
+      {FEED_BINANCE_FUTURES,
+       ENV("{\"e\":\"depthUpdate\",\"s\":\"BTCUSDT\",\"U\":100,\"u\":1000000000000000001,"
+           "\"pu\":99," LV "}"),
+       0, OBI_OK}, /* 19 digits */
       {FEED_BINANCE_FUTURES, ENV("{\"e\":\"depthUpdate\",\"s\":\"BTCUSDT\",\"U\":102,\"u\":101,\"pu\":99," LV "}"), 0,
-       OBI_ERANGE}, /* U > u */
+       OBI_ERANGE},                                                                             /* U > u */
       {FEED_BINANCE_FUTURES, ENV(FUT("\"b\":[[\"100.00\",\"2\",\"x\"]],\"a\":[]")), 0, OBI_OK}, /* 3 entries */
       {FEED_BINANCE_FUTURES, ENV(FUT("\"b\":[[100.00,2]],\"a\":[]")), 0, OBI_EPARSE},
       {FEED_BINANCE_FUTURES, ENV(FUT("\"b\":[[\"1e3\",\"2\"]],\"a\":[]")), 0, OBI_EPARSE},

@@ -441,8 +441,7 @@ int feed__binance_fast(feed *f, int64_t recv_ns, const char *text, size_t len, o
   size_t name_len, stream_len;
   if (wrapped) {
     t.p += sizeof envelope - 1;
-    if (!fast_string(&t, &stream, &stream_len) || (size_t)(t.end - t.p) < 8 || memcmp(t.p, ",\"data\":", 8))
-      return 0;
+    if (!fast_string(&t, &stream, &stream_len) || (size_t)(t.end - t.p) < 8 || memcmp(t.p, ",\"data\":", 8)) return 0;
     t.p += 8;
   }
   /* the item is filled in place; feed_on_message emptied the items before */
