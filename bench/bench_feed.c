@@ -9,6 +9,8 @@
  *   feed       parse + apply: the books, the sync rules, the counters
  *   parse      the same messages through a scan_only feed: JSON, every field and number checked,
  *              nothing applied; apply = feed - parse (per message)
+ *   reference  feed with no_fast_path: every message through jansson, as before the fast
+ *              depthUpdate scanner (the "before" of the same run)
  * "Level updates" are the [price, qty] pairs applied: those of applied diff messages
  * (levels_applied) and those of applied snapshots, counted separately. Median of 5 timed runs of
  * >= 0.5 s. Allocations are counted by interposing malloc (jansson allocates per message).
@@ -39,7 +41,7 @@ typedef struct {
 
 static op *ops;
 static size_t n_ops;
-static feed *full, *scan;
+static feed *full, *scan, *ref;
 static uint64_t messages, snapshots, diff_levels, snapshot_levels; /* of one pass */
 
 /* The value of a URL query parameter, or NULL. */
@@ -109,6 +111,7 @@ static uint64_t levels_applied(const feed *f) {
 
 __attribute__((noinline)) static uint64_t full_pass(void) { return run_ops(full); }
 __attribute__((noinline)) static uint64_t parse_pass(void) { return run_ops(scan); }
+__attribute__((noinline)) static uint64_t ref_pass(void) { return run_ops(ref); }
 
 int main(int argc, char **argv) {
   int callgrind = argc > 1 && !strcmp(argv[1], "--callgrind");
@@ -160,13 +163,18 @@ int main(int argc, char **argv) {
   feed_config scan_cfg = cfg;
   cfg.scan_only = 0, cfg.add_unknown_symbols = 0;
   scan_cfg.add_unknown_symbols = 0;
-  if (feed_new(&full, (feed_venue)venue, &cfg) || feed_new(&scan, (feed_venue)venue, &scan_cfg)) return 1;
+  feed_config ref_cfg = cfg;
+  ref_cfg.no_fast_path = 1;
+  if (feed_new(&full, (feed_venue)venue, &cfg) || feed_new(&scan, (feed_venue)venue, &scan_cfg) ||
+      feed_new(&ref, (feed_venue)venue, &ref_cfg))
+    return 1;
   for (int i = 0; i < feed_symbol_count(learn); i++) {
     int pd, sd;
     feed_symbol_decimals(learn, i, &pd, &sd);
     if (pd < 0 || sd < 0) pd = sd = -1;
     if (feed_add_symbol(full, feed_symbol_name(learn, i), pd, sd) != i ||
-        feed_add_symbol(scan, feed_symbol_name(learn, i), pd, sd) != i)
+        feed_add_symbol(scan, feed_symbol_name(learn, i), pd, sd) != i ||
+        feed_add_symbol(ref, feed_symbol_name(learn, i), pd, sd) != i)
       return 1;
   }
   feed_free(learn);
@@ -176,7 +184,7 @@ int main(int argc, char **argv) {
   }
 
   /* A counting pass: the level updates of one pass, and the warm-up of every buffer. */
-  uint64_t lev0 = levels_applied(full);
+  uint64_t lev0 = levels_applied(full), fast0 = feed_get_stats(full)->fast_parsed;
   feed_reset(full, ops[0].recv_ns);
   int connections = 0;
   uint64_t snaps_applied = 0, diffs_applied = 0, malformed = feed_get_stats(full)->malformed;
@@ -193,6 +201,7 @@ int main(int argc, char **argv) {
     }
   }
   diff_levels = levels_applied(full) - lev0;
+  uint64_t fast_per_pass = feed_get_stats(full)->fast_parsed - fast0;
   for (int i = 0; i < feed_symbol_count(full); i++) diffs_applied += feed_symbol_get_stats(full, i)->updates_applied;
   malformed = feed_get_stats(full)->malformed - malformed;
   if (malformed)
@@ -205,12 +214,16 @@ int main(int argc, char **argv) {
            (unsigned long long)snapshot_levels);
     return 0;
   }
-  parse_pass(); /* warm-up of the scanning feed */
+  parse_pass(); /* warm-up of the scanning and the reference feeds */
+  ref_pass();
   uint64_t p_full = 0, p_parse = 0;
   unsigned long long a0 = allocations;
   double full_rate = bench_median_rate(full_pass, 0.5, &p_full); /* messages + snapshots per second */
   unsigned long long full_allocs = allocations - a0;
   double parse_rate = bench_median_rate(parse_pass, 0.5, &p_parse);
+  uint64_t p_ref = 0;
+  double ref_rate = bench_median_rate(ref_pass, 0.5, &p_ref);
+  double ref_diff_level_rate = (double)diff_levels / ((double)(messages + snapshots) / ref_rate);
   uint64_t items = messages + snapshots;
   double pass_s = (double)items / full_rate, parse_s = (double)items / parse_rate;
   double msg_rate = (double)messages / pass_s, level_rate = (double)(diff_levels + snapshot_levels) / pass_s,
@@ -220,22 +233,24 @@ int main(int argc, char **argv) {
   fprintf(stderr,
           "%llu messages + %llu snapshots per pass (%llu diffs applied: %llu levels; %llu snapshots applied: %llu "
           "levels): %.2f M messages/s, %.2f M level updates/s (diff levels alone %.2f M/s over the whole pass); "
-          "parse only %.0f ns, apply %.0f ns per message or snapshot; %.1f allocations per message\n",
+          "parse only %.0f ns, apply %.0f ns per message or snapshot; %.1f allocations per message; %llu messages "
+          "by the fast depthUpdate scanner; reference (jansson for every message): diff levels %.2f M/s\n",
           (unsigned long long)messages, (unsigned long long)snapshots, (unsigned long long)diffs_applied,
           (unsigned long long)diff_levels, (unsigned long long)snaps_applied, (unsigned long long)snapshot_levels,
           msg_rate / 1e6, level_rate / 1e6, diff_level_rate / 1e6, parse_s * 1e9 / (double)items, apply_ns,
-          allocs_per_msg);
+          allocs_per_msg, (unsigned long long)fast_per_pass, ref_diff_level_rate / 1e6);
   printf("{\"recording\":\"%s\",\"venue\":\"%s\",\"messages\":%llu,\"snapshots\":%llu,\"diffs_applied\":%llu,"
          "\"diff_levels\":%llu,\"snapshot_levels\":%llu,\"pass_seconds\":%.6f,\"messages_per_second\":%.0f,"
          "\"level_updates_per_second\":%.0f,\"diff_level_updates_per_second\":%.0f,"
          "\"parse_ns_per_item\":%.1f,\"apply_ns_per_item\":%.1f,\"allocations_per_message\":%.2f,"
-         "\"timed_passes\":%llu}\n",
+         "\"timed_passes\":%llu,\"fast_parsed\":%llu,\"reference_diff_level_updates_per_second\":%.0f}\n",
          argv[a], feed_venue_name(venue), (unsigned long long)messages, (unsigned long long)snapshots,
          (unsigned long long)diffs_applied, (unsigned long long)diff_levels, (unsigned long long)snapshot_levels,
          pass_s, msg_rate, level_rate, diff_level_rate, parse_s * 1e9 / (double)items, apply_ns, allocs_per_msg,
-         (unsigned long long)p_full);
+         (unsigned long long)p_full, (unsigned long long)fast_per_pass, ref_diff_level_rate);
   feed_free(full);
   feed_free(scan);
+  feed_free(ref);
   free(ops), free(ws), free(http), free(ws_text), free(http_text);
   return 0;
 }

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 
+#include "feed_compare.h"
 #include "obi/feed.h"
 #include "obi/recording.h"
 #include "test.h"
@@ -900,4 +901,236 @@ void feed_cli_replay_recording_errors(void) {
   CHECK_STR_CONTAINS(test_out, "NKNUSDT");
   CHECK_EQ(test_run_obi("replay data/crypto/BINANCE.ws.1.0.zst --verify"), 2);
   CHECK_EQ(test_run_obi("replay data/crypto/BINANCE.ws.1.0.zst --venue nyse"), 2);
+}
+
+/* ---- the fast depthUpdate scanner against jansson ---------------------------------------- */
+
+typedef struct {
+  feed *fast, *ref;
+  uint64_t hash_fast, hash_ref;
+} feed_pair;
+
+static int pair_new(feed_pair *p, feed_venue venue, int add_unknown) {
+  memset(p, 0, sizeof *p);
+  feed_config cfg = {.on_event = feed_compare_on_event, .check_books = 1, .add_unknown_symbols = add_unknown};
+  cfg.ctx = &p->hash_fast;
+  if (feed_new(&p->fast, venue, &cfg)) return 0;
+  cfg.ctx = &p->hash_ref, cfg.no_fast_path = 1;
+  return feed_new(&p->ref, venue, &cfg) == OBI_OK;
+}
+
+static void pair_free(feed_pair *p) {
+  feed_free(p->fast);
+  feed_free(p->ref);
+}
+
+/* One message to both feeds; fails the test (naming where) unless they agree. Returns 1
+ * when the fast feed took the fast path. */
+static int pair_message(feed_pair *p, const char *text, size_t len, const char *where, obi_err *rc) {
+  uint64_t before = feed_get_stats(p->fast)->fast_parsed;
+  obi_err ef = feed_on_message(p->fast, 1000, text, len), er = feed_on_message(p->ref, 1000, text, len);
+  const char *diff = ef != er ? "return codes" : feed_compare(p->fast, p->ref);
+  if (diff)
+    test_fail(__FILE__, __LINE__, "%s: fast path and jansson differ in %s (%d vs %d: %s | %s)", where, diff, ef, er,
+              feed_last_error(p->fast), feed_last_error(p->ref));
+  if (rc) *rc = er;
+  return feed_get_stats(p->fast)->fast_parsed > before;
+}
+
+static void pair_snapshot(feed_pair *p, int sym, const char *text, size_t len, const char *where) {
+  obi_err ef = feed_on_snapshot(p->fast, sym, 1000, text, len), er = feed_on_snapshot(p->ref, sym, 1000, text, len);
+  const char *diff = ef != er ? "return codes" : feed_compare(p->fast, p->ref);
+  if (diff) test_fail(__FILE__, __LINE__, "%s: snapshot: fast path and jansson differ in %s", where, diff);
+}
+
+/* A Binance recording (and its REST snapshots) in receive-time order through both feeds.
+ * Returns the messages that took the fast path; *depth = the well-formed depthUpdates. */
+static uint64_t pair_recording(const char *ws, const char *http, uint64_t *depth) {
+  rec_reader *w = NULL, *h = NULL;
+  char why[1024];
+  if (rec_open(&w, ws, why, sizeof why) || (http && rec_open(&h, http, why, sizeof why))) {
+    test_fail(__FILE__, __LINE__, "%s", why);
+    rec_close(w);
+    return 0;
+  }
+  rec_line lw, lh;
+  int hw = rec_next(w, &lw) == OBI_OK, hh = h && rec_next(h, &lh) == OBI_OK, connections = 0;
+  feed_pair p;
+  int venue = hw && lw.kind == REC_CONNECT ? feed_venue_from_url(lw.url, lw.url_len) : -1;
+  if ((venue != FEED_BINANCE_SPOT && venue != FEED_BINANCE_FUTURES) || !pair_new(&p, (feed_venue)venue, 1)) {
+    test_fail(__FILE__, __LINE__, "%s: not a Binance recording", ws);
+    return 0;
+  }
+  while (hw || hh) {
+    if (hw && (!hh || lw.recv_ns <= lh.recv_ns)) {
+      snprintf(why, sizeof why, "%s:%llu", ws, (unsigned long long)rec_line_no(w));
+      if (lw.kind == REC_CONNECT && connections++) feed_reset(p.fast, lw.recv_ns), feed_reset(p.ref, lw.recv_ns);
+      if (lw.kind == REC_RECEIVED) pair_message(&p, lw.json, lw.json_len, why, NULL);
+      hw = rec_next(w, &lw) == OBI_OK;
+      continue;
+    }
+    const char *q = strstr(lh.url, "symbol="); /* the URL is followed by " -> TIME: ..." */
+    size_t n = 0;
+    while (q && q[7 + n] && q[7 + n] != '&' && q[7 + n] != ' ') n++;
+    if (q && n < 32) {
+      char name[32];
+      snprintf(name, sizeof name, "%.*s", (int)n, q + 7);
+      int sym = feed_find_symbol(p.fast, name, n);
+      if (sym < 0 && (sym = feed_add_symbol(p.fast, name, -1, -1)) >= 0) feed_add_symbol(p.ref, name, -1, -1);
+      snprintf(why, sizeof why, "%s:%llu", http, (unsigned long long)rec_line_no(h));
+      if (sym >= 0) pair_snapshot(&p, sym, lh.json, lh.json_len, why);
+    }
+    hh = rec_next(h, &lh) == OBI_OK;
+  }
+  *depth = 0;
+  for (int s = 0; s < feed_symbol_count(p.ref); s++) *depth += feed_symbol_get_stats(p.ref, s)->depth_updates;
+  if (feed_get_stats(p.ref)->fast_parsed) test_fail(__FILE__, __LINE__, "the reference feed took the fast path");
+  uint64_t fast = feed_get_stats(p.fast)->fast_parsed;
+  pair_free(&p);
+  rec_close(w);
+  rec_close(h);
+  return fast;
+}
+
+void feed_fast_path_matches_jansson_on_recordings(void) {
+  const char *env = getenv("OBI_SHARED_DATA");
+  char dir[512], ws[700], http[700];
+  snprintf(dir, sizeof dir, "%s/crypto/cryptofeed", env && *env ? env : OBI_SOURCE_DIR "/../shared/data");
+  struct {
+    const char *dir, *ws, *http;
+    uint64_t depth; /* depthUpdates in the file (independent count: grep -c depthUpdate) */
+  } rec[] = {
+      {OBI_SOURCE_DIR "/data/crypto", "BINANCE.ws.1.0.zst", "BINANCE.http.0.0.zst", 177},
+      {OBI_SOURCE_DIR "/data/crypto", "BINANCE_FUTURES.ws.1.0.first500.zst", "BINANCE_FUTURES.http.0.0.zst", 290},
+      {dir, "BINANCE.ws.1.0.zst", "BINANCE.http.0.0.zst", 177},
+      {dir, "BINANCE_FUTURES.ws.1.0.zst", "BINANCE_FUTURES.http.0.0.zst", 764}};
+  int shared = 0;
+  for (size_t i = 0; i < sizeof rec / sizeof *rec; i++) {
+    snprintf(ws, sizeof ws, "%s/%s", rec[i].dir, rec[i].ws);
+    snprintf(http, sizeof http, "%s/%s", rec[i].dir, rec[i].http);
+    FILE *probe = fopen(ws, "rb");
+    if (!probe) continue; /* the shared recordings may be absent */
+    fclose(probe);
+    shared += rec[i].dir == dir;
+    uint64_t depth = 0, fast = pair_recording(ws, http, &depth);
+    /* every depthUpdate of the recordings took the fast path, and nothing else did */
+    CHECK_EQ(fast, depth);
+    if (rec[i].depth) CHECK_EQ(depth, rec[i].depth);
+    CHECK(depth > 0);
+  }
+  if (!shared) test_skip("the shared recordings are not present; the bundled excerpts were compared");
+}
+
+/* Each condition the scanner gives up on, next to variants it takes: both feeds must agree
+ * (result, error text, items, books, events), and fast says which path the fast feed took. */
+void feed_fast_path_edge_cases(void) {
+#define ENV(d) "{\"stream\":\"btcusdt@depth@100ms\",\"data\":" d "}"
+#define FUT(mid) "{\"e\":\"depthUpdate\",\"E\":1,\"T\":1,\"s\":\"BTCUSDT\",\"U\":100,\"u\":101,\"pu\":99," mid "}"
+#define LV "\"b\":[[\"100.00\",\"2\"]],\"a\":[[\"101.00\",\"0.5\"]]"
+  static const struct {
+    int venue;
+    const char *text;
+    int fast;
+    obi_err rc;
+  } cases[] = {
+      {FEED_BINANCE_FUTURES, ENV(FUT(LV)), 1, OBI_OK},
+      {FEED_BINANCE_FUTURES, FUT(LV), 1, OBI_OK},
+      {FEED_BINANCE_FUTURES,
+       "{\"b\":[[\"100.00\",\"2\"]],\"s\":\"BTCUSDT\",\"u\":101,\"U\":100,\"pu\":99,"
+       "\"e\":\"depthUpdate\",\"a\":[]}",
+       1, OBI_OK}, /* any order, no E and T */
+      {FEED_BINANCE_FUTURES, ENV(FUT("\"b\":[],\"a\":[]")), 1, OBI_OK},
+      {FEED_BINANCE_FUTURES, ENV(FUT("\"b\":[[\"100.001\",\"2\"]],\"a\":[]")), 1, OBI_ERANGE}, /* scale */
+      {FEED_BINANCE_FUTURES, ENV(FUT("\"b\":[[\"0\",\"2\"]],\"a\":[]")), 1, OBI_ERANGE},
+      {FEED_BINANCE_FUTURES,
+       ENV("{\"e\":\"depthUpdate\",\"s\":\"ETHUSDT\",\"U\":1,\"u\":2,\"pu\":0,\"b\":[],"
+           "\"a\":[]}"),
+       1, OBI_OK}, /* a symbol not added */
+      /* whitespace, escapes, bytes outside printable ASCII */
+      {FEED_BINANCE_FUTURES, "{\"e\": \"depthUpdate\",\"s\":\"BTCUSDT\",\"U\":100,\"u\":101,\"pu\":99," LV "}", 0,
+       OBI_OK},
+      {FEED_BINANCE_FUTURES, ENV(FUT(LV)) "\n", 0, OBI_OK},
+      {FEED_BINANCE_FUTURES, " " ENV(FUT(LV)), 0, OBI_OK},
+      {FEED_BINANCE_FUTURES, "{\"e\":\"depthUpdate\",\"s\":\"BTC\\u0055SDT\",\"U\":100,\"u\":101,\"pu\":99," LV "}", 0,
+       OBI_OK},
+      {FEED_BINANCE_FUTURES, ENV(FUT("\"b\":[[\"100.0\\u0030\",\"2\"]],\"a\":[]")), 0, OBI_OK},
+      {FEED_BINANCE_FUTURES, ENV(FUT("\"b\":[[\"100.00\",\"2\t\"]],\"a\":[]")), 0, OBI_EPARSE},
+      {FEED_BINANCE_FUTURES, "{\"e\":\"depthUpdate\",\"s\":\"BTC\xc3\xa9\",\"U\":1,\"u\":2,\"pu\":0,\"b\":[],\"a\":[]}",
+       0, OBI_OK},
+      {FEED_BINANCE_FUTURES, "{\"e\":\"depthUpdate\",\"s\":\"BTC\xff\",\"U\":1,\"u\":2,\"pu\":0,\"b\":[],\"a\":[]}", 0,
+       OBI_EPARSE},
+      /* keys: repeated, unknown, missing, out of order */
+      {FEED_BINANCE_FUTURES, ENV(FUT("\"U\":100," LV)), 0, OBI_EPARSE},
+      {FEED_BINANCE_FUTURES, ENV(FUT("\"E\":2," LV)), 0, OBI_EPARSE},
+      {FEED_BINANCE_FUTURES, ENV(FUT("\"b\":[],\"b\":[],\"a\":[]")), 0, OBI_EPARSE},
+      {FEED_BINANCE_FUTURES, ENV(FUT("\"x\":1," LV)), 0, OBI_OK},
+      {FEED_BINANCE_FUTURES, ENV(FUT("\"x\":{\"y\":[1]}," LV)), 0, OBI_OK},
+      {FEED_BINANCE_FUTURES, ENV("{\"e\":\"depthUpdate\",\"s\":\"BTCUSDT\",\"U\":100,\"u\":101," LV "}"), 0,
+       OBI_EPARSE}, /* pu missing on futures */
+      {FEED_BINANCE_FUTURES, ENV("{\"s\":\"BTCUSDT\",\"U\":100,\"u\":101,\"pu\":99," LV "}"), 0, OBI_OK}, /* no e */
+      {FEED_BINANCE_FUTURES, ENV(FUT("\"a\":[[\"101.00\",\"0.5\"]],\"b\":[[\"100.00\",\"2\"]]")), 0, OBI_OK},
+      {FEED_BINANCE_FUTURES, ENV("{\"e\":\"depthupdate\",\"s\":\"BTCUSDT\",\"U\":100,\"u\":101,\"pu\":99," LV "}"), 0,
+       OBI_OK},
+      /* numbers and types */
+      {FEED_BINANCE_FUTURES,
+       ENV("{\"e\":\"depthUpdate\",\"E\":1.5,\"s\":\"BTCUSDT\",\"U\":100,\"u\":101,\"pu\":99," LV "}"), 0, OBI_OK},
+      {FEED_BINANCE_FUTURES,
+       ENV("{\"e\":\"depthUpdate\",\"E\":1e3,\"s\":\"BTCUSDT\",\"U\":100,\"u\":101,\"pu\":99," LV "}"), 0, OBI_OK},
+      {FEED_BINANCE_FUTURES,
+       ENV("{\"e\":\"depthUpdate\",\"E\":null,\"s\":\"BTCUSDT\",\"U\":100,\"u\":101,\"pu\":99," LV "}"), 0, OBI_OK},
+      {FEED_BINANCE_FUTURES, ENV("{\"e\":\"depthUpdate\",\"s\":\"BTCUSDT\",\"U\":1e2,\"u\":101,\"pu\":99," LV "}"), 0,
+       OBI_EPARSE},
+      {FEED_BINANCE_FUTURES, ENV("{\"e\":\"depthUpdate\",\"s\":\"BTCUSDT\",\"U\":0100,\"u\":101,\"pu\":99," LV "}"), 0,
+       OBI_EPARSE},
+      {FEED_BINANCE_FUTURES, ENV("{\"e\":\"depthUpdate\",\"s\":\"BTCUSDT\",\"U\":-1,\"u\":101,\"pu\":99," LV "}"), 0,
+       OBI_ERANGE},
+      {FEED_BINANCE_FUTURES,
+       ENV("{\"e\":\"depthUpdate\",\"s\":\"BTCUSDT\",\"U\":100,\"u\":1000000000000000001,"
+           "\"pu\":99," LV "}"),
+       0, OBI_OK}, /* 19 digits */
+      {FEED_BINANCE_FUTURES, ENV("{\"e\":\"depthUpdate\",\"s\":\"BTCUSDT\",\"U\":102,\"u\":101,\"pu\":99," LV "}"), 0,
+       OBI_ERANGE},                                                                             /* U > u */
+      {FEED_BINANCE_FUTURES, ENV(FUT("\"b\":[[\"100.00\",\"2\",\"x\"]],\"a\":[]")), 0, OBI_OK}, /* 3 entries */
+      {FEED_BINANCE_FUTURES, ENV(FUT("\"b\":[[100.00,2]],\"a\":[]")), 0, OBI_EPARSE},
+      {FEED_BINANCE_FUTURES, ENV(FUT("\"b\":[[\"1e3\",\"2\"]],\"a\":[]")), 0, OBI_EPARSE},
+      {FEED_BINANCE_FUTURES, ENV(FUT("\"b\":[[[\"100.00\"],\"2\"]],\"a\":[]")), 0, OBI_EPARSE}, /* nesting */
+      /* the envelope and the end of the text */
+      {FEED_BINANCE_FUTURES, ENV(FUT(LV)) "}", 0, OBI_EPARSE},
+      {FEED_BINANCE_FUTURES, "{\"stream\":\"x\",\"data\":" FUT(LV), 0, OBI_EPARSE},
+      {FEED_BINANCE_FUTURES, "{\"stream\":\"x\",\"data\":" FUT(LV) ",\"x\":1}", 0, OBI_OK},
+      {FEED_BINANCE_FUTURES, "{\"data\":" FUT(LV) ",\"stream\":\"x\"}", 0, OBI_OK},
+      {FEED_BINANCE_FUTURES, "{\"stream\":1,\"data\":" FUT(LV) "}", 0, OBI_OK},
+      {FEED_BINANCE_FUTURES, "{\"stream\":\"x\",\"data\":5}", 0, OBI_EPARSE},
+      {FEED_BINANCE_FUTURES, "{\"stream\":\"x\"}", 0, OBI_OK},
+      {FEED_BINANCE_FUTURES, "{\"e\":\"depthUpdate\",\"s\":\"BTCUSDT\",\"U\":100,\"u\":101,\"pu\":99,\"b\":[[\"1", 0,
+       OBI_EPARSE},
+      {FEED_BINANCE_FUTURES, "", 0, OBI_EPARSE},
+      /* spot: no pu (taken nowhere), T ignored */
+      {FEED_BINANCE_SPOT, "{\"e\":\"depthUpdate\",\"E\":1,\"s\":\"BTCUSDT\",\"U\":100,\"u\":101," LV "}", 1, OBI_OK},
+      {FEED_BINANCE_SPOT, ENV("{\"e\":\"depthUpdate\",\"E\":1,\"T\":2,\"s\":\"BTCUSDT\",\"U\":100,\"u\":101," LV "}"),
+       1, OBI_OK},
+      {FEED_BINANCE_SPOT, ENV(FUT(LV)), 0, OBI_OK}, /* pu on spot */
+  };
+#undef ENV
+#undef FUT
+#undef LV
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    feed_pair p;
+    CHECK(pair_new(&p, (feed_venue)cases[i].venue, 0));
+    CHECK_EQ(feed_add_symbol(p.fast, "BTCUSDT", 2, 3), 0);
+    CHECK_EQ(feed_add_symbol(p.ref, "BTCUSDT", 2, 3), 0);
+    const char *s = "{\"lastUpdateId\":100,\"bids\":[[\"99.00\",\"1\"]],\"asks\":[[\"102.00\",\"1\"]]}";
+    char where[32];
+    snprintf(where, sizeof where, "case %zu", i);
+    pair_snapshot(&p, 0, s, strlen(s), where);
+    obi_err rc = OBI_OK;
+    int fast = pair_message(&p, cases[i].text, strlen(cases[i].text), where, &rc);
+    if (fast != cases[i].fast)
+      test_fail(__FILE__, __LINE__, "%s: fast path %d, expected %d", where, fast, cases[i].fast);
+    if (rc != cases[i].rc) test_fail(__FILE__, __LINE__, "%s: result %d, expected %d", where, rc, cases[i].rc);
+    pair_message(&p, cases[i].text, strlen(cases[i].text), where, NULL); /* again: a duplicate now */
+    if (cases[i].fast && !strstr(cases[i].text, "ETHUSDT") && cases[i].rc == OBI_OK)
+      CHECK_EQ(feed_symbol_get_stats(p.fast, 0)->updates_applied, 1); /* applied once, then a duplicate */
+    pair_free(&p);
+  }
 }

@@ -163,6 +163,8 @@
   X(feed_excerpts_replay_expected_counts) \
   X(feed_shared_recordings) \
   X(feed_cli_replay_recording_errors) \
+  X(feed_fast_path_matches_jansson_on_recordings) \
+  X(feed_fast_path_edge_cases) \
   X(deploy_dockerfile_checks) \
   X(deploy_compose_checks) \
   X(deploy_k8s_checks) \

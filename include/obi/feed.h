@@ -50,8 +50,15 @@
  * feature engine) must not read deeper. A side with fewer levels than the configured
  * snapshot_limit, and every Coinbase snapshot, is complete.
  *
- * Memory: each message is parsed by jansson (which allocates per message); scratch arrays,
- * the buffer of events awaiting a snapshot and the books grow during warm-up and are reused.
+ * Parsing: a Binance depthUpdate (the hot message) is read by a strict scanner straight from
+ * the text, without a tree or any allocation; a message it does not fully understand (any
+ * other type, an unknown or repeated key, escapes, whitespace, exponents, ...) goes to
+ * jansson, the reference, which gives every other message and every error message. The
+ * two give the same result for every message the scanner takes (tests and the fuzzer
+ * compare them).
+ *
+ * Memory: messages parsed by jansson allocate per message; scratch arrays, the buffer of
+ * events awaiting a snapshot and the books grow during warm-up and are reused.
  * Not thread-safe: one caller drives a feed. */
 #ifndef OBI_FEED_H
 #define OBI_FEED_H
@@ -97,6 +104,9 @@ typedef struct {
   /* Run book_check after every message (tests); a failure is OBI_EINVARIANT. A crossed
    * book is not checked: it is what the venue sent (counted in crossed), not a defect. */
   int check_books;
+  /* Parse every message with jansson, the reference, never the fast depthUpdate scanner
+   * (tests and benchmarks compare the two). */
+  int no_fast_path;
 } feed_config;
 
 /* Per-symbol counters. "update" = one diff message for the symbol (a Binance depthUpdate,
@@ -138,6 +148,7 @@ typedef struct {
   uint64_t sequence_stale; /* Coinbase Advanced messages with an old sequence_num (dropped) */
   uint64_t resubscribes;   /* times a resubscription was asked for */
   uint64_t resets;         /* feed_reset calls */
+  uint64_t fast_parsed;    /* Binance depthUpdate messages read by the fast scanner (the rest: jansson) */
   int64_t last_sequence;   /* Coinbase Advanced: the last sequence_num accepted, -1 before any */
   int64_t last_recv_ns;    /* receive time of the last message or snapshot */
 } feed_conn_stats;

@@ -109,6 +109,8 @@ static int diff_apply(feed *f, int sym, int64_t U, int64_t u, int64_t pu, const 
   return DIFF_APPLIED;
 }
 
+static obi_err depth_commit(feed *f, int64_t recv_ns, int sym);
+
 /* A depthUpdate message: {"e":"depthUpdate","E":..,"s":"BTCUSDT","U":..,"u":..,["pu":..,]
  * "b":[[price,qty],..],"a":[..]}. */
 static obi_err depth_update(feed *f, int64_t recv_ns, json_t *d) {
@@ -136,7 +138,16 @@ static obi_err depth_update(feed *f, int64_t recv_ns, json_t *d) {
   if ((err = feed__levels_pairs(f, it, b, OBI_BID, "depthUpdate", "b")) ||
       (err = feed__levels_pairs(f, it, a, OBI_ASK, "depthUpdate", "a")))
     return err;
+  return depth_commit(f, recv_ns, sym);
+}
+
+/* A depthUpdate parsed into f->items[0] (either parser): counted, then scaled and buffered
+ * or applied through the sync rules. */
+static obi_err depth_commit(feed *f, int64_t recv_ns, int sym) {
   feed_sym *s = f->syms[sym];
+  feed_item *it = &f->items[0];
+  int64_t U = it->U, u = it->u, pu = it->pu;
+  obi_err err;
   s->stats.depth_updates++;
   if (f->cfg.scan_only) {
     feed__scan_items(f);
@@ -285,4 +296,171 @@ obi_err feed__binance_snapshot(feed *f, int sym, int64_t recv_ns, json_t *root) 
   s->state = FEED_SYM_SYNCING;
   s->last_id = lid;
   return replay_buffer(f, sym);
+}
+
+/* ---- the fast path: depthUpdate read straight from the text ---------------------------
+ *
+ * jansson builds and frees a tree of ~90 allocations per message, which was 87% of the
+ * time of a depth update (docs/feeds.md, "Throughput"). The hot message has one fixed,
+ * compact shape, so it is scanned here in place:
+ *   [{"stream":"<name>","data":] {"e":"depthUpdate","E":n,["T":n,]"s":"<sym>","U":n,"u":n,
+ *   ["pu":n,]"b":[["p","q"],..],"a":[..]} [}]
+ * keys in any order (b before a), E and T optional (not used; futures send T). The scanner
+ * is strict: it accepts a message only when jansson (with JSON_REJECT_DUPLICATES) would
+ * accept it and depth_update would take every field without an error, and it then yields
+ * exactly depth_update's item. Anything else makes it give up, and jansson, the reference,
+ * reads the message with all its error messages: whitespace, escapes or bytes outside
+ * printable ASCII in strings, an unknown or repeated key, a missing field, "pu" on spot,
+ * "a" before "b", a number that is not a plain non-negative integer of at most 18 digits
+ * (sign, fraction, exponent, leading zero), a level that is not exactly two decimal
+ * strings dec_parse takes, U > u, another event type, other envelope keys, trailing bytes.
+ * The levels go into f->raw as feed__add_raw puts them (growing it during warm-up only). */
+
+typedef struct {
+  const char *p, *end;
+} fast_text;
+
+/* A string of printable ASCII without escapes: its content in [*s, *s + *len). */
+static int fast_string(fast_text *t, const char **s, size_t *len) {
+  const char *p = t->p;
+  if (p == t->end || *p != '"') return 0;
+  const char *start = ++p;
+  while (p < t->end && *p != '"') {
+    unsigned char c = (unsigned char)*p++;
+    if (c < 0x20 || c > 0x7e || c == '\\') return 0;
+  }
+  if (p == t->end) return 0;
+  *s = start;
+  *len = (size_t)(p - start);
+  t->p = p + 1;
+  return 1;
+}
+
+/* 0, or [1-9][0-9]* of at most 18 digits (well inside jansson's int64). What follows is
+ * checked by the caller (',' or '}' only, so "1.5", "1e3" and "01" give up). */
+static int fast_uint(fast_text *t, int64_t *v) {
+  const char *p = t->p;
+  int64_t x = 0;
+  int n = 0;
+  while (p < t->end && (unsigned)(*p - '0') < 10 && n < 19) x = x * 10 + (*p++ - '0'), n++;
+  if (n == 0 || n > 18 || (n > 1 && t->p[0] == '0')) return 0;
+  t->p = p;
+  *v = x;
+  return 1;
+}
+
+static int fast_char(fast_text *t, char c) {
+  if (t->p == t->end || *t->p != c) return 0;
+  t->p++;
+  return 1;
+}
+
+static int fast_decimal(fast_text *t, feed_dec *d) {
+  const char *s;
+  size_t len;
+  return fast_string(t, &s, &len) && feed__dec_parse(s, len, d) == OBI_OK;
+}
+
+/* [["p","q"],...] of one side appended to it. */
+static int fast_levels(feed *f, fast_text *t, feed_item *it, int side) {
+  if (!fast_char(t, '[')) return 0;
+  if (fast_char(t, ']')) return 1;
+  do {
+    feed_dec p, q;
+    if (!fast_char(t, '[') || !fast_decimal(t, &p) || !fast_char(t, ',') || !fast_decimal(t, &q) ||
+        !fast_char(t, ']') || feed__add_raw(f, it, p, q, side))
+      return 0; /* an allocation failure too: jansson's path meets it again and reports it */
+  } while (fast_char(t, ','));
+  return fast_char(t, ']');
+}
+
+enum { FK_E = 1, FK_TIME = 2, FK_T = 4, FK_S = 8, FK_UFIRST = 16, FK_ULAST = 32, FK_PU = 64, FK_B = 128, FK_A = 256 };
+
+/* The depthUpdate object into it (sym unset) and its symbol's name. */
+static int fast_depth(feed *f, fast_text *t, feed_item *it, const char **name, size_t *name_len) {
+  unsigned seen = 0;
+  int64_t ignored;
+  if (!fast_char(t, '{')) return 0;
+  do {
+    const char *k, *v;
+    size_t kl, vl;
+    unsigned bit;
+    if (!fast_string(t, &k, &kl) || !fast_char(t, ':')) return 0;
+    int c = kl == 1 ? k[0] : kl == 2 && k[0] == 'p' && k[1] == 'u' ? 'p' : 0;
+    switch (c) {
+    case 'e':
+      bit = FK_E;
+      if (!fast_string(t, &v, &vl) || vl != 11 || memcmp(v, "depthUpdate", 11)) return 0;
+      break;
+    case 'E':
+      bit = FK_TIME;
+      if (!fast_uint(t, &ignored)) return 0;
+      break;
+    case 'T':
+      bit = FK_T;
+      if (!fast_uint(t, &ignored)) return 0;
+      break;
+    case 's':
+      bit = FK_S;
+      if (!fast_string(t, name, name_len)) return 0;
+      break;
+    case 'U':
+      bit = FK_UFIRST;
+      if (!fast_uint(t, &it->U)) return 0;
+      break;
+    case 'u':
+      bit = FK_ULAST;
+      if (!fast_uint(t, &it->u)) return 0;
+      break;
+    case 'p':
+      bit = FK_PU;
+      if (is_spot(f) || !fast_uint(t, &it->pu)) return 0;
+      break;
+    case 'b':
+      bit = FK_B;
+      if (seen & FK_A || !fast_levels(f, t, it, OBI_BID)) return 0;
+      break;
+    case 'a':
+      bit = FK_A;
+      if (!fast_levels(f, t, it, OBI_ASK)) return 0;
+      break;
+    default: return 0;
+    }
+    if (seen & bit) return 0;
+    seen |= bit;
+  } while (fast_char(t, ','));
+  unsigned need = FK_E | FK_S | FK_UFIRST | FK_ULAST | FK_B | FK_A | (is_spot(f) ? 0 : FK_PU);
+  return fast_char(t, '}') && (seen & need) == need && it->U <= it->u;
+}
+
+int feed__binance_fast(feed *f, int64_t recv_ns, const char *text, size_t len, obi_err *err) {
+  fast_text t = {text, text + len};
+  static const char envelope[] = "{\"stream\":";
+  int wrapped = len > sizeof envelope - 1 && !memcmp(text, envelope, sizeof envelope - 1);
+  const char *name, *stream;
+  size_t name_len, stream_len;
+  if (wrapped) {
+    t.p += sizeof envelope - 1;
+    if (!fast_string(&t, &stream, &stream_len) || (size_t)(t.end - t.p) < 8 || memcmp(t.p, ",\"data\":", 8)) return 0;
+    t.p += 8;
+  }
+  /* the item is filled in place; feed_on_message emptied the items before */
+  feed_item *it;
+  if (feed__add_item(f, FEED_ITEM_DIFF, -1, &it)) return 0;
+  it->pu = -1;
+  if (!fast_depth(f, &t, it, &name, &name_len) || (wrapped && !fast_char(&t, '}')) || t.p != t.end) {
+    f->nitems = f->nraw = 0;
+    return 0;
+  }
+  /* From here on the same steps as depth_update, which meets no error before the symbol. */
+  f->stats.fast_parsed++;
+  int sym;
+  *err = feed__symbol(f, name, name_len, &sym);
+  if (*err || sym < 0) { /* as depth_update: nothing parsed into items */
+    f->nitems = f->nraw = 0;
+    return 1;
+  }
+  f->items[0].sym = sym;
+  *err = depth_commit(f, recv_ns, sym);
+  return 1;
 }

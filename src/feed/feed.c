@@ -63,7 +63,7 @@ int feed_venue_from_url(const char *url, size_t len) {
 /* "123.4500" -> {12345, 2}. Digits, optionally '.' and at least one digit; nothing else.
  * OBI_EPARSE for anything else, OBI_ERANGE when the digits exceed 10^18 or a non-zero
  * digit sits beyond the 18th decimal. */
-static obi_err dec_parse(const char *s, size_t len, feed_dec *out) {
+obi_err feed__dec_parse(const char *s, size_t len, feed_dec *out) {
   size_t i = 0;
   int64_t m = 0;
   while (i < len && (unsigned)(s[i] - '0') < 10) {
@@ -116,7 +116,7 @@ static obi_err dec_scale(feed_dec d, int decimals, int64_t max, int64_t *out) {
 obi_err feed_parse_decimal(const char *s, size_t len, int decimals, int64_t max, int64_t *out) {
   feed_dec d;
   if (decimals < 0 || decimals > DEC_MAX_DECIMALS || max < 0) return OBI_EINVAL;
-  obi_err err = dec_parse(s, len, &d);
+  obi_err err = feed__dec_parse(s, len, &d);
   return err ? err : dec_scale(d, decimals, max, out);
 }
 
@@ -340,7 +340,7 @@ obi_err feed__dec(feed *f, int sym, json_t *v, const char *ctx, const char *what
                            v ? json_type_name(v) : "nothing");
   const char *s = json_string_value(v);
   size_t len = json_string_length(v);
-  obi_err err = dec_parse(s, len, out);
+  obi_err err = feed__dec_parse(s, len, out);
   if (err) {
     char q[48];
     quote(s, len, q, sizeof q);
@@ -399,11 +399,11 @@ obi_err feed__levels_pairs(feed *f, feed_item *it, json_t *arr, int side, const 
     feed_dec p, q;
     json_t *pv = json_array_get(e, 0), *qv = json_array_get(e, 1);
     obi_err err;
-    if (!json_is_string(pv) || dec_parse(json_string_value(pv), json_string_length(pv), &p)) {
+    if (!json_is_string(pv) || feed__dec_parse(json_string_value(pv), json_string_length(pv), &p)) {
       snprintf(what, sizeof what, "%s price", key);
       return feed__dec(f, it->sym, pv, ctx, what, i, &p);
     }
-    if (!json_is_string(qv) || dec_parse(json_string_value(qv), json_string_length(qv), &q)) {
+    if (!json_is_string(qv) || feed__dec_parse(json_string_value(qv), json_string_length(qv), &q)) {
       snprintf(what, sizeof what, "%s size", key);
       return feed__dec(f, it->sym, qv, ctx, what, i, &q);
     }
@@ -614,9 +614,12 @@ obi_err feed_on_message(feed *f, int64_t recv_ns, const char *text, size_t len) 
   f->stats.last_recv_ns = recv_ns;
   f->msg_serial++;
   f->nitems = f->nraw = 0;
+  obi_err err;
+  if ((f->venue == FEED_BINANCE_SPOT || f->venue == FEED_BINANCE_FUTURES) && !f->cfg.no_fast_path && text &&
+      feed__binance_fast(f, recv_ns, text, len, &err))
+    return err ? err : check_books(f);
   json_t *root = load_json(f, -1, text ? text : "", len);
   if (!root) return OBI_EPARSE;
-  obi_err err;
   switch (f->venue) {
   case FEED_BINANCE_SPOT:
   case FEED_BINANCE_FUTURES: err = feed__binance_message(f, recv_ns, root); break;

@@ -106,6 +106,9 @@ obi_err feed__get_int(feed *f, int sym, json_t *obj, const char *key, const char
 obi_err feed__get_array(feed *f, int sym, json_t *obj, const char *key, const char *ctx, json_t **arr);
 /* The JSON string v as an exact decimal; what names the field in errors ("b[3] price"). */
 obi_err feed__dec(feed *f, int sym, json_t *v, const char *ctx, const char *what, size_t idx, feed_dec *out);
+/* "123.4500" -> {12345, 2}: digits, optionally '.' and at least one digit, nothing else.
+ * OBI_EPARSE for anything else, OBI_ERANGE beyond 10^18 or 18 decimals. */
+obi_err feed__dec_parse(const char *s, size_t len, feed_dec *out);
 /* Appends an item (levels appended after it with feed__add_raw). */
 obi_err feed__add_item(feed *f, int kind, int sym, feed_item **out);
 obi_err feed__add_raw(feed *f, feed_item *it, feed_dec price, feed_dec size, int side);
@@ -140,6 +143,10 @@ void feed__trade(feed *f, const feed_item *it, int64_t ts_ns);
 /* Venue parsers and appliers: parse the message (root) into items, or handle it. */
 obi_err feed__binance_message(feed *f, int64_t recv_ns, json_t *root);
 obi_err feed__binance_snapshot(feed *f, int sym, int64_t recv_ns, json_t *root);
+/* The fast path of feed_on_message for Binance: 1 when text is a depthUpdate the strict
+ * scanner fully understands, handled exactly as feed__binance_message would (*err its
+ * result); 0 when it gave up, having changed nothing: parse text with jansson. */
+int feed__binance_fast(feed *f, int64_t recv_ns, const char *text, size_t len, obi_err *err);
 obi_err feed__coinbase_exchange_message(feed *f, int64_t recv_ns, json_t *root);
 obi_err feed__coinbase_advanced_message(feed *f, int64_t recv_ns, json_t *root);
 

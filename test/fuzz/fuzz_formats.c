@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../feed_compare.h"
 #include "obi/backtest.h"
 #include "obi/feed.h"
 #include "obi/kafka.h"
@@ -24,15 +25,41 @@
  * line's JSON when it parses as one). Then the whole rest once more as one message and one
  * snapshot. Every call must return OK, EPARSE or ERANGE (check_books verifies the books
  * after each), known depth never exceeds the book, and an accepted decimal formats back
- * to itself. */
+ * to itself.
+ *
+ * Every call also goes to a second feed with no_fast_path (jansson, the reference, for
+ * every message): the fast depthUpdate scanner must never accept what the reference
+ * rejects nor read anything differently, so after each call both must return the same
+ * code and agree in feed_compare (items, scaled levels, counters, error text, books,
+ * events); any difference aborts. */
+#define SAME(call_f, call_r)                                                                                           \
+  do {                                                                                                                 \
+    obi_err ef_ = (call_f), er_ = (call_r);                                                                            \
+    const char *d_ = ef_ != er_ ? "return codes" : feed_compare(f, r);                                                 \
+    if (d_) {                                                                                                          \
+      fprintf(stderr, "fast path and jansson differ in %s: %s | %s\n", d_, feed_last_error(f), feed_last_error(r));    \
+      abort();                                                                                                         \
+    }                                                                                                                  \
+    err = ef_;                                                                                                         \
+  } while (0)
+
 static void fuzz_feed(const uint8_t *data, size_t size) {
   if (size < 1) return;
   const char *text = (const char *)data + 1, *end = text + size - 1;
-  feed_config cfg = {.check_books = 1, .add_unknown_symbols = data[0] >> 2 & 1, .snapshot_limit = data[0] >> 3 & 3};
-  feed *f;
+  uint64_t hf = 0, hr = 0;
+  feed_config cfg = {.check_books = 1,
+                     .add_unknown_symbols = data[0] >> 2 & 1,
+                     .snapshot_limit = data[0] >> 3 & 3,
+                     .on_event = feed_compare_on_event,
+                     .ctx = &hf};
+  feed *f, *r;
   if (feed_new(&f, (feed_venue)(data[0] & 3), &cfg)) return;
+  cfg.no_fast_path = 1, cfg.ctx = &hr;
+  if (feed_new(&r, (feed_venue)(data[0] & 3), &cfg)) abort();
   feed_add_symbol(f, "BTCUSDT", 2, 3);
   feed_add_symbol(f, "BTC-USD", -1, -1);
+  feed_add_symbol(r, "BTCUSDT", 2, 3);
+  feed_add_symbol(r, "BTC-USD", -1, -1);
   int64_t t = 0;
   size_t lines = 0;
   for (const char *p = text; p < end; lines++) {
@@ -41,12 +68,13 @@ static void fuzz_feed(const uint8_t *data, size_t size) {
     rec_line rl;
     obi_err err;
     char why[256];
+    ++t;
     if (rec_parse_line(p, len, &rl, why, sizeof why) == OBI_OK && rl.json)
-      err = feed_on_message(f, ++t, rl.json, rl.json_len);
+      SAME(feed_on_message(f, t, rl.json, rl.json_len), feed_on_message(r, t, rl.json, rl.json_len));
     else if (len && p[0] == '#')
-      err = feed_on_snapshot(f, 0, ++t, p + 1, len - 1);
+      SAME(feed_on_snapshot(f, 0, t, p + 1, len - 1), feed_on_snapshot(r, 0, t, p + 1, len - 1));
     else
-      err = feed_on_message(f, ++t, p, len);
+      SAME(feed_on_message(f, t, p, len), feed_on_message(r, t, p, len));
     if (err && err != OBI_EPARSE && err != OBI_ERANGE && err != OBI_EINVAL) {
       fprintf(stderr, "feed error %d: %s\n", err, feed_last_error(f));
       abort();
@@ -57,15 +85,24 @@ static void fuzz_feed(const uint8_t *data, size_t size) {
     int sym;
     while (feed_snapshot_wanted(f, &sym)) {
     }
+    while (feed_snapshot_wanted(r, &sym)) {
+    }
     feed_resubscribe_wanted(f);
-    if ((data[0] & 0x20) && lines == 8) feed_reset(f, ++t);
+    feed_resubscribe_wanted(r);
+    if ((data[0] & 0x20) && lines == 8) feed_reset(f, ++t), feed_reset(r, t);
     p += len + 1;
   }
-  obi_err e1 = feed_on_message(f, ++t, text, (size_t)(end - text));
-  obi_err e2 = feed_on_snapshot(f, 0, ++t, text, (size_t)(end - text));
+  obi_err err, e1, e2;
+  ++t;
+  SAME(feed_on_message(f, t, text, (size_t)(end - text)), feed_on_message(r, t, text, (size_t)(end - text)));
+  e1 = err;
+  ++t;
+  SAME(feed_on_snapshot(f, 0, t, text, (size_t)(end - text)), feed_on_snapshot(r, 0, t, text, (size_t)(end - text)));
+  e2 = err;
   if ((e1 && e1 != OBI_EPARSE && e1 != OBI_ERANGE) || (e2 && e2 != OBI_EPARSE && e2 != OBI_ERANGE && e2 != OBI_EINVAL))
     abort();
   feed_free(f);
+  feed_free(r);
   int64_t v, w;
   char back[32];
   size_t n = (size_t)(end - text) < 40 ? (size_t)(end - text) : 40;
