@@ -512,6 +512,15 @@ void serve_store_keeps_predictions_and_fills(void) {
   CHECK(nf > 0);
   CHECK(nb > 100); /* one a second of a trading day */
   CHECK_EQ(nm, 1);
+  int64_t nmon = -1; /* the monitor publishes every 100 bins: its states are stored too */
+  CHECK(store_count(st, "monitor", &nmon) == OBI_OK);
+  CHECK(nmon > 0);
+  store_monitor *mon;
+  size_t nmr;
+  CHECK(store_query_monitor(st, "AMZN", INT64_MIN, INT64_MAX, &mon, &nmr) == OBI_OK);
+  CHECK_EQ((int64_t)nmr, nmon);
+  if (nmr > 0) CHECK(!strcmp(mon[0].model, "logistic") && strlen(mon[0].version) == 12 && mon[0].psi_max >= 0);
+  free(mon);
   CHECK_EQ((unsigned long long)np, said_p);
   CHECK_EQ((unsigned long long)nf, said_f);
   CHECK_EQ((unsigned long long)nb, said_b);

@@ -6,9 +6,11 @@
 #include <errno.h>
 #include <glob.h>
 #include <libpq-fe.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -467,6 +469,78 @@ static void cli_ingest_query(int postgres) {
   CHECK_EQ(test_run_obi("query --store 'mysql://h/db' predictions"), 1);
   CHECK_STR_CONTAINS(test_err, "mysql://h/db");
 }
+
+/* Monitor rows (schema version 2): a database left at version 1 (monitor dropped, version 2
+ * forgotten) is upgraded by the next open; rows round-trip, NaN metrics included, and a repeat
+ * is stored once. */
+static void monitor_rows(int postgres) {
+  target t;
+  if (target_new(&t, postgres, "monitor_rows")) return;
+  obi_store *s;
+  OPEN(s, &t);
+  store_prediction p;
+  prediction(&p, "X", T0, 1);
+  store_put_prediction(s, &p);
+  store_close(s);
+  const char *down = "DROP TABLE monitor; DELETE FROM schema_version WHERE version = 2";
+  if (postgres) {
+    CHECK_EQ(pg_sql("monitor_rows", down), 0);
+  } else {
+    sqlite3 *h;
+    CHECK(sqlite3_open(t.url + strlen("sqlite:"), &h) == SQLITE_OK);
+    CHECK(sqlite3_exec(h, down, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(h);
+  }
+  OPEN(s, &t);
+  int v = -1;
+  int64_t n = -1;
+  CHECK(store_schema_version(s, &v) == OBI_OK);
+  CHECK_EQ(v, 2);
+  CHECK(store_count(s, "predictions", &n) == OBI_OK);
+  CHECK_EQ(n, 1); /* the upgrade kept the rows of version 1 */
+  CHECK(store_count(s, "monitor", &n) == OBI_OK);
+  CHECK_EQ(n, 0);
+  store_monitor m[3];
+  memset(m, 0, sizeof m);
+  for (int i = 0; i < 3; i++) {
+    snprintf(m[i].symbol, sizeof m[i].symbol, "AMZN");
+    m[i].ts_ns = T0 + i * DAY / 2; /* two days: two partitions */
+    snprintf(m[i].model, sizeof m[i].model, "logistic");
+    snprintf(m[i].version, sizeof m[i].version, "0123456789ab");
+    m[i].n = i * 100;
+    m[i].accuracy = i ? 0.25 * i : NAN;
+    m[i].macro_f1 = i ? 0.125 * i : NAN;
+    m[i].log_loss = i ? 1.0 + i : NAN;
+    m[i].calibration_error = i ? 0.03125 : NAN;
+    m[i].psi_max = 0.5 * i;
+    snprintf(m[i].psi_feature, sizeof m[i].psi_feature, "ofi_%d", i);
+    m[i].alert = i == 2;
+    store_put_monitor(s, &m[i]);
+  }
+  store_put_monitor(s, &m[1]); /* the same key again */
+  FLUSH(s);
+  CHECK(store_count(s, "monitor", &n) == OBI_OK);
+  CHECK_EQ(n, 3);
+  store_monitor *r;
+  size_t got;
+  CHECK(store_query_monitor(s, "AMZN", T0 + 1, INT64_MAX, &r, &got) == OBI_OK);
+  CHECK_EQ(got, 2);
+  if (got == 2) {
+    CHECK(!strcmp(r[0].symbol, "AMZN") && !strcmp(r[0].model, "logistic") && !strcmp(r[0].version, "0123456789ab"));
+    CHECK(r[0].ts_ns == m[1].ts_ns && r[0].n == 100 && r[0].accuracy == 0.25 && r[0].macro_f1 == 0.125);
+    CHECK(r[0].log_loss == 2.0 && r[0].calibration_error == 0.03125 && r[0].psi_max == 0.5 && r[0].alert == 0);
+    CHECK(!strcmp(r[1].psi_feature, "ofi_2") && r[1].alert == 1);
+  }
+  free(r);
+  CHECK(store_query_monitor(s, NULL, INT64_MIN, INT64_MAX, &r, &got) == OBI_OK);
+  CHECK_EQ(got, 3);
+  if (got == 3) CHECK(isnan(r[0].accuracy) && isnan(r[0].log_loss) && r[0].n == 0 && r[0].psi_max == 0);
+  free(r);
+  store_close(s);
+}
+
+void store_sqlite_monitor_rows(void) { monitor_rows(0); }
+void store_pg_monitor_rows(void) { monitor_rows(1); }
 
 void store_sqlite_cli_ingest_query(void) { cli_ingest_query(0); }
 void store_pg_cli_ingest_query(void) { cli_ingest_query(1); }

@@ -184,6 +184,8 @@
   X(store_pg_bad_connection_string) \
   X(store_pg_permission_error) \
   X(store_sqlite_cli_ingest_query) \
+  X(store_sqlite_monitor_rows) \
+  X(store_pg_monitor_rows) \
   X(store_pg_cli_ingest_query) \
   X(live_config_errors_and_urls) \
   X(live_binance_spot_sync_two_symbols) \

@@ -24,7 +24,7 @@
 
 #include "obi/error.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_SYM 32           /* instrument symbols, order ids (with the NUL) */
 #define STORE_NAME 64          /* model names, run ids */
 #define STORE_MAX_LEVELS 20    /* book snapshot depth */
@@ -106,6 +106,21 @@ typedef struct {
   char metrics[STORE_TEXT]; /* JSON, the full report */
 } store_backtest_result;
 
+/* One published state of the model monitor of obi serve [symbol, ts_ns, model, version]: the
+ * rolling metrics of matured predictions (NaN while n is 0), the largest population stability
+ * index and its feature, and whether an alert was raised (schema version 2). */
+typedef struct {
+  char symbol[STORE_SYM];
+  int64_t ts_ns;
+  char model[STORE_NAME];  /* the model kind, e.g. "logistic" */
+  char version[STORE_SYM]; /* the model version: the SHA-256 prefix of its file */
+  int64_t n;               /* matured predictions in the window */
+  double accuracy, macro_f1, log_loss, calibration_error;
+  double psi_max;
+  char psi_feature[STORE_NAME];
+  int32_t alert; /* 1 when drift or accuracy crossed its limit */
+} store_monitor;
+
 typedef struct {
   size_t queue_rows;      /* capacity of the queue (default 4096) */
   size_t batch_rows;      /* most rows per transaction (default 1024) */
@@ -139,6 +154,7 @@ obi_err store_put_trade(obi_store *s, const store_trade *r);
 obi_err store_put_feature_row(obi_store *s, const store_feature_row *r);
 obi_err store_put_model(obi_store *s, const store_model_entry *r);
 obi_err store_put_backtest_result(obi_store *s, const store_backtest_result *r);
+obi_err store_put_monitor(obi_store *s, const store_monitor *r);
 
 /* Waits until every row put so far is committed in the database (queue and spool empty).
  * OBI_OK; OBI_EIO when timeout_ms passed first or a write failed for a reason other than a
@@ -173,5 +189,8 @@ obi_err store_query_feature_rows(obi_store *s, const char *instrument, int64_t f
 obi_err store_query_models(obi_store *s, const char *name, store_model_entry **rows, size_t *n);
 /* The results of one run (run_id NULL: all runs). */
 obi_err store_query_backtest_results(obi_store *s, const char *run_id, store_backtest_result **rows, size_t *n);
+/* Monitor states of one symbol (NULL: all) with ts_ns in [from_ns, to_ns). */
+obi_err store_query_monitor(obi_store *s, const char *symbol, int64_t from_ns, int64_t to_ns, store_monitor **rows,
+                            size_t *n);
 
 #endif

@@ -105,7 +105,7 @@ typedef struct {
   char run_id[STORE_NAME];      /* the fills' run */
   int64_t fills_total;          /* fills stored over every --loop pass: the fills' seq */
   int64_t last_snapshot_s;      /* replay second of the last stored book snapshot */
-  uint64_t stored_predictions, stored_fills, stored_snapshots;
+  uint64_t stored_predictions, stored_fills, stored_snapshots, stored_monitor;
 } app;
 
 static double wall(void) {
@@ -384,6 +384,17 @@ static void monitor_publish(app *a, int64_t ts) {
                 fname, "alert", alert);
   char labels[160];
   snprintf(labels, sizeof labels, "model=\"%s\"", kind);
+  if (a->store) { /* key: symbol, ts, model, version: a --loop pass stores each state once */
+    store_monitor sm = {.ts_ns = ts, .n = n, .accuracy = acc, .macro_f1 = f1, .log_loss = ll};
+    sm.calibration_error = ece, sm.psi_max = psi_max, sm.alert = alert;
+    snprintf(sm.symbol, sizeof sm.symbol, "%s", a->symbol);
+    const char *colon = strchr(a->store_model, ':'); /* "kind:version" */
+    snprintf(sm.model, sizeof sm.model, "%.*s", colon ? (int)(colon - a->store_model) : (int)strlen(a->store_model),
+             a->store_model);
+    snprintf(sm.version, sizeof sm.version, "%s", colon ? colon + 1 : "");
+    snprintf(sm.psi_feature, sizeof sm.psi_feature, "%s", fname ? fname : "");
+    if (store_put_monitor(a->store, &sm) == OBI_OK) a->stored_monitor++;
+  }
   pthread_mutex_unlock(&a->model_lock);
   char *t = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
   json_decref(o);
@@ -843,9 +854,11 @@ static int run_serve(serve_args *sa) {
     if (store_flush(a->store, 30000) != OBI_OK)
       fprintf(stderr, "obi: %s\n", store_errmsg(a->store));
     else if (!sa->quiet)
-      printf("obi serve: stored %llu predictions, %llu fills, %llu book snapshots (run %s) in %s\n",
+      printf("obi serve: stored %llu predictions, %llu fills, %llu book snapshots, %llu monitor states (run %s) in "
+             "%s\n",
              (unsigned long long)a->stored_predictions, (unsigned long long)a->stored_fills,
-             (unsigned long long)a->stored_snapshots, a->run_id, store_backend(a->store));
+             (unsigned long long)a->stored_snapshots, (unsigned long long)a->stored_monitor, a->run_id,
+             store_backend(a->store));
   }
 done:
   serve_stop(srv);

@@ -88,6 +88,19 @@ static const store_col order_cols[] = {
 static const store_col run_cols[] = {C_TEXT(store__backtest_run, run_id), C_I64(store__backtest_run, created_ns),
                                      C_TEXT(store__backtest_run, model_hash), C_TEXT(store__backtest_run, config)};
 
+static const store_col monitor_cols[] = {C_TEXT(store_monitor, symbol),
+                                         C_I64(store_monitor, ts_ns),
+                                         C_TEXT(store_monitor, model),
+                                         C_TEXT(store_monitor, version),
+                                         C_I64(store_monitor, n),
+                                         C_F64(store_monitor, accuracy),
+                                         C_F64(store_monitor, macro_f1),
+                                         C_F64(store_monitor, log_loss),
+                                         C_F64(store_monitor, calibration_error),
+                                         C_F64(store_monitor, psi_max),
+                                         C_TEXT(store_monitor, psi_feature),
+                                         C_I32(store_monitor, alert)};
+
 #define TABLE(name, cols, key, filter, time, order, S)                                                                 \
   { name, cols, NCOLS(cols), key, filter, time, order, sizeof(S) }
 const store_table store__tables[ST_NKIND] = {
@@ -109,11 +122,16 @@ const store_table store__tables[ST_NKIND] = {
     [ST_ORDER] = TABLE("orders", order_cols, "run_id, instrument, ts_ns, seq", 0, 2, "run_id, ts_ns, instrument, seq",
                        store__order),
     [ST_RUN] = TABLE("backtest_runs", run_cols, "run_id", 0, -1, "created_ns, run_id", store__backtest_run),
+    [ST_MONITOR] = TABLE("monitor", monitor_cols, "symbol, ts_ns, model, version", 0, 1,
+                         "symbol, ts_ns, model, version", store_monitor),
 };
+
+int store__table_since(int kind) { return kind == ST_MONITOR ? 2 : 1; }
 
 const char *const store__migrations[STORE_SCHEMA_VERSION] = {
     "1: instruments, book_snapshots, trades, features, predictions, signals, orders, fills, backtest_runs, "
-    "backtest_results, models"};
+    "backtest_results, models",
+    "2: monitor"};
 
 int store__table_index(const char *name) {
   for (int k = 0; k < ST_NKIND; k++)
@@ -223,7 +241,7 @@ static obi_err spool_scan(obi_store *s, char *why, size_t why_len) {
   } else if (sb.st_size == 0) {
     s->spool_rows = 0;
   } else if (read(fd, &h, sizeof h) != (ssize_t)sizeof h || memcmp(h.magic, SPOOL_MAGIC, 8) ||
-             h.row_size != sizeof(store_row) || h.schema != STORE_SCHEMA_VERSION) {
+             h.row_size != sizeof(store_row) || h.schema < 1 || h.schema > STORE_SCHEMA_VERSION) {
     snprintf(why, why_len, "spool %s: not a spool of this obi build (expected row size %zu, schema %d)", s->spool_path,
              sizeof(store_row), STORE_SCHEMA_VERSION);
     rc = OBI_EPARSE;
@@ -503,6 +521,7 @@ obi_err store_put_model(obi_store *s, const store_model_entry *r) { return put(s
 obi_err store_put_backtest_result(obi_store *s, const store_backtest_result *r) {
   return put(s, ST_BACKTEST, r, sizeof *r);
 }
+obi_err store_put_monitor(obi_store *s, const store_monitor *r) { return put(s, ST_MONITOR, r, sizeof *r); }
 
 obi_err store_flush(obi_store *s, int timeout_ms) {
   struct timespec deadline;
@@ -597,4 +616,8 @@ obi_err store_query_models(obi_store *s, const char *name, store_model_entry **r
 }
 obi_err store_query_backtest_results(obi_store *s, const char *run_id, store_backtest_result **rows, size_t *n) {
   return query(s, ST_BACKTEST, run_id, 0, 0, (void **)rows, n);
+}
+obi_err store_query_monitor(obi_store *s, const char *symbol, int64_t from_ns, int64_t to_ns, store_monitor **rows,
+                            size_t *n) {
+  return query(s, ST_MONITOR, symbol, from_ns, to_ns, (void **)rows, n);
 }

@@ -63,6 +63,7 @@ enum {
   ST_SIGNAL,
   ST_ORDER,
   ST_RUN,
+  ST_MONITOR, /* schema version 2 */
   ST_NKIND
 };
 
@@ -78,6 +79,8 @@ typedef struct {
 } store_table;
 
 extern const store_table store__tables[ST_NKIND];
+/* The schema version that created table kind (1, or 2 for monitor). */
+int store__table_since(int kind);
 /* The index of the table called name, or -1. */
 int store__table_index(const char *name);
 
@@ -97,6 +100,7 @@ typedef struct {
     store__signal signal;
     store__order order;
     store__backtest_run run;
+    store_monitor monitor;
   } u;
 } store_row;
 

@@ -86,14 +86,15 @@ static void col_list(const store_table *t, char *buf, size_t len) {
     used += (size_t)snprintf(buf + used, len - used, "%s%s", c ? ", " : "", t->cols[c].name);
 }
 
-/* Version 1: every table; partitioned (or hypertables) when it is a time series. The
- * primary key leads with (instrument, ts_ns) for those keyed by instrument; fills and
- * orders, keyed by run first, get an index on (instrument, ts_ns). */
-static obi_err pg_migrate_1(pg_db *d, char *why, size_t why_len) {
+/* Version v creates the tables that version adds (1: all but monitor; 2: monitor): partitioned
+ * (or hypertables) when a time series. The primary key leads with (instrument, ts_ns) for those
+ * keyed by instrument; fills and orders, keyed by run first, get an index on (instrument, ts_ns). */
+static obi_err pg_migrate_to(pg_db *d, int v, char *why, size_t why_len) {
   char sql[4096];
   obi_err rc;
   for (int k = 0; k < ST_NKIND; k++) {
     const store_table *t = &store__tables[k];
+    if (store__table_since(k) != v) continue;
     size_t used = (size_t)snprintf(sql, sizeof sql, "CREATE TABLE IF NOT EXISTS %s (", t->name);
     for (int c = 0; c < t->ncols; c++)
       used += (size_t)snprintf(sql + used, sizeof sql - used, "%s %s NOT NULL, ", t->cols[c].name,
@@ -140,6 +141,11 @@ static obi_err pg_migrate(pg_db *d, char *why, size_t why_len) {
                "description TEXT NOT NULL)",
                "schema_version", why, why_len);
   if (!rc) rc = pg_read_version(d, &v, why, why_len);
+  if (!rc && v >= 1) { /* an upgrade: new tables follow the flavour of the old ones */
+    char val[16];
+    rc = pg_value(d, "SELECT relkind FROM pg_class WHERE oid = 'predictions'::regclass", val, sizeof val, why, why_len);
+    d->timescale = !rc && !strcmp(val, "r");
+  }
   if (!rc && v < 1) { /* TimescaleDB only when it loads: it needs shared_preload_libraries */
     char val[64];
     rc = pg_value(d, "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'", val, sizeof val, why,
@@ -153,7 +159,7 @@ static obi_err pg_migrate(pg_db *d, char *why, size_t why_len) {
     }
   }
   for (int next = v + 1; !rc && next <= STORE_SCHEMA_VERSION; next++) {
-    if (next == 1) rc = pg_migrate_1(d, why, why_len);
+    rc = pg_migrate_to(d, next, why, why_len);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     char sql[512];

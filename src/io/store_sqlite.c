@@ -6,6 +6,7 @@
  * (little-endian on every platform obi builds for) int64 or float32, their element count
  * in the depth / n column beside them. Statements are generated from the table
  * descriptors of store.c and prepared once. */
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,25 +43,34 @@ static obi_err sq_exec(sq_db *d, const char *sql, const char *what, char *why, s
   return sq_fail(d, what, why, why_len);
 }
 
-/* Version 1: every table of the descriptor list; the primary key is the idempotent key and
- * (for the time series) already an index on (instrument, ts_ns); fills and orders, keyed by
- * run first, get one more. */
-static obi_err sq_migrate_1(sq_db *d, char *why, size_t why_len) {
+/* Creates table k. The primary key is the idempotent key and (for the time series) already an
+ * index on (instrument, ts_ns); fills and orders, keyed by run first, get one more. SQLite
+ * stores a NaN as NULL, so the DOUBLE columns of the tables of version 2 (monitor metrics,
+ * NaN while undefined) may be NULL; read_row turns NULL back into NaN. */
+static obi_err sq_create(sq_db *d, int k, char *why, size_t why_len) {
   char sql[4096];
+  const store_table *t = &store__tables[k];
+  size_t used = (size_t)snprintf(sql, sizeof sql, "CREATE TABLE IF NOT EXISTS %s (", t->name);
+  for (int c = 0; c < t->ncols; c++)
+    used += (size_t)snprintf(sql + used, sizeof sql - used, "%s %s%s, ", t->cols[c].name, sq_types[t->cols[c].type],
+                             t->cols[c].type == COL_F64 && store__table_since(k) >= 2 ? "" : " NOT NULL");
+  snprintf(sql + used, sizeof sql - used, "PRIMARY KEY (%s))", t->key);
+  obi_err rc = sq_exec(d, sql, t->name, why, why_len);
+  if (rc) return rc;
+  if (t->time_col > 1) {
+    snprintf(sql, sizeof sql, "CREATE INDEX IF NOT EXISTS %s_instrument_time ON %s (instrument, ts_ns)", t->name,
+             t->name);
+    if ((rc = sq_exec(d, sql, t->name, why, why_len))) return rc;
+  }
+  return OBI_OK;
+}
+
+/* Version v: the tables that version adds (1: all but monitor; 2: monitor). */
+static obi_err sq_migrate_to(sq_db *d, int v, char *why, size_t why_len) {
   for (int k = 0; k < ST_NKIND; k++) {
-    const store_table *t = &store__tables[k];
-    size_t used = (size_t)snprintf(sql, sizeof sql, "CREATE TABLE IF NOT EXISTS %s (", t->name);
-    for (int c = 0; c < t->ncols; c++)
-      used += (size_t)snprintf(sql + used, sizeof sql - used, "%s %s NOT NULL, ", t->cols[c].name,
-                               sq_types[t->cols[c].type]);
-    snprintf(sql + used, sizeof sql - used, "PRIMARY KEY (%s))", t->key);
-    obi_err rc = sq_exec(d, sql, t->name, why, why_len);
+    if (store__table_since(k) != v) continue;
+    obi_err rc = sq_create(d, k, why, why_len);
     if (rc) return rc;
-    if (t->time_col > 1) {
-      snprintf(sql, sizeof sql, "CREATE INDEX IF NOT EXISTS %s_instrument_time ON %s (instrument, ts_ns)", t->name,
-               t->name);
-      if ((rc = sq_exec(d, sql, t->name, why, why_len))) return rc;
-    }
   }
   return OBI_OK;
 }
@@ -90,7 +100,7 @@ static obi_err sq_migrate(sq_db *d, char *why, size_t why_len) {
     rc = OBI_EUNSUPPORTED;
   }
   for (int next = v + 1; !rc && next <= STORE_SCHEMA_VERSION; next++) {
-    if (next == 1) rc = sq_migrate_1(d, why, why_len);
+    rc = sq_migrate_to(d, next, why, why_len);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     char sql[512];
@@ -216,7 +226,10 @@ static void read_row(sqlite3_stmt *st, const store_table *t, void *row) {
     }
     case COL_I64: i64 = sqlite3_column_int64(st, c), memcpy(p + col->off, &i64, 8); break;
     case COL_I32: i32 = (int32_t)sqlite3_column_int64(st, c), memcpy(p + col->off, &i32, 4); break;
-    case COL_F64: f64 = sqlite3_column_double(st, c), memcpy(p + col->off, &f64, 8); break;
+    case COL_F64:
+      f64 = sqlite3_column_type(st, c) == SQLITE_NULL ? NAN : sqlite3_column_double(st, c);
+      memcpy(p + col->off, &f64, 8);
+      break;
     case COL_F32: f32 = (float)sqlite3_column_double(st, c), memcpy(p + col->off, &f32, 4); break;
     case COL_I64ARR:
     case COL_F32ARR: {
