@@ -29,7 +29,8 @@
 typedef struct {
   PGconn *c;
   int timescale;
-  int temp_ready; /* the temporary twins exist on this connection */
+  int temp_ready;   /* the temporary twins exist on this connection */
+  int slow_batches; /* batches to write through the temporary twins before trying COPY again */
   struct {
     int kind;
     int64_t day;
@@ -331,6 +332,69 @@ static obi_err ensure_partitions(pg_db *d, const store_row *rows, size_t n, char
   return OBI_OK;
 }
 
+/* COPYs the rows of kind k into table (binary format), sending the data in pieces of about 1 MB
+ * while it is encoded, so that the server parses one piece while the next is built. A unique
+ * violation (SQLSTATE 23505) sets *conflict and returns OBI_EINVAL without touching the
+ * transaction (the caller rolls back to its savepoint); other failures go through pg_fail. */
+static obi_err copy_rows(pg_db *d, const char *table, int k, const store_row *rows, size_t n, int *conflict, char *why,
+                         size_t why_len) {
+  const store_table *t = &store__tables[k];
+  char cols[1024], sql[3072], what[128];
+  col_list(t, cols, sizeof cols);
+  snprintf(what, sizeof what, "copy into %s", t->name);
+  snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN (FORMAT binary)", table, cols);
+  PGresult *r = PQexec(d->c, sql);
+  if (PQresultStatus(r) != PGRES_COPY_IN) return pg_fail(d, r, what, why, why_len);
+  PQclear(r);
+  d->len = 0;
+  int ok = buf_reserve(d, sizeof copy_header);
+  if (ok) memcpy(d->buf, copy_header, sizeof copy_header), d->len = sizeof copy_header;
+  for (size_t i = 0; i < n && ok; i++) {
+    if (rows[i].kind != k) continue;
+    ok = copy_line(d, t, &rows[i].u);
+    if (ok && d->len >= (1u << 20)) {
+      if (PQputCopyData(d->c, d->buf, (int)d->len) != 1) break;
+      d->len = 0;
+    }
+  }
+  if (!ok) { /* out of memory: abandon the COPY, then the transaction */
+    PQputCopyEnd(d->c, "out of memory");
+    while ((r = PQgetResult(d->c))) PQclear(r);
+    return OBI_ENOMEM;
+  }
+  if (!buf_reserve(d, 2)) {
+    PQputCopyEnd(d->c, "out of memory");
+    while ((r = PQgetResult(d->c))) PQclear(r);
+    return OBI_ENOMEM;
+  }
+  d->buf[d->len++] = (char)0xff, d->buf[d->len++] = (char)0xff; /* the trailer: -1 */
+  if (PQputCopyData(d->c, d->buf, (int)d->len) != 1 || PQputCopyEnd(d->c, NULL) != 1)
+    return pg_fail(d, NULL, what, why, why_len);
+  r = PQgetResult(d->c);
+  if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (state && !strcmp(state, "23505")) {
+      PQclear(r);
+      while ((r = PQgetResult(d->c))) PQclear(r);
+      snprintf(why, why_len, "%s: duplicate key", what);
+      *conflict = 1;
+      return OBI_EINVAL;
+    }
+    obi_err rc = pg_fail(d, r, what, why, why_len);
+    while ((r = PQgetResult(d->c))) PQclear(r);
+    return rc;
+  }
+  PQclear(r);
+  while ((r = PQgetResult(d->c))) PQclear(r);
+  return OBI_OK;
+}
+
+/* One transaction for the batch. Each table's rows are first COPYed straight into the table
+ * under a savepoint: written once, the fast path. When a row's key is already there (a spool
+ * replay, the same row put twice) COPY fails as a whole; the savepoint is rolled back and the
+ * rows take the slow path: COPY into the temporary twin, then INSERT ... SELECT ... ON
+ * CONFLICT DO NOTHING, which stores each key once. After such a conflict the next batches go
+ * the slow way directly (replays come in runs), then the fast path is tried again. */
 static obi_err pg_write(void *db, const store_row *rows, size_t n, char *why, size_t why_len) {
   pg_db *d = db;
   obi_err rc;
@@ -348,46 +412,30 @@ static obi_err pg_write(void *db, const store_row *rows, size_t n, char *why, si
   if ((rc = pg_exec(d, "BEGIN", "begin", why, why_len))) return rc;
   for (int k = 0; k < ST_NKIND && !rc; k++) {
     const store_table *t = &store__tables[k];
-    d->len = 0;
-    if (!buf_reserve(d, sizeof copy_header)) return PQclear(PQexec(d->c, "ROLLBACK")), OBI_ENOMEM;
-    memcpy(d->buf, copy_header, sizeof copy_header), d->len = sizeof copy_header;
     size_t count = 0;
-    for (size_t i = 0; i < n; i++)
-      if (rows[i].kind == k) {
-        if (!copy_line(d, t, &rows[i].u)) return PQclear(PQexec(d->c, "ROLLBACK")), OBI_ENOMEM;
-        count++;
-      }
+    for (size_t i = 0; i < n; i++) count += rows[i].kind == k;
     if (!count) continue;
-    if (!buf_reserve(d, 2)) return PQclear(PQexec(d->c, "ROLLBACK")), OBI_ENOMEM;
-    d->buf[d->len++] = (char)0xff, d->buf[d->len++] = (char)0xff; /* the trailer: -1 */
-    char cols[1024], sql[3072], what[128];
+    if (d->slow_batches == 0) {
+      if ((rc = pg_exec(d, "SAVEPOINT direct", "savepoint", why, why_len))) break;
+      int conflict = 0;
+      rc = copy_rows(d, t->name, k, rows, n, &conflict, why, why_len);
+      if (rc == OBI_OK) continue;
+      if (!conflict) break;
+      if ((rc = pg_exec(d, "ROLLBACK TO SAVEPOINT direct", "savepoint", why, why_len))) break;
+      d->slow_batches = 16;
+    }
+    char tmp[96], cols[1024], sql[3072], what[128];
+    snprintf(tmp, sizeof tmp, "tmp_%s", t->name);
+    int conflict = 0; /* the twin has no key: cannot happen */
+    if ((rc = copy_rows(d, tmp, k, rows, n, &conflict, why, why_len))) break;
     col_list(t, cols, sizeof cols);
-    snprintf(what, sizeof what, "copy into %s", t->name);
-    snprintf(sql, sizeof sql, "COPY tmp_%s (%s) FROM STDIN (FORMAT binary)", t->name, cols);
-    PGresult *r = PQexec(d->c, sql);
-    if (PQresultStatus(r) != PGRES_COPY_IN) {
-      rc = pg_fail(d, r, what, why, why_len);
-      break;
-    }
-    PQclear(r);
-    if (PQputCopyData(d->c, d->buf, (int)d->len) != 1 || PQputCopyEnd(d->c, NULL) != 1) {
-      rc = pg_fail(d, NULL, what, why, why_len);
-      break;
-    }
-    r = PQgetResult(d->c);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-      rc = pg_fail(d, r, what, why, why_len);
-      while ((r = PQgetResult(d->c))) PQclear(r);
-      break;
-    }
-    PQclear(r);
-    while ((r = PQgetResult(d->c))) PQclear(r);
     snprintf(what, sizeof what, "insert into %s", t->name);
-    snprintf(sql, sizeof sql, "INSERT INTO %s (%s) SELECT %s FROM tmp_%s ON CONFLICT DO NOTHING", t->name, cols, cols,
-             t->name);
+    snprintf(sql, sizeof sql, "INSERT INTO %s (%s) SELECT %s FROM %s ON CONFLICT DO NOTHING", t->name, cols, cols, tmp);
     rc = pg_exec(d, sql, what, why, why_len);
   }
+  if (d->slow_batches > 0) d->slow_batches--;
   if (!rc) rc = pg_exec(d, "COMMIT", "commit", why, why_len);
+  if (rc && rc != OBI_EIO && PQtransactionStatus(d->c) != PQTRANS_IDLE) PQclear(PQexec(d->c, "ROLLBACK"));
   return rc;
 }
 
