@@ -99,7 +99,7 @@ static int backend(const char *url, int n, char *json, size_t len, const char *l
   double r = median_rate(url, NULL, 1, n);
   if (r < 0) return -1;
   snprintf(json + off, len - off, ",\"prediction_rows_per_second\":%.0f}", r);
-  fprintf(stderr, "%s: %.0f prediction rows/s (batch 1024)\n", label, r);
+  fprintf(stderr, "%s: %.0f prediction rows/s (default batch, 8192)\n", label, r);
   return 0;
 }
 

@@ -122,8 +122,8 @@ typedef struct {
 } store_monitor;
 
 typedef struct {
-  size_t queue_rows;      /* capacity of the queue (default 4096) */
-  size_t batch_rows;      /* most rows per transaction (default 1024) */
+  size_t queue_rows;      /* capacity of the queue (default 32768; memory is touched only as it fills) */
+  size_t batch_rows;      /* most rows per transaction (default 8192) */
   const char *spool_path; /* default: PATH.spool for SQLite, ./obi-store-<hash of URL>.spool otherwise */
 } store_options;
 

@@ -433,8 +433,8 @@ obi_err store_open(obi_store **out, const char *url, const store_options *opt, c
     return OBI_EINVAL;
   }
   if (opt && opt->spool_path) snprintf(s->spool_path, sizeof s->spool_path, "%s", opt->spool_path);
-  s->cap = opt && opt->queue_rows ? opt->queue_rows : 4096;
-  s->batch_rows = opt && opt->batch_rows ? opt->batch_rows : 1024;
+  s->cap = opt && opt->queue_rows ? opt->queue_rows : 32768;
+  s->batch_rows = opt && opt->batch_rows ? opt->batch_rows : 8192;
   s->ring = malloc(s->cap * sizeof *s->ring);
   if (!s->ring) {
     free(s);
