@@ -5,6 +5,7 @@
  * followed by the producer's level corrections (kafka_sync_levels). Every test checks that what
  * the consumers passed on, per instrument, is byte for byte the produced sequence, and that the
  * books rebuilt from it equal the replay's books level for level. */
+#include <math.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -383,6 +384,73 @@ void kafka_record_round_trip_and_bad_records(void) {
   e = r;
   e.flags = 4;
   CHECK_EQ(kafka_event_encode(b, &e), OBI_EINVAL);
+}
+
+void kafka_feature_and_prediction_records(void) {
+  static kafka_feature_record f, g;
+  memset(&f, 0, sizeof f);
+  snprintf(f.symbol, sizeof f.symbol, "AMZN");
+  f.seq = 0x0102030405060708ull, f.ts_ns = -5, f.count = 3;
+  const char *const names[] = {"imb_l1", "spread_bps"};
+  f.feature_set = kafka_feature_set_hash(names, 2);
+  CHECK(f.feature_set != kafka_feature_set_hash(names, 1));
+  f.values[0] = 1.5f, f.values[1] = -0.0f, f.values[2] = NAN;
+  static uint8_t b[KAFKA_FEATURES_HEADER_SIZE + 4 * KAFKA_FEATURES_MAX], b2[sizeof b];
+  size_t n = kafka_features_encode(b, sizeof b, &f);
+  CHECK_EQ((long)n, 68 + 12);
+  CHECK(b[0] == 0x4f && b[1] == 0x4b && b[2] == 1 && b[3] == 2 && b[7] == 4 && b[8] == 8 && b[32] == 3 && b[33] == 0);
+  CHECK(!memcmp(b + 36, "AMZN", 4) && b[68 + 3] == 0x3f && b[68 + 2] == 0xc0); /* 1.5f = 3fc00000, little-endian */
+  CHECK_EQ(kafka_features_decode(&g, b, n, NULL, 0), OBI_OK);
+  CHECK(g.seq == f.seq && g.ts_ns == -5 && g.feature_set == f.feature_set && g.count == 3 && !strcmp(g.symbol, "AMZN"));
+  CHECK(g.values[0] == 1.5f && isnan(g.values[2]));
+  CHECK_EQ((long)kafka_features_encode(b2, sizeof b2, &g), (long)n);
+  CHECK(!memcmp(b, b2, n));
+  char why[200];
+  int bad = 0;
+  for (size_t k = 0; k < n; k++) bad += kafka_features_decode(&g, b, k, why, sizeof why) == OBI_OK;
+  CHECK_EQ(bad, 0);
+  CHECK_EQ(kafka_features_decode(&g, b, n + 1, why, sizeof why), OBI_EPARSE);
+  CHECK_STR_CONTAINS(why, "trailing");
+  b[3] = 3;
+  CHECK_EQ(kafka_features_decode(&g, b, n, why, sizeof why), OBI_EUNSUPPORTED);
+  b[3] = 2, b[5] = 1;
+  CHECK_EQ(kafka_features_decode(&g, b, n, why, sizeof why), OBI_EPARSE);
+  b[5] = 0, b[32] = 0;
+  CHECK_EQ(kafka_features_decode(&g, b, n, why, sizeof why), OBI_EPARSE);
+  b[32] = 3, b[40] = 'X';
+  CHECK_EQ(kafka_features_decode(&g, b, n, why, sizeof why), OBI_EPARSE);
+  CHECK_STR_CONTAINS(why, "padding");
+  f.count = 0;
+  CHECK_EQ((long)kafka_features_encode(b, sizeof b, &f), 0);
+  f.count = 3;
+  CHECK_EQ((long)kafka_features_encode(b, 70, &f), 0);
+
+  kafka_prediction_record p = {.seq = 7, .ts_ns = 123, .p = {0.25f, 0.5f, 0.25f}}, q;
+  snprintf(p.symbol, sizeof p.symbol, "AMZN");
+  snprintf(p.model_kind, sizeof p.model_kind, "logistic");
+  snprintf(p.model_version, sizeof p.model_version, "0123456789ab");
+  uint8_t pb[KAFKA_PREDICTION_RECORD_SIZE], pb2[KAFKA_PREDICTION_RECORD_SIZE];
+  CHECK_EQ(kafka_prediction_encode(pb, &p), OBI_OK);
+  CHECK(pb[3] == 3 && pb[7] == 4 && pb[8] == 7 && pb[16] == 123 && !memcmp(pb + 40, "AMZN", 4));
+  CHECK(!memcmp(pb + 72, "logistic", 9) && !memcmp(pb + 88, "0123456789ab", 13));
+  CHECK_EQ(kafka_prediction_decode(&q, pb, sizeof pb, why, sizeof why), OBI_OK);
+  CHECK(q.seq == 7 && q.ts_ns == 123 && q.p[1] == 0.5f && !strcmp(q.model_kind, "logistic") &&
+        !strcmp(q.model_version, "0123456789ab") && !strcmp(q.symbol, "AMZN"));
+  CHECK_EQ(kafka_prediction_encode(pb2, &q), OBI_OK);
+  CHECK(!memcmp(pb, pb2, sizeof pb));
+  bad = 0;
+  for (size_t k = 0; k < sizeof pb; k++) bad += kafka_prediction_decode(&q, pb, k, why, sizeof why) == OBI_OK;
+  CHECK_EQ(bad, 0);
+  uint8_t longer[KAFKA_PREDICTION_RECORD_SIZE + 1] = {0};
+  memcpy(longer, pb, sizeof pb);
+  CHECK_EQ(kafka_prediction_decode(&q, longer, sizeof longer, why, sizeof why), OBI_EPARSE);
+  CHECK_EQ(kafka_event_decode(&(kafka_event_record){0}, pb, sizeof pb, why, sizeof why), OBI_EUNSUPPORTED);
+  pb[102] = 'x'; /* a byte after the version's terminator */
+  CHECK_EQ(kafka_prediction_decode(&q, pb, sizeof pb, why, sizeof why), OBI_EPARSE);
+  pb[102] = 0, pb[72] = 0; /* empty model kind */
+  CHECK_EQ(kafka_prediction_decode(&q, pb, sizeof pb, why, sizeof why), OBI_EPARSE);
+  p.model_version[0] = 0;
+  CHECK_EQ(kafka_prediction_encode(pb, &p), OBI_EINVAL);
 }
 
 void kafka_sync_levels_rebuilds_the_replay_book(void) {
