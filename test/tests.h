@@ -207,5 +207,6 @@
   X(kafka_broker_down_and_up_during_production) \
   X(kafka_leader_change_during_production) \
   X(kafka_consumer_restart_resumes_from_commit) \
-  X(kafka_cli_stream_produce_consume)
+  X(kafka_cli_stream_produce_consume) \
+  X(kafka_serve_publishes_events_features_predictions)
 // clang-format on
