@@ -7,7 +7,7 @@
  *   off size  field
  *     0   2   magic "OK" (0x4F 0x4B): an obi Kafka record
  *     2   1   version (KAFKA_RECORD_VERSION = 1); a reader refuses versions it does not know
- *     3   1   kind: 1 event (the only kind of version 1)
+ *     3   1   kind: 1 event (this layout); 2 feature row and 3 prediction (docs/kafka.md)
  *     4   1   flags: bit 0 KAFKA_FLAG_CORRECTION (the producer synthesised this LEVEL_SET so that
  *             a book rebuilt from the stream equals the source's book; see kafka_sync_levels);
  *             other bits are 0
