@@ -5,8 +5,12 @@
  * followed by the producer's level corrections (kafka_sync_levels). Every test checks that what
  * the consumers passed on, per instrument, is byte for byte the produced sequence, and that the
  * books rebuilt from it equal the replay's books level for level. */
+#include <math.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -385,6 +389,73 @@ void kafka_record_round_trip_and_bad_records(void) {
   CHECK_EQ(kafka_event_encode(b, &e), OBI_EINVAL);
 }
 
+void kafka_feature_and_prediction_records(void) {
+  static kafka_feature_record f, g;
+  memset(&f, 0, sizeof f);
+  snprintf(f.symbol, sizeof f.symbol, "AMZN");
+  f.seq = 0x0102030405060708ull, f.ts_ns = -5, f.count = 3;
+  const char *const names[] = {"imb_l1", "spread_bps"};
+  f.feature_set = kafka_feature_set_hash(names, 2);
+  CHECK(f.feature_set != kafka_feature_set_hash(names, 1));
+  f.values[0] = 1.5f, f.values[1] = -0.0f, f.values[2] = NAN;
+  static uint8_t b[KAFKA_FEATURES_HEADER_SIZE + 4 * KAFKA_FEATURES_MAX], b2[sizeof b];
+  size_t n = kafka_features_encode(b, sizeof b, &f);
+  CHECK_EQ((long)n, 68 + 12);
+  CHECK(b[0] == 0x4f && b[1] == 0x4b && b[2] == 1 && b[3] == 2 && b[7] == 4 && b[8] == 8 && b[32] == 3 && b[33] == 0);
+  CHECK(!memcmp(b + 36, "AMZN", 4) && b[68 + 3] == 0x3f && b[68 + 2] == 0xc0); /* 1.5f = 3fc00000, little-endian */
+  CHECK_EQ(kafka_features_decode(&g, b, n, NULL, 0), OBI_OK);
+  CHECK(g.seq == f.seq && g.ts_ns == -5 && g.feature_set == f.feature_set && g.count == 3 && !strcmp(g.symbol, "AMZN"));
+  CHECK(g.values[0] == 1.5f && isnan(g.values[2]));
+  CHECK_EQ((long)kafka_features_encode(b2, sizeof b2, &g), (long)n);
+  CHECK(!memcmp(b, b2, n));
+  char why[200];
+  int bad = 0;
+  for (size_t k = 0; k < n; k++) bad += kafka_features_decode(&g, b, k, why, sizeof why) == OBI_OK;
+  CHECK_EQ(bad, 0);
+  CHECK_EQ(kafka_features_decode(&g, b, n + 1, why, sizeof why), OBI_EPARSE);
+  CHECK_STR_CONTAINS(why, "trailing");
+  b[3] = 3;
+  CHECK_EQ(kafka_features_decode(&g, b, n, why, sizeof why), OBI_EUNSUPPORTED);
+  b[3] = 2, b[5] = 1;
+  CHECK_EQ(kafka_features_decode(&g, b, n, why, sizeof why), OBI_EPARSE);
+  b[5] = 0, b[32] = 0;
+  CHECK_EQ(kafka_features_decode(&g, b, n, why, sizeof why), OBI_EPARSE);
+  b[32] = 3, b[40] = 'X';
+  CHECK_EQ(kafka_features_decode(&g, b, n, why, sizeof why), OBI_EPARSE);
+  CHECK_STR_CONTAINS(why, "padding");
+  f.count = 0;
+  CHECK_EQ((long)kafka_features_encode(b, sizeof b, &f), 0);
+  f.count = 3;
+  CHECK_EQ((long)kafka_features_encode(b, 70, &f), 0);
+
+  kafka_prediction_record p = {.seq = 7, .ts_ns = 123, .p = {0.25f, 0.5f, 0.25f}}, q;
+  snprintf(p.symbol, sizeof p.symbol, "AMZN");
+  snprintf(p.model_kind, sizeof p.model_kind, "logistic");
+  snprintf(p.model_version, sizeof p.model_version, "0123456789ab");
+  uint8_t pb[KAFKA_PREDICTION_RECORD_SIZE], pb2[KAFKA_PREDICTION_RECORD_SIZE];
+  CHECK_EQ(kafka_prediction_encode(pb, &p), OBI_OK);
+  CHECK(pb[3] == 3 && pb[7] == 4 && pb[8] == 7 && pb[16] == 123 && !memcmp(pb + 40, "AMZN", 4));
+  CHECK(!memcmp(pb + 72, "logistic", 9) && !memcmp(pb + 88, "0123456789ab", 13));
+  CHECK_EQ(kafka_prediction_decode(&q, pb, sizeof pb, why, sizeof why), OBI_OK);
+  CHECK(q.seq == 7 && q.ts_ns == 123 && q.p[1] == 0.5f && !strcmp(q.model_kind, "logistic") &&
+        !strcmp(q.model_version, "0123456789ab") && !strcmp(q.symbol, "AMZN"));
+  CHECK_EQ(kafka_prediction_encode(pb2, &q), OBI_OK);
+  CHECK(!memcmp(pb, pb2, sizeof pb));
+  bad = 0;
+  for (size_t k = 0; k < sizeof pb; k++) bad += kafka_prediction_decode(&q, pb, k, why, sizeof why) == OBI_OK;
+  CHECK_EQ(bad, 0);
+  uint8_t longer[KAFKA_PREDICTION_RECORD_SIZE + 1] = {0};
+  memcpy(longer, pb, sizeof pb);
+  CHECK_EQ(kafka_prediction_decode(&q, longer, sizeof longer, why, sizeof why), OBI_EPARSE);
+  CHECK_EQ(kafka_event_decode(&(kafka_event_record){0}, pb, sizeof pb, why, sizeof why), OBI_EUNSUPPORTED);
+  pb[102] = 'x'; /* a byte after the version's terminator */
+  CHECK_EQ(kafka_prediction_decode(&q, pb, sizeof pb, why, sizeof why), OBI_EPARSE);
+  pb[102] = 0, pb[72] = 0; /* empty model kind */
+  CHECK_EQ(kafka_prediction_decode(&q, pb, sizeof pb, why, sizeof why), OBI_EPARSE);
+  p.model_version[0] = 0;
+  CHECK_EQ(kafka_prediction_encode(pb, &p), OBI_EINVAL);
+}
+
 void kafka_sync_levels_rebuilds_the_replay_book(void) {
   /* replaying the produced records (no Kafka) through kafka_apply_event gives the replay's book */
   stream s;
@@ -570,5 +641,128 @@ void kafka_cli_stream_produce_consume(void) {
   CHECK_EQ(test_run_obi(args), 1);
   CHECK_STR_CONTAINS(test_err, "/nonexistent/x_message_1.csv");
   stream_free(&s);
+  mock_stop(&m);
+}
+
+/* Reads every record of a topic's partitions (from the beginning up to the high watermarks) and
+ * decodes each with the kind's decoder: the number of records, or -1 when one does not decode. */
+static int64_t read_all(const mock *m, const char *topic, int kind, int64_t want, int64_t *bad, uint64_t *last_seq) {
+  char errstr[256];
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  if (rd_kafka_conf_set(conf, "bootstrap.servers", m->brokers, errstr, sizeof errstr) ||
+      rd_kafka_conf_set(conf, "group.id", "serve-reader", errstr, sizeof errstr) ||
+      rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr) ||
+      rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr)) {
+    rd_kafka_conf_destroy(conf);
+    return -1;
+  }
+  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+  if (!rk) return -1;
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(PARTITIONS);
+  for (int i = 0; i < PARTITIONS; i++)
+    rd_kafka_topic_partition_list_add(parts, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_assign(rk, parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  static kafka_feature_record fr;
+  int64_t got = 0;
+  *bad = 0, *last_seq = 0;
+  time_t deadline = time(NULL) + 30;
+  int64_t held = 0, end = 0; /* the mock keeps a bounded log: records from the log start on */
+  for (int i = 0; i < PARTITIONS; i++) {
+    int64_t lo, hi;
+    if (rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi, 5000) == 0) held += hi - lo, end += hi;
+  }
+  while (got < held && time(NULL) < deadline) {
+    rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 100);
+    if (!msg) continue;
+    if (!msg->err) {
+      got++;
+      kafka_event_record er;
+      kafka_prediction_record pr;
+      uint64_t seq = 0;
+      obi_err e = kind == 1   ? kafka_event_decode(&er, msg->payload, msg->len, NULL, 0)
+                  : kind == 2 ? kafka_features_decode(&fr, msg->payload, msg->len, NULL, 0)
+                              : kafka_prediction_decode(&pr, msg->payload, msg->len, NULL, 0);
+      if (e == OBI_OK) {
+        seq = kind == 1 ? er.seq : kind == 2 ? fr.seq : pr.seq;
+        const char *sym = kind == 1 ? er.symbol : kind == 2 ? fr.symbol : pr.symbol;
+        int key_ok = msg->key_len == strlen(sym) && !memcmp(msg->key, sym, msg->key_len);
+        /* one instrument: one partition, in order, no duplicates: record seq is offset + 1 */
+        if (!key_ok || seq != (uint64_t)msg->offset + 1) e = OBI_EPARSE;
+        if (kind == 3 && (fabsf(pr.p[0] + pr.p[1] + pr.p[2] - 1) > 1e-3f || strcmp(pr.model_kind, "logistic")))
+          e = OBI_EPARSE;
+      }
+      if (e && !*bad)
+        printf("# %s: record at partition %d offset %lld: seq %llu after %llu\n", topic, (int)msg->partition,
+               (long long)msg->offset, (unsigned long long)seq, (unsigned long long)*last_seq);
+      if (e) (*bad)++;
+      *last_seq = seq;
+    }
+    rd_kafka_message_destroy(msg);
+  }
+  if (held != got || end != want || *bad)
+    printf("# %s: consumed %lld, held %lld, log end %lld, wanted %lld, bad %lld\n", topic, (long long)got,
+           (long long)held, (long long)end, (long long)want, (long long)*bad);
+  if (held != got)
+    got = -1;
+  else
+    got = end; /* every record up to the log end was written once, and those still held were read */
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return got;
+}
+
+void kafka_serve_publishes_events_features_predictions(void) {
+  /* obi serve --kafka in a child process against the mock cluster of this one */
+  mock m = {0};
+  CHECK(mock_start(&m, "obi.events") == 0);
+  CHECK(rd_kafka_mock_topic_create(m.mc, "obi.features", PARTITIONS, 3) == 0);
+  CHECK(rd_kafka_mock_topic_create(m.mc, "obi.predictions", PARTITIONS, 3) == 0);
+  char dir[600], args[2048], out[700], cmd[4096];
+  snprintf(dir, sizeof dir, "%s/kafka_serve", test_tmpdir());
+  mkdir(dir, 0700);
+#define DAY1 OBI_SOURCE_DIR "/data/lobster/AMZN_2012-06-21_34200000_57600000_"
+  snprintf(args, sizeof args,
+           "features " DAY1 "message_1.csv.zst " DAY1 "orderbook_1.csv.zst --out %s/f.npy --horizons 20 --quiet", dir);
+  CHECK_EQ(test_run_obi(args), 0);
+  snprintf(args, sizeof args, "train --model logistic --data %s/f.npy --out %s/m.safetensors --quiet", dir, dir);
+  CHECK_EQ(test_run_obi(args), 0);
+  snprintf(out, sizeof out, "%s/serve.out", dir);
+  pid_t pid = fork();
+  if (pid == 0) {
+    snprintf(cmd, sizeof cmd,
+             "exec '%s' serve --model %s/m.safetensors --features %s/f.npy " DAY1 "message_1.csv.zst " DAY1
+             "orderbook_1.csv.zst --port 0 --speed 0 --duration 3 --kafka %s >'%s' 2>&1",
+             OBI_BIN, dir, dir, m.brokers, out);
+    execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+    _exit(127);
+  }
+  int status = -1;
+  CHECK(waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  const char *t = test_read_file(out);
+  CHECK(t != NULL);
+  const char *line = t ? strstr(t, "obi serve: kafka: ") : NULL;
+  unsigned long long ev = 0, feat = 0, pred = 0, delivered = 0, dropped = 0, failed = 0;
+  CHECK(line && sscanf(line,
+                       "obi serve: kafka: %llu events, %llu feature rows, %llu predictions queued to obi.*; %llu "
+                       "delivered, %llu dropped (queue full), %llu failed",
+                       &ev, &feat, &pred, &delivered, &dropped, &failed) == 6);
+  printf("# serve: %llu events, %llu feature rows, %llu predictions; %llu delivered, %llu dropped, %llu failed\n", ev,
+         feat, pred, delivered, dropped, failed);
+  CHECK(ev > 0 && feat > 0 && pred > 0);
+  CHECK_EQ((long long)(ev + feat + pred), (long long)delivered);
+  CHECK_EQ((long long)dropped, 0);
+  CHECK_EQ((long long)failed, 0);
+  int64_t bad;
+  uint64_t last;
+  CHECK_EQ(read_all(&m, "obi.events", 1, (int64_t)ev, &bad, &last), (int64_t)ev);
+  CHECK_EQ(bad, 0);
+  CHECK_EQ(read_all(&m, "obi.features", 2, (int64_t)feat, &bad, &last), (int64_t)feat);
+  CHECK_EQ(bad, 0);
+  CHECK_EQ(read_all(&m, "obi.predictions", 3, (int64_t)pred, &bad, &last), (int64_t)pred);
+  CHECK_EQ(bad, 0);
+  CHECK_EQ((long long)last, (long long)pred);
   mock_stop(&m);
 }

@@ -203,10 +203,12 @@
   X(live_coinbase_exchange_disconnect_resyncs) \
   X(live_coinbase_advanced_sequence_gap_resubscribes) \
   X(kafka_record_round_trip_and_bad_records) \
+  X(kafka_feature_and_prediction_records) \
   X(kafka_sync_levels_rebuilds_the_replay_book) \
   X(kafka_produce_consume_round_trip) \
   X(kafka_broker_down_and_up_during_production) \
   X(kafka_leader_change_during_production) \
   X(kafka_consumer_restart_resumes_from_commit) \
-  X(kafka_cli_stream_produce_consume)
+  X(kafka_cli_stream_produce_consume) \
+  X(kafka_serve_publishes_events_features_predictions)
 // clang-format on

@@ -7,7 +7,7 @@
  *   off size  field
  *     0   2   magic "OK" (0x4F 0x4B): an obi Kafka record
  *     2   1   version (KAFKA_RECORD_VERSION = 1); a reader refuses versions it does not know
- *     3   1   kind: 1 event (the only kind of version 1)
+ *     3   1   kind: 1 event (this layout); 2 feature row and 3 prediction (docs/kafka.md)
  *     4   1   flags: bit 0 KAFKA_FLAG_CORRECTION (the producer synthesised this LEVEL_SET so that
  *             a book rebuilt from the stream equals the source's book; see kafka_sync_levels);
  *             other bits are 0
@@ -54,6 +54,12 @@
 #define KAFKA_FLAG_CORRECTION 1
 #define KAFKA_EVENT_RECORD_SIZE 80
 #define KAFKA_SYMBOL_MAX 31
+#define KAFKA_KIND_FEATURES 2
+#define KAFKA_KIND_PREDICTION 3
+#define KAFKA_FEATURES_HEADER_SIZE 68 /* then count float32 values */
+#define KAFKA_FEATURES_MAX 1024
+#define KAFKA_PREDICTION_RECORD_SIZE 104
+#define KAFKA_MODEL_TEXT_MAX 15 /* model kind and version: 1..15 printable ASCII bytes */
 
 typedef struct {
   uint64_t seq;                      /* per instrument, from 1 */
@@ -71,6 +77,40 @@ obi_err kafka_event_encode(uint8_t out[KAFKA_EVENT_RECORD_SIZE], const kafka_eve
  * magic, truncated, too long, bad field: why says which byte offset and what was expected);
  * OBI_EUNSUPPORTED for another version or kind. why may be NULL. */
 obi_err kafka_event_decode(kafka_event_record *r, const void *buf, size_t len, char *why, size_t why_len);
+
+/* Kind 2, a feature row (docs/kafka.md): 68-byte header, then count float32 values. */
+typedef struct {
+  uint64_t seq; /* per instrument on the features topic, from 1 */
+  char symbol[KAFKA_SYMBOL_MAX + 1];
+  int64_t ts_ns;
+  uint64_t feature_set; /* kafka_feature_set_hash of the column names, in order */
+  uint16_t count;       /* 1..KAFKA_FEATURES_MAX */
+  float values[KAFKA_FEATURES_MAX];
+} kafka_feature_record;
+
+/* Kind 3, a prediction: 104 bytes. */
+typedef struct {
+  uint64_t seq; /* per instrument on the predictions topic, from 1 */
+  char symbol[KAFKA_SYMBOL_MAX + 1];
+  int64_t ts_ns;
+  float p[3];                                   /* down, flat, up */
+  char model_kind[KAFKA_MODEL_TEXT_MAX + 1];    /* "logistic", ... */
+  char model_version[KAFKA_MODEL_TEXT_MAX + 1]; /* e.g. the first 12 hex digits of the file's SHA-256 */
+} kafka_prediction_record;
+
+/* FNV-1a 64 of the names joined by '\n': the feature-set version a feature row carries. */
+uint64_t kafka_feature_set_hash(const char *const *names, int n);
+
+/* The record's size (68 + 4 count): writes it to out (cap bytes). Returns the size, or 0 when the
+ * record cannot be encoded (symbol, count outside 1..1024) or cap is too small. */
+size_t kafka_features_encode(uint8_t *out, size_t cap, const kafka_feature_record *r);
+/* OBI_OK; OBI_EPARSE (truncated, trailing bytes, bad field; why says which byte); OBI_EUNSUPPORTED
+ * for another version or kind. */
+obi_err kafka_features_decode(kafka_feature_record *r, const void *buf, size_t len, char *why, size_t why_len);
+
+/* OBI_OK or OBI_EINVAL (symbol, model kind or version empty, too long or not printable ASCII). */
+obi_err kafka_prediction_encode(uint8_t out[KAFKA_PREDICTION_RECORD_SIZE], const kafka_prediction_record *r);
+obi_err kafka_prediction_decode(kafka_prediction_record *r, const void *buf, size_t len, char *why, size_t why_len);
 
 /* Book helpers for a consumer that rebuilds books from the stream. */
 
@@ -103,6 +143,7 @@ typedef struct {
   uint64_t produced;  /* accepted into the local queue */
   uint64_t delivered; /* acknowledged by the broker */
   uint64_t failed;    /* delivery reports with an error */
+  uint64_t dropped;   /* kafka_produce_bytes: not queued, the local queue was full */
 } kafka_producer_stats;
 
 typedef struct kafka_producer kafka_producer;
@@ -116,6 +157,11 @@ obi_err kafka_producer_new(kafka_producer **out, const char *brokers, const char
  * reports until there is room. Returns OBI_OK, OBI_EINVAL (record cannot be encoded), or OBI_EIO
  * (kafka_producer_error says why). */
 obi_err kafka_produce_event(kafka_producer *p, const kafka_event_record *r);
+
+/* Queues len bytes to topic (NULL: the producer's topic) with key, without blocking: when the
+ * local queue is full the record is dropped (stats.dropped) and OBI_ERANGE returned. OBI_EIO for
+ * another error (kafka_producer_error says why). For a pipeline that must never wait on Kafka. */
+obi_err kafka_produce_bytes(kafka_producer *p, const char *topic, const char *key, const void *buf, size_t len);
 
 /* Waits up to timeout_ms until every queued record is delivered. Returns OBI_OK when all were
  * acknowledged, OBI_EIO when some failed or the time ran out. */

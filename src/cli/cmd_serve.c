@@ -21,7 +21,14 @@
  * fill, a book snapshot (top STORE_DEPTH levels) each second of replay time, and the model in the
  * registry. The pipeline thread only copies rows into the store's queue (store_put_*); the
  * store's writer thread talks to the database. Monitoring has no table in the store's schema and
- * is not stored (docs/api.md). */
+ * is not stored (docs/api.md).
+ *
+ * --kafka BROKERS publishes (kafka.h, docs/kafka.md) every event with its corrections (kind 1, as
+ * `obi stream produce`), every sampled feature row (kind 2) and every prediction (kind 3) to
+ * PREFIX.events, PREFIX.features and PREFIX.predictions, keyed by the instrument, through one
+ * idempotent producer. The pipeline never waits on Kafka: a record that does not fit in
+ * librdkafka's local queue is dropped and counted (obi_kafka_errors_total); the queue is flushed
+ * at shutdown. */
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -34,6 +41,7 @@
 #include "cli.h"
 #include "dataset.h"
 #include "obi/backtest.h"
+#include "obi/kafka.h"
 #include "obi/lobster.h"
 #include "obi/serve.h"
 #include "obi/store.h"
@@ -106,7 +114,55 @@ typedef struct {
   int64_t fills_total;          /* fills stored over every --loop pass: the fills' seq */
   int64_t last_snapshot_s;      /* replay second of the last stored book snapshot */
   uint64_t stored_predictions, stored_fills, stored_snapshots, stored_monitor;
+  /* --kafka: NULL without it */
+  kafka_producer *kafka;
+  char ktopic[3][256];                     /* PREFIX.events, .features, .predictions */
+  uint64_t kseq[3], kproduced[3], kfailed; /* per topic: sequence (one instrument), records queued */
+  obi_book kmirror;                        /* what the events topic rebuilds (kafka_sync_levels) */
+  int kmirror_ok;
+  char kmodel_kind[16], kmodel_version[16]; /* the predictions' model, under model_lock */
 } app;
+
+enum { KT_EVENTS, KT_FEATURES, KT_PREDICTIONS };
+
+/* Queues one record without waiting; a full local queue or an error counts in obi_kafka_errors_total. */
+static void kafka_send(app *a, int t, const void *buf, size_t len) {
+  if (kafka_produce_bytes(a->kafka, a->ktopic[t], a->symbol, buf, len) == OBI_OK) {
+    a->kproduced[t]++;
+    char labels[300];
+    snprintf(labels, sizeof labels, "topic=\"%s\"", a->ktopic[t]);
+    serve_metric(a->srv, SERVE_COUNTER, "obi_kafka_produced_total", labels, "Records queued to Kafka, by topic", 1);
+  } else {
+    serve_metric(a->srv, SERVE_COUNTER, "obi_kafka_errors_total", "",
+                 "Kafka records dropped (local queue full) or not delivered", 1);
+  }
+  uint64_t failed = kafka_producer_get_stats(a->kafka)->failed; /* delivery reports seen so far */
+  if (failed > a->kfailed) {
+    serve_metric(a->srv, SERVE_COUNTER, "obi_kafka_errors_total", "",
+                 "Kafka records dropped (local queue full) or not delivered", (double)(failed - a->kfailed));
+    a->kfailed = failed;
+  }
+}
+
+/* An event of the source and the LEVEL_SETs that bring the topic's book to the source's. */
+static void kafka_send_event(app *a, const obi_event *ev, const obi_book *truth) {
+  uint8_t buf[KAFKA_EVENT_RECORD_SIZE];
+  kafka_event_record rec = {.seq = ++a->kseq[KT_EVENTS], .ev = *ev};
+  snprintf(rec.symbol, sizeof rec.symbol, "%s", a->symbol);
+  if (kafka_event_encode(buf, &rec) == OBI_OK) kafka_send(a, KT_EVENTS, buf, sizeof buf);
+  kafka_apply_event(&a->kmirror, ev);
+  obi_event fix[512];
+  int n;
+  obi_err e;
+  do {
+    e = kafka_sync_levels(&a->kmirror, truth, ev->ts_ns, fix, 512, &n);
+    for (int k = 0; k < n; k++) {
+      kafka_event_record c = {.seq = ++a->kseq[KT_EVENTS], .flags = KAFKA_FLAG_CORRECTION, .ev = fix[k]};
+      snprintf(c.symbol, sizeof c.symbol, "%s", a->symbol);
+      if (kafka_event_encode(buf, &c) == OBI_OK) kafka_send(a, KT_EVENTS, buf, sizeof buf);
+    }
+  } while (e == OBI_ERANGE && n > 0);
+}
 
 static double wall(void) {
   struct timespec t;
@@ -130,6 +186,8 @@ static void describe_model(app *a, const char *path) {
   snprintf(labels, sizeof labels, "model=\"%s\",version=\"%s\"", model_kind_name(model_get_config(a->model)->kind),
            sha);
   serve_metric(a->srv, SERVE_GAUGE, "obi_model_info", labels, "The loaded model (value 1)", 1);
+  snprintf(a->kmodel_kind, sizeof a->kmodel_kind, "%.15s", model_kind_name(model_get_config(a->model)->kind));
+  snprintf(a->kmodel_version, sizeof a->kmodel_version, "%.15s", sha[0] ? sha : "unknown");
   if (a->store) { /* the registry entry, and the name the predictions carry */
     char full[65] = "";
     cli_sha256_file(path, full);
@@ -427,7 +485,31 @@ static int live_predict(void *ctx, const obi_event *ev, const obi_book *book, in
     feat_compute(a->ms.e, book, full);
     for (int c = 0; c < a->ms.C; c++) x[c] = (float)full[a->ms.cols[c]];
   }
+  if (a->kafka && ready) {          /* the sampled row, every engine column */
+    static kafka_feature_record fr; /* 4 kB: the pipeline thread only */
+    static uint8_t fb[KAFKA_FEATURES_HEADER_SIZE + 4 * KAFKA_FEATURES_MAX];
+    int nc = feat_count(a->ms.e) < KAFKA_FEATURES_MAX ? feat_count(a->ms.e) : KAFKA_FEATURES_MAX;
+    const char *names[KAFKA_FEATURES_MAX];
+    for (int c = 0; c < nc; c++) names[c] = feat_name(a->ms.e, c), fr.values[c] = (float)full[c];
+    fr.seq = ++a->kseq[KT_FEATURES], fr.ts_ns = ev->ts_ns, fr.count = (uint16_t)nc;
+    fr.feature_set = kafka_feature_set_hash(names, nc);
+    snprintf(fr.symbol, sizeof fr.symbol, "%s", a->symbol);
+    size_t len = kafka_features_encode(fb, sizeof fb, &fr);
+    if (len) kafka_send(a, KT_FEATURES, fb, len);
+  }
+  kafka_prediction_record pr = {0};
+  if (a->kafka && got) {
+    snprintf(pr.model_kind, sizeof pr.model_kind, "%s", a->kmodel_kind);
+    snprintf(pr.model_version, sizeof pr.model_version, "%s", a->kmodel_version);
+  }
   pthread_mutex_unlock(&a->model_lock);
+  if (a->kafka && got) {
+    uint8_t pb[KAFKA_PREDICTION_RECORD_SIZE];
+    pr.seq = ++a->kseq[KT_PREDICTIONS], pr.ts_ns = ev->ts_ns;
+    memcpy(pr.p, probs, sizeof pr.p);
+    snprintf(pr.symbol, sizeof pr.symbol, "%s", a->symbol);
+    if (kafka_prediction_encode(pb, &pr) == OBI_OK) kafka_send(a, KT_PREDICTIONS, pb, sizeof pb);
+  }
   int64_t bid, ask;
   if (!ready || !book_best(book, OBI_BID, &bid, NULL) || !book_best(book, OBI_ASK, &ask, NULL)) return got;
   double mid = (double)(bid + ask) * 0.5 / a->price_scale;
@@ -596,7 +678,7 @@ static void store_snapshot(app *a, const obi_book *b, int64_t ts) {
 
 typedef struct {
   const char *model, *features, *msg, *book, *strategy, *risk, *latency, *queue, *bind, *web, *token_file, *state;
-  const char *store, *run_id;
+  const char *store, *run_id, *kafka, *kafka_prefix;
   double speed, fees[2], psi_limit, accuracy_limit, duration;
   long port, threads;
   int loop, quiet;
@@ -637,6 +719,7 @@ static int run_once(app *a, const serve_args *sa, bt_config *base, double t_star
       break;
     }
     if (first_ts == INT64_MIN) first_ts = ev.ts_ns;
+    if (a->kafka) kafka_send_event(a, &ev, lobster_book(r));
     if (sa->speed > 0) { /* the event's time on the replay clock */
       double due = t0 + (double)(ev.ts_ns - first_ts) * 1e-9 / sa->speed, now = wall();
       if (due > now + 0.0005) {
@@ -805,6 +888,21 @@ static int run_serve(serve_args *sa) {
     }
     a->last_snapshot_s = INT64_MIN;
   }
+  if (sa->kafka) {
+    static const char *const suffix[3] = {"events", "features", "predictions"};
+    for (int t = 0; t < 3; t++) snprintf(a->ktopic[t], sizeof a->ktopic[t], "%s.%s", sa->kafka_prefix, suffix[t]);
+    static const char *const conf[] = {"queue.buffering.max.messages", "1000000", NULL};
+    kafka_producer_options ko = {.config = conf};
+    if (kafka_producer_new(&a->kafka, sa->kafka, a->ktopic[0], &ko, why, sizeof why)) {
+      rc = cli_input_error("--kafka: %s", why);
+      goto done;
+    }
+    if (book_init(&a->kmirror, 0)) {
+      rc = cli_input_error("out of memory");
+      goto done;
+    }
+    a->kmirror_ok = 1;
+  }
   describe_model(a, sa->model);
   const char *syms[1] = {a->symbol};
   serve_set_instruments(srv, syms, 1);
@@ -860,8 +958,21 @@ static int run_serve(serve_args *sa) {
              (unsigned long long)a->stored_snapshots, (unsigned long long)a->stored_monitor, a->run_id,
              store_backend(a->store));
   }
+  if (a->kafka) { /* what is queued goes out before the exit (10 s at most) */
+    obi_err ke = kafka_producer_flush(a->kafka, 10000);
+    const kafka_producer_stats *ks = kafka_producer_get_stats(a->kafka);
+    if (!sa->quiet || ke)
+      printf("obi serve: kafka: %llu events, %llu feature rows, %llu predictions queued to %s.*; %llu delivered, "
+             "%llu dropped (queue full), %llu failed\n",
+             (unsigned long long)a->kproduced[0], (unsigned long long)a->kproduced[1],
+             (unsigned long long)a->kproduced[2], sa->kafka_prefix, (unsigned long long)ks->delivered,
+             (unsigned long long)ks->dropped, (unsigned long long)ks->failed);
+    if (ke) fprintf(stderr, "obi: %s\n", kafka_producer_error(a->kafka));
+  }
 done:
   serve_stop(srv);
+  kafka_producer_free(a->kafka);
+  if (a->kmirror_ok) book_free(&a->kmirror);
   store_close(a->store);
   monitor_free(&a->mon);
   dataset_free(&d);
@@ -873,7 +984,8 @@ done:
 }
 
 static int cmd_serve(int argc, char **argv) {
-  serve_args sa = {.speed = 1, .psi_limit = 0.25, .port = 8080, .threads = 4, .bind = "127.0.0.1"};
+  serve_args sa = {
+      .kafka_prefix = "obi", .speed = 1, .psi_limit = 0.25, .port = 8080, .threads = 4, .bind = "127.0.0.1"};
   const char *pos[2];
   int np = 0;
   for (int i = 1; i < argc; i++) {
@@ -907,6 +1019,10 @@ static int cmd_serve(int argc, char **argv) {
       sa.store = v, i++;
     else if (!strcmp(o, "--run-id") && v)
       sa.run_id = v, i++;
+    else if (!strcmp(o, "--kafka") && v)
+      sa.kafka = v, i++;
+    else if (!strcmp(o, "--kafka-topic-prefix") && v)
+      sa.kafka_prefix = v, i++;
     else if (!strcmp(o, "--port") && v) {
       if (cli_parse_int(v, 0, 65535, &sa.port)) return cli_usage_error(&cmd_serve_def, "--port: 0..65535");
       i++;
@@ -945,7 +1061,8 @@ const cli_command cmd_serve_def = {
     "                 [--speed X] [--loop] [--strategy FILE.json] [--risk FILE.json] [--fees M,T]\n"
     "                 [--latency feed=D,entry=D,response=D] [--queue MODEL] [--token-file FILE]\n"
     "                 [--alert-psi 0.25] [--alert-accuracy A] [--web DIR] [--threads N]\n"
-    "                 [--duration S] [--state FILE] [--store URL [--run-id ID]] [--quiet]\n\n"
+    "                 [--duration S] [--state FILE] [--store URL [--run-id ID]]\n"
+    "                 [--kafka BROKERS [--kafka-topic-prefix obi]] [--quiet]\n\n"
     "Replays the source at --speed (1 real time, 0 as fast as possible; --loop starts again at the\n"
     "end) through the book, the features and the model, paper-trades it with the backtest's strategy,\n"
     "risk manager and simulated exchange, and serves it (docs/api.md): GET /health, /ready,\n"
@@ -954,4 +1071,6 @@ const cli_command cmd_serve_def = {
     "(bearer token from --token-file or $OBI_ADMIN_TOKEN; without one the admin routes are off), and\n"
     "the dashboard at /. SIGTERM or SIGINT stops it gracefully (--state writes the final position).\n"
     "--store sqlite:FILE or postgresql://... keeps every prediction, paper fill (run --run-id, default\n"
-    "serve-<UTC start time>), a book snapshot each second and the model (docs/store.md), flushed at exit.\n"};
+    "serve-<UTC start time>), a book snapshot each second and the model (docs/store.md), flushed at exit.\n"
+    "--kafka host:port,... publishes events, feature rows and predictions to PREFIX.events, .features and\n"
+    ".predictions keyed by instrument (docs/kafka.md), never blocking the pipeline, flushed at exit.\n"};

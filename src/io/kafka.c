@@ -9,6 +9,7 @@
  * returned 0, and the commit after each batch is synchronous, so a committed offset never runs
  * ahead of processing. A small open-addressing table of (symbol, last sequence) drops records
  * the consumer has already passed on (redeliveries after a rebalance within this process). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,158 @@ obi_err kafka_event_decode(kafka_event_record *r, const void *buf, size_t len, c
   r->ev.size = (int64_t)get_u64(p + 32);
   r->ev.order_id = get_u64(p + 40);
   memcpy(r->symbol, p + 48, n);
+  return OBI_OK;
+}
+
+/* ---- kinds 2 (feature row) and 3 (prediction) ---- */
+
+static void put_u32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const uint8_t *p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
+  return v;
+}
+
+static void put_f32(uint8_t *p, float f) { /* the bit pattern, NaNs included: decode -> encode is exact */
+  uint32_t v;
+  memcpy(&v, &f, 4);
+  put_u32(p, v);
+}
+
+static float get_f32(const uint8_t *p) {
+  uint32_t v = get_u32(p);
+  float f;
+  memcpy(&f, &v, 4);
+  return f;
+}
+
+uint64_t kafka_feature_set_hash(const char *const *names, int n) {
+  uint64_t h = 14695981039346656037ull;
+  for (int i = 0; i < n; i++) {
+    if (i) h = (h ^ (uint8_t)'\n') * 1099511628211ull;
+    for (const char *s = names[i]; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
+  }
+  return h;
+}
+
+static void put_header(uint8_t *out, int kind, size_t symlen) {
+  out[0] = KAFKA_RECORD_MAGIC0;
+  out[1] = KAFKA_RECORD_MAGIC1;
+  out[2] = KAFKA_RECORD_VERSION;
+  out[3] = (uint8_t)kind;
+  out[7] = (uint8_t)symlen;
+}
+
+size_t kafka_features_encode(uint8_t *out, size_t cap, const kafka_feature_record *r) {
+  size_t n = strnlen(r->symbol, sizeof r->symbol);
+  size_t len = KAFKA_FEATURES_HEADER_SIZE + 4 * (size_t)r->count;
+  if (!symbol_ok(r->symbol, n) || r->count < 1 || r->count > KAFKA_FEATURES_MAX || cap < len) return 0;
+  memset(out, 0, KAFKA_FEATURES_HEADER_SIZE);
+  put_header(out, KAFKA_KIND_FEATURES, n);
+  put_u64(out + 8, r->seq);
+  put_u64(out + 16, (uint64_t)r->ts_ns);
+  put_u64(out + 24, r->feature_set);
+  out[32] = (uint8_t)(r->count & 0xff);
+  out[33] = (uint8_t)(r->count >> 8);
+  memcpy(out + 36, r->symbol, n);
+  for (int i = 0; i < r->count; i++) put_f32(out + KAFKA_FEATURES_HEADER_SIZE + 4 * i, r->values[i]);
+  return len;
+}
+
+/* The common checks of a header of kind `kind` and exact length `want` (0: at least `min`). */
+#define CHECK_HEADER(kind, name)                                                                                       \
+  do {                                                                                                                 \
+    if (len < 4) FAIL(OBI_EPARSE, "record of %zu bytes is truncated: the header needs 8", len);                        \
+    if (p[0] != KAFKA_RECORD_MAGIC0 || p[1] != KAFKA_RECORD_MAGIC1)                                                    \
+      FAIL(OBI_EPARSE, "byte 0: expected the magic \"OK\" (4f 4b), found %02x %02x", p[0], p[1]);                      \
+    if (p[2] != KAFKA_RECORD_VERSION)                                                                                  \
+      FAIL(OBI_EUNSUPPORTED, "byte 2: record version %u, this reader knows version %d", p[2], KAFKA_RECORD_VERSION);   \
+    if (p[3] != (kind)) FAIL(OBI_EUNSUPPORTED, "byte 3: record kind %u, expected %d (" name ")", p[3], kind);          \
+  } while (0)
+
+static int text_ok(const uint8_t *p, size_t field, size_t max) { /* 1..max printable bytes, then zeros */
+  size_t n = 0;
+  while (n < field && p[n]) n++;
+  if (n < 1 || n > max) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (p[i] < 0x21 || p[i] > 0x7e) return 0;
+  for (size_t i = n; i < field; i++)
+    if (p[i]) return 0;
+  return 1;
+}
+
+obi_err kafka_features_decode(kafka_feature_record *r, const void *buf, size_t len, char *why, size_t why_len) {
+  const uint8_t *p = buf;
+  CHECK_HEADER(KAFKA_KIND_FEATURES, "feature row");
+  if (len < KAFKA_FEATURES_HEADER_SIZE)
+    FAIL(OBI_EPARSE, "feature record of %zu bytes is truncated: the header needs %d", len, KAFKA_FEATURES_HEADER_SIZE);
+  if (p[4] || p[5] || p[6]) FAIL(OBI_EPARSE, "bytes 4..6: flags and reserved bytes must be zero");
+  size_t count = (size_t)p[32] | (size_t)p[33] << 8;
+  if (count < 1 || count > KAFKA_FEATURES_MAX) FAIL(OBI_EPARSE, "byte 32: feature count %zu, expected 1..1024", count);
+  if (p[34] || p[35]) FAIL(OBI_EPARSE, "byte 34: reserved bytes must be zero");
+  size_t want = KAFKA_FEATURES_HEADER_SIZE + 4 * count;
+  if (len != want)
+    FAIL(OBI_EPARSE, "feature record of %zu bytes, expected %zu for %zu values (%s)", len, want, count,
+         len < want ? "truncated" : "trailing bytes");
+  size_t n = p[7];
+  if (!symbol_ok((const char *)p + 36, n))
+    FAIL(OBI_EPARSE, "byte 7: symbol length %zu, expected 1..31 printable ASCII bytes at 36", n);
+  for (size_t i = 36 + n; i < 68; i++)
+    if (p[i]) FAIL(OBI_EPARSE, "byte %zu: symbol padding must be zero", i);
+  memset(r, 0, offsetof(kafka_feature_record, values));
+  r->seq = get_u64(p + 8);
+  r->ts_ns = (int64_t)get_u64(p + 16);
+  r->feature_set = get_u64(p + 24);
+  r->count = (uint16_t)count;
+  memcpy(r->symbol, p + 36, n);
+  for (size_t i = 0; i < count; i++) r->values[i] = get_f32(p + KAFKA_FEATURES_HEADER_SIZE + 4 * i);
+  return OBI_OK;
+}
+
+obi_err kafka_prediction_encode(uint8_t out[KAFKA_PREDICTION_RECORD_SIZE], const kafka_prediction_record *r) {
+  size_t n = strnlen(r->symbol, sizeof r->symbol), kn = strnlen(r->model_kind, sizeof r->model_kind),
+         vn = strnlen(r->model_version, sizeof r->model_version);
+  if (!symbol_ok(r->symbol, n) || !kn || kn > KAFKA_MODEL_TEXT_MAX || !vn || vn > KAFKA_MODEL_TEXT_MAX ||
+      !symbol_ok(r->model_kind, kn) || !symbol_ok(r->model_version, vn))
+    return OBI_EINVAL;
+  memset(out, 0, KAFKA_PREDICTION_RECORD_SIZE);
+  put_header(out, KAFKA_KIND_PREDICTION, n);
+  put_u64(out + 8, r->seq);
+  put_u64(out + 16, (uint64_t)r->ts_ns);
+  for (int k = 0; k < 3; k++) put_f32(out + 24 + 4 * k, r->p[k]);
+  memcpy(out + 40, r->symbol, n);
+  memcpy(out + 72, r->model_kind, kn);
+  memcpy(out + 88, r->model_version, vn);
+  return OBI_OK;
+}
+
+obi_err kafka_prediction_decode(kafka_prediction_record *r, const void *buf, size_t len, char *why, size_t why_len) {
+  const uint8_t *p = buf;
+  CHECK_HEADER(KAFKA_KIND_PREDICTION, "prediction");
+  if (len != KAFKA_PREDICTION_RECORD_SIZE)
+    FAIL(OBI_EPARSE, "prediction record of %zu bytes, expected %d (%s)", len, KAFKA_PREDICTION_RECORD_SIZE,
+         len < KAFKA_PREDICTION_RECORD_SIZE ? "truncated" : "trailing bytes");
+  if (p[4] || p[5] || p[6]) FAIL(OBI_EPARSE, "bytes 4..6: flags and reserved bytes must be zero");
+  if (p[36] || p[37] || p[38] || p[39]) FAIL(OBI_EPARSE, "byte 36: reserved bytes must be zero");
+  size_t n = p[7];
+  if (!symbol_ok((const char *)p + 40, n))
+    FAIL(OBI_EPARSE, "byte 7: symbol length %zu, expected 1..31 printable ASCII bytes at 40", n);
+  for (size_t i = 40 + n; i < 72; i++)
+    if (p[i]) FAIL(OBI_EPARSE, "byte %zu: symbol padding must be zero", i);
+  if (!text_ok(p + 72, 16, KAFKA_MODEL_TEXT_MAX))
+    FAIL(OBI_EPARSE, "byte 72: model kind must be 1..15 printable ASCII bytes, then zeros");
+  if (!text_ok(p + 88, 16, KAFKA_MODEL_TEXT_MAX))
+    FAIL(OBI_EPARSE, "byte 88: model version must be 1..15 printable ASCII bytes, then zeros");
+  memset(r, 0, sizeof *r);
+  r->seq = get_u64(p + 8);
+  r->ts_ns = (int64_t)get_u64(p + 16);
+  for (int k = 0; k < 3; k++) r->p[k] = get_f32(p + 24 + 4 * k);
+  memcpy(r->symbol, p + 40, n);
+  memcpy(r->model_kind, p + 72, strnlen((const char *)p + 72, 16));
+  memcpy(r->model_version, p + 88, strnlen((const char *)p + 88, 16));
   return OBI_OK;
 }
 
@@ -251,6 +404,24 @@ obi_err kafka_produce_event(kafka_producer *p, const kafka_event_record *r) {
   }
   p->stats.produced++;
   rd_kafka_poll(p->rk, 0);
+  return OBI_OK;
+}
+
+obi_err kafka_produce_bytes(kafka_producer *p, const char *topic, const char *key, const void *buf, size_t len) {
+  const char *t = topic ? topic : p->topic;
+  rd_kafka_resp_err_t err =
+      rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(t), RD_KAFKA_V_KEY(key, strlen(key)),
+                        RD_KAFKA_V_VALUE((void *)buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+  rd_kafka_poll(p->rk, 0); /* delivery reports, never waiting */
+  if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    p->stats.dropped++;
+    return OBI_ERANGE;
+  }
+  if (err) {
+    set_error(p->error, sizeof p->error, "produce to %s: %s", t, rd_kafka_err2str(err));
+    return OBI_EIO;
+  }
+  p->stats.produced++;
   return OBI_OK;
 }
 

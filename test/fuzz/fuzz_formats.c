@@ -193,5 +193,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t back[KAFKA_EVENT_RECORD_SIZE];
     if (kafka_event_encode(back, &kr) != OBI_OK || size != sizeof back || memcmp(back, data, size)) abort();
   }
+  static kafka_feature_record fr;
+  if (kafka_features_decode(&fr, data, size, why, sizeof why) == OBI_OK) {
+    static uint8_t back[KAFKA_FEATURES_HEADER_SIZE + 4 * KAFKA_FEATURES_MAX];
+    if (kafka_features_encode(back, sizeof back, &fr) != size || memcmp(back, data, size)) abort();
+  }
+  kafka_prediction_record pr;
+  if (kafka_prediction_decode(&pr, data, size, why, sizeof why) == OBI_OK) {
+    uint8_t back[KAFKA_PREDICTION_RECORD_SIZE];
+    if (kafka_prediction_encode(back, &pr) != OBI_OK || size != sizeof back || memcmp(back, data, size)) abort();
+  }
   return 0;
 }
