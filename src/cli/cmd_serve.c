@@ -121,6 +121,7 @@ typedef struct {
   obi_book kmirror;                        /* what the events topic rebuilds (kafka_sync_levels) */
   int kmirror_ok;
   char kmodel_kind[16], kmodel_version[16]; /* the predictions' model, under model_lock */
+  uint64_t kfeature_set;                    /* hash of the engine's column names, once */
 } app;
 
 enum { KT_EVENTS, KT_FEATURES, KT_PREDICTIONS };
@@ -477,14 +478,11 @@ static void live_update(void *ctx, const obi_event *ev, const obi_book *book) {
 static int live_predict(void *ctx, const obi_event *ev, const obi_book *book, int64_t row, float probs[3]) {
   app *a = ctx;
   pthread_mutex_lock(&a->model_lock);
-  int got = ms_predict(&a->ms, ev, book, row, probs);
+  (void)row;
   float x[MODEL_MAX_FEATURES];
   double full[FEAT_MAX_COLS];
-  int ready = feat_ready(a->ms.e);
-  if (ready) {
-    feat_compute(a->ms.e, book, full);
-    for (int c = 0; c < a->ms.C; c++) x[c] = (float)full[a->ms.cols[c]];
-  }
+  int ready = ms_row(&a->ms, book, full, x); /* one engine row serves the model, Kafka and monitoring */
+  int got = ready && model_step(a->ms.m, x, probs);
   if (a->kafka && ready) {          /* the sampled row, every engine column */
     static kafka_feature_record fr; /* 4 kB: the pipeline thread only */
     static uint8_t fb[KAFKA_FEATURES_HEADER_SIZE + 4 * KAFKA_FEATURES_MAX];
@@ -492,7 +490,8 @@ static int live_predict(void *ctx, const obi_event *ev, const obi_book *book, in
     const char *names[KAFKA_FEATURES_MAX];
     for (int c = 0; c < nc; c++) names[c] = feat_name(a->ms.e, c), fr.values[c] = (float)full[c];
     fr.seq = ++a->kseq[KT_FEATURES], fr.ts_ns = ev->ts_ns, fr.count = (uint16_t)nc;
-    fr.feature_set = kafka_feature_set_hash(names, nc);
+    if (!a->kfeature_set) a->kfeature_set = kafka_feature_set_hash(names, nc); /* the columns never change */
+    fr.feature_set = a->kfeature_set;
     snprintf(fr.symbol, sizeof fr.symbol, "%s", a->symbol);
     size_t len = kafka_features_encode(fb, sizeof fb, &fr);
     if (len) kafka_send(a, KT_FEATURES, fb, len);

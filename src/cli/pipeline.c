@@ -17,15 +17,19 @@ void ms_update(void *ctx, const obi_event *ev, const obi_book *book) {
   feat_update(s->e, ev, book);
 }
 
+int ms_row(const model_signal *s, const obi_book *book, double *full, float *x) {
+  if (!feat_ready(s->e)) return 0;
+  feat_compute(s->e, book, full);
+  for (int c = 0; c < s->C; c++) x[c] = (float)full[s->cols[c]];
+  return 1;
+}
+
 int ms_predict(void *ctx, const obi_event *ev, const obi_book *book, int64_t row, float probs[3]) {
   (void)ev, (void)row;
   model_signal *s = ctx;
-  if (!feat_ready(s->e)) return 0;
   double full[FEAT_MAX_COLS];
   float x[MODEL_MAX_FEATURES];
-  feat_compute(s->e, book, full);
-  for (int c = 0; c < s->C; c++) x[c] = (float)full[s->cols[c]];
-  return model_step(s->m, x, probs);
+  return ms_row(s, book, full, x) && model_step(s->m, x, probs);
 }
 
 int read_sidecar(const char *features, sidecar *sc, char *why, size_t why_len) {

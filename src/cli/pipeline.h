@@ -19,6 +19,9 @@ typedef struct { /* the model as a signal */
  * the engine's row through model_step. */
 void ms_update(void *ctx, const obi_event *ev, const obi_book *book);
 int ms_predict(void *ctx, const obi_event *ev, const obi_book *book, int64_t row, float probs[3]);
+/* The engine's row (full, every column) and the model's inputs (x) for the current book; 0 while
+ * the engine is not ready. */
+int ms_row(const model_signal *s, const obi_book *book, double *full, float *x);
 
 /* The sidecar of the training features: engine configuration, micro-price, sampler, horizon
  * and where the training part ends. */
