@@ -193,9 +193,11 @@ static obi_err sq_write(void *db, const store_row *rows, size_t n, char *why, si
     const store_table *t = &store__tables[rows[i].kind];
     sqlite3_stmt *st = d->insert[rows[i].kind];
     bind_row(st, t, &rows[i].u);
-    char what[128];
-    snprintf(what, sizeof what, "insert into %s", t->name);
-    if (sqlite3_step(st) != SQLITE_DONE) rc = sq_fail(d, what, why, why_len);
+    if (sqlite3_step(st) != SQLITE_DONE) { /* the message is built only for a failure: this loop is per row */
+      char what[128];
+      snprintf(what, sizeof what, "insert into %s", t->name);
+      rc = sq_fail(d, what, why, why_len);
+    }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
   }
