@@ -1088,6 +1088,10 @@ void feed_fast_path_edge_cases(void) {
        ENV("{\"e\":\"depthUpdate\",\"s\":\"BTCUSDT\",\"U\":100,\"u\":1000000000000000001,"
            "\"pu\":99," LV "}"),
        0, OBI_OK}, /* 19 digits */
+      {FEED_BINANCE_FUTURES,
+       ENV("{\"e\":\"depthUpdate\",\"s\":\"BTCUSDT\",\"U\":100,\"u\":9999999999999999999,"
+           "\"pu\":99," LV "}"),
+       0, OBI_EPARSE}, /* 19 nines: beyond int64, and no overflow in the scanner (UBSan found one) */
       {FEED_BINANCE_FUTURES, ENV("{\"e\":\"depthUpdate\",\"s\":\"BTCUSDT\",\"U\":102,\"u\":101,\"pu\":99," LV "}"), 0,
        OBI_ERANGE},                                                                             /* U > u */
       {FEED_BINANCE_FUTURES, ENV(FUT("\"b\":[[\"100.00\",\"2\",\"x\"]],\"a\":[]")), 0, OBI_OK}, /* 3 entries */

@@ -342,8 +342,9 @@ static int fast_uint(fast_text *t, int64_t *v) {
   const char *p = t->p;
   int64_t x = 0;
   int n = 0;
-  while (p < t->end && (unsigned)(*p - '0') < 10 && n < 19) x = x * 10 + (*p++ - '0'), n++;
-  if (n == 0 || n > 18 || (n > 1 && t->p[0] == '0')) return 0;
+  while (p < t->end && (unsigned)(*p - '0') < 10 && n < 18) x = x * 10 + (*p++ - '0'), n++;
+  if (n == 0 || (n > 1 && t->p[0] == '0')) return 0;
+  if (p < t->end && (unsigned)(*p - '0') < 10) return 0; /* a 19th digit: jansson decides */
   t->p = p;
   *v = x;
   return 1;
