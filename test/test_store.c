@@ -17,9 +17,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "../src/io/store_internal.h"
+#include "obi/lobster.h"
 #include "obi/npy.h"
 #include "obi/store.h"
+#include "obi/textin.h"
 #include "pg_cluster.h"
 #include "test.h"
 
@@ -469,6 +473,218 @@ static void cli_ingest_query(int postgres) {
   CHECK_EQ(test_run_obi("query --store 'mysql://h/db' predictions"), 1);
   CHECK_STR_CONTAINS(test_err, "mysql://h/db");
 }
+
+/* obi ingest of market data. LOBSTER: the level-10 sample; every stored trade is an execution
+ * of the message file with the aggressor opposite the resting side, and every book snapshot
+ * equals the orderbook file's row (the exchange's book) after the last message of its
+ * timestamp, on a one-second clock. A recording: the Binance spot excerpt, whose instruments,
+ * trades per symbol and last book tops equal what `obi replay --json` reports. Ingesting twice
+ * stores everything once. */
+#define LOB OBI_SOURCE_DIR "/data/lobster/AMZN_2012-06-21_34200000_57600000_"
+#define BINANCE_WS OBI_SOURCE_DIR "/data/crypto/BINANCE.ws.1.0.zst"
+#define BINANCE_HTTP OBI_SOURCE_DIR "/data/crypto/BINANCE.http.0.0.zst"
+
+typedef struct {
+  int64_t ts;
+  int64_t row[40];
+} lob_state;
+
+/* The states after each timestamp group of the LOBSTER pair (the orderbook row of its last
+ * message) and its executions, read straight from the files. */
+static size_t lobster_truth(lob_state **states, store_trade **trades, size_t *ntrades) {
+  obi_textin *m, *b;
+  int found;
+  int64_t day = lobster_day_start_ns(LOB "message_10.csv", &found);
+  if (obi_textin_open(&m, LOB "message_10.csv.zst") || obi_textin_open(&b, LOB "orderbook_10.csv.zst")) return 0;
+  size_t n = 0, cap = 1 << 16, tcap = 1 << 14;
+  *states = malloc(cap * sizeof **states), *trades = malloc(tcap * sizeof **trades), *ntrades = 0;
+  const char *ml, *bl;
+  size_t mlen, blen;
+  char why[256];
+  while (obi_textin_line(m, &ml, &mlen) == OBI_OK && obi_textin_line(b, &bl, &blen) == OBI_OK) {
+    lobster_msg msg;
+    int64_t row[40];
+    if (lobster_parse_message(ml, mlen, &msg, why, sizeof why) ||
+        lobster_parse_book_row(bl, blen, 10, row, why, sizeof why) != 10)
+      break;
+    int64_t ts = day + msg.time_ns;
+    if (!n || (*states)[n - 1].ts != ts) {
+      if (n == cap) *states = realloc(*states, (cap *= 2) * sizeof **states);
+      n++;
+    }
+    (*states)[n - 1].ts = ts;
+    memcpy((*states)[n - 1].row, row, sizeof row);
+    if (msg.type == 4 || msg.type == 5) {
+      if (*ntrades == tcap) *trades = realloc(*trades, (tcap *= 2) * sizeof **trades);
+      /* direction 1: a buy limit order was hit, by a seller */
+      (*trades)[(*ntrades)++] =
+          (store_trade){.ts_ns = ts, .price = msg.price, .size = msg.size, .side = -msg.direction};
+    }
+  }
+  obi_textin_close(m);
+  obi_textin_close(b);
+  return n;
+}
+
+static void check_lobster_ingest(const target *t) {
+  lob_state *st;
+  store_trade *tr;
+  size_t ntr, ns = lobster_truth(&st, &tr, &ntr);
+  CHECK(ns > 1000 && ntr > 500);
+  obi_store *s;
+  OPEN(s, t);
+  store_instrument *in;
+  store_book_snapshot *bk;
+  store_trade *qt;
+  size_t n, nb, nt;
+  CHECK(store_query_instruments(s, NULL, &in, &n) == OBI_OK);
+  CHECK(n == 1 && !strcmp(in[0].symbol, "AMZN") && in[0].tick_size == 1e-4 && in[0].lot_size == 1 &&
+        !strcmp(in[0].venue, "lobster"));
+  free(in);
+  CHECK(store_query_trades(s, "AMZN", INT64_MIN, INT64_MAX, &qt, &nt) == OBI_OK);
+  CHECK_EQ(nt, ntr);
+  for (size_t i = 0; i < nt && i < ntr; i++)
+    if (qt[i].ts_ns != tr[i].ts_ns || qt[i].seq != (int32_t)i + 1 || qt[i].price != tr[i].price ||
+        qt[i].size != tr[i].size || qt[i].side != tr[i].side) {
+      test_fail(__FILE__, __LINE__, "trade %zu: %lld %d %lld x %lld side %d, expected %lld %lld x %lld side %d", i,
+                (long long)qt[i].ts_ns, qt[i].seq, (long long)qt[i].price, (long long)qt[i].size, qt[i].side,
+                (long long)tr[i].ts_ns, (long long)tr[i].price, (long long)tr[i].size, tr[i].side);
+      break;
+    }
+  free(qt);
+  CHECK(store_query_book_snapshots(s, "AMZN", INT64_MIN, INT64_MAX, &bk, &nb) == OBI_OK);
+  /* the clock: the first group at or after each whole second */
+  size_t want = 0, k = 0;
+  int64_t next = INT64_MIN;
+  for (size_t i = 0; i < ns; i++) {
+    if (st[i].ts < next) continue;
+    next = (st[i].ts / 1000000000 + 1) * 1000000000;
+    if (k < nb) {
+      const store_book_snapshot *r = &bk[k];
+      int same = r->ts_ns == st[i].ts && r->seq == (int32_t)k + 1 && r->depth == 10;
+      for (int l = 0; l < 10 && same; l++) /* LOBSTER rows: ask price, ask size, bid price, bid size */
+        same = r->ask_px[l] == st[i].row[4 * l] && r->ask_sz[l] == st[i].row[4 * l + 1] &&
+               r->bid_px[l] == st[i].row[4 * l + 2] && r->bid_sz[l] == st[i].row[4 * l + 3];
+      if (!same) {
+        test_fail(__FILE__, __LINE__, "snapshot %zu at %lld differs from the orderbook row at %lld", k,
+                  (long long)r->ts_ns, (long long)st[i].ts);
+        k = nb;
+      }
+    }
+    k++, want++;
+  }
+  CHECK_EQ(nb, want);
+  printf("# LOBSTER: %zu trades, %zu snapshots\n", nt, nb);
+  free(bk);
+  free(st);
+  free(tr);
+  store_close(s);
+}
+
+/* Per symbol of `obi replay --json`: trades, and the final best bid and ask in ticks. */
+static void check_recording_ingest(const target *t, const char *replay_json) {
+  json_error_t je;
+  json_t *o = json_loads(replay_json, 0, &je), *syms = json_object_get(o, "symbols"), *e;
+  CHECK(json_array_size(syms) == 4);
+  obi_store *s;
+  OPEN(s, t);
+  store_instrument *in;
+  size_t n, i;
+  CHECK(store_query_instruments(s, NULL, &in, &n) == OBI_OK);
+  CHECK_EQ(n, json_array_size(syms) + 1); /* and AMZN */
+  json_array_foreach(syms, i, e) {
+    const char *sym = json_string_value(json_object_get(e, "symbol"));
+    int pd = (int)json_integer_value(json_object_get(e, "price_decimals"));
+    int sd = (int)json_integer_value(json_object_get(e, "size_decimals"));
+    size_t j = 0;
+    while (j < n && strcmp(in[j].symbol, sym)) j++;
+    if (j == n) {
+      test_fail(__FILE__, __LINE__, "instrument %s not stored", sym);
+      continue;
+    }
+    CHECK(fabs(in[j].tick_size - pow(10, -pd)) < 1e-18 && fabs(in[j].lot_size - pow(10, -sd)) < 1e-18);
+    CHECK(!strcmp(in[j].venue, "binance-spot"));
+    store_trade *tr;
+    size_t nt;
+    CHECK(store_query_trades(s, sym, INT64_MIN, INT64_MAX, &tr, &nt) == OBI_OK);
+    CHECK_EQ((long long)nt, (long long)json_integer_value(json_object_get(e, "trades")));
+    free(tr);
+    store_book_snapshot *bk;
+    size_t nb;
+    CHECK(store_query_book_snapshots(s, sym, INT64_MIN, INT64_MAX, &bk, &nb) == OBI_OK);
+    CHECK(nb > 0);
+    if (nb && json_is_true(json_object_get(e, "synced"))) { /* --sample every: the last one is the final book */
+      double bid = atof(json_string_value(json_object_get(e, "best_bid")));
+      double ask = atof(json_string_value(json_object_get(e, "best_ask")));
+      CHECK_EQ(bk[nb - 1].bid_px[0], llround(bid * pow(10, pd)));
+      CHECK_EQ(bk[nb - 1].ask_px[0], llround(ask * pow(10, pd)));
+      CHECK(bk[nb - 1].depth == 10 ||
+            bk[nb - 1].depth == (int)json_integer_value(json_object_get(e, "known_bid_levels")));
+    }
+    for (size_t k = 0; k < nb; k++) /* never past the known levels, bids falling, asks rising */
+      for (int l = 1; l < bk[k].depth; l++)
+        if ((bk[k].bid_px[l] && bk[k].bid_px[l] >= bk[k].bid_px[l - 1]) ||
+            (bk[k].ask_px[l] && bk[k].ask_px[l] <= bk[k].ask_px[l - 1])) {
+          test_fail(__FILE__, __LINE__, "%s snapshot %zu: levels out of order", sym, k);
+          k = nb;
+          break;
+        }
+    free(bk);
+  }
+  free(in);
+  json_decref(o);
+  store_close(s);
+}
+
+static void cli_ingest_market(int postgres) {
+  target t;
+  if (target_new(&t, postgres, "market")) return;
+  char args[2048];
+  snprintf(args, sizeof args, "ingest --store '%s' " LOB "message_10.csv.zst " LOB "orderbook_10.csv.zst --json",
+           t.url);
+  for (int pass = 0; pass < 2; pass++) { /* the second stores nothing new */
+    int rc = test_run_obi(args);
+    if (rc) printf("# %s", test_err);
+    CHECK_EQ(rc, 0);
+    CHECK_STR_CONTAINS(test_out, "\"instruments\":1,");
+    check_lobster_ingest(&t);
+  }
+  CHECK_EQ(test_run_obi("replay " BINANCE_WS " " BINANCE_HTTP " --json"), 0);
+  char *replay = strdup(test_out);
+  snprintf(args, sizeof args, "ingest --store '%s' " BINANCE_HTTP " " BINANCE_WS " --sample every --quiet", t.url);
+  for (int pass = 0; pass < 2; pass++) {
+    CHECK_EQ(test_run_obi(args), 0);
+    CHECK_STR_CONTAINS(test_out, "ingested 4 instruments");
+    check_recording_ingest(&t, replay);
+  }
+  free(replay);
+  /* obi query reads them back */
+  snprintf(args, sizeof args, "query --store '%s' instruments --symbol AMZN --json", t.url);
+  CHECK_EQ(test_run_obi(args), 0);
+  CHECK_STR_CONTAINS(test_out, "[{\"symbol\":\"AMZN\",\"tick_size\":0.0001,\"lot_size\":1.0,\"venue\":\"lobster\"}]");
+  snprintf(args, sizeof args, "query --store '%s' books --symbol AMZN --to 1340285401000000000", t.url);
+  CHECK_EQ(test_run_obi(args), 0);
+  CHECK_STR_CONTAINS(test_out, "instrument,ts_ns,seq,depth,bid_px,bid_sz,ask_px,ask_sz\nAMZN,");
+  /* bad input: named, nothing stored */
+  snprintf(args, sizeof args, "ingest --store '%s' " LOB "message_10.csv.zst", t.url);
+  CHECK_EQ(test_run_obi(args), 2);
+  CHECK_STR_CONTAINS(test_err, "message_10.csv.zst: neither a .npy feature file nor a feed recording");
+  snprintf(args, sizeof args, "ingest --store '%s' --symbol X " BINANCE_WS, t.url);
+  CHECK_EQ(test_run_obi(args), 2);
+  snprintf(args, sizeof args, "ingest --store '%s' " LOB "message_10.csv.zst " LOB "orderbook_10.csv.zst --depth 21",
+           t.url);
+  CHECK_EQ(test_run_obi(args), 2);
+  const char *bad = test_write_file("BAD_2012-06-21_34200000_57600000_message_1.csv",
+                                    "34200.01,1,1,100,2238100,1\n34200.02,1,2,x,2238200,-1\n");
+  const char *badbook = test_write_file("BAD_2012-06-21_34200000_57600000_orderbook_1.csv",
+                                        "2239000,10,2238100,100\n2239000,10,2238200,100\n");
+  snprintf(args, sizeof args, "ingest --store '%s' '%s' '%s'", t.url, bad, badbook);
+  CHECK_EQ(test_run_obi(args), 1);
+  CHECK_STR_CONTAINS(test_err, "message_1.csv:2");
+}
+
+void store_sqlite_cli_ingest_market(void) { cli_ingest_market(0); }
+void store_pg_cli_ingest_market(void) { cli_ingest_market(1); }
 
 /* Monitor rows (schema version 2): a database left at version 1 (monitor dropped, version 2
  * forgotten) is upgraded by the next open; rows round-trip, NaN metrics included, and a repeat

@@ -187,6 +187,8 @@
   X(store_sqlite_monitor_rows) \
   X(store_pg_monitor_rows) \
   X(store_pg_cli_ingest_query) \
+  X(store_sqlite_cli_ingest_market) \
+  X(store_pg_cli_ingest_market) \
   X(live_config_errors_and_urls) \
   X(live_binance_spot_sync_two_symbols) \
   X(live_binance_gap_dropped_message_resyncs) \

@@ -106,6 +106,13 @@ typedef struct {
   char metrics[STORE_TEXT]; /* JSON, the full report */
 } store_backtest_result;
 
+/* An instrument [symbol]: its tick and lot in currency and base units, and where it trades. */
+typedef struct {
+  char symbol[STORE_SYM];
+  double tick_size, lot_size; /* one price tick / one size lot of the rows' integers, e.g. 0.01 and 0.00001 */
+  char venue[STORE_SYM];      /* "lobster", "binance-spot", ... */
+} store_instrument;
+
 /* One published state of the model monitor of obi serve [symbol, ts_ns, model, version]: the
  * rolling metrics of matured predictions (NaN while n is 0), the largest population stability
  * index and its feature, and whether an alert was raised (schema version 2). */
@@ -155,6 +162,7 @@ obi_err store_put_feature_row(obi_store *s, const store_feature_row *r);
 obi_err store_put_model(obi_store *s, const store_model_entry *r);
 obi_err store_put_backtest_result(obi_store *s, const store_backtest_result *r);
 obi_err store_put_monitor(obi_store *s, const store_monitor *r);
+obi_err store_put_instrument(obi_store *s, const store_instrument *r);
 
 /* Waits until every row put so far is committed in the database (queue and spool empty).
  * OBI_OK; OBI_EIO when timeout_ms passed first or a write failed for a reason other than a
@@ -190,6 +198,7 @@ obi_err store_query_models(obi_store *s, const char *name, store_model_entry **r
 /* The results of one run (run_id NULL: all runs). */
 obi_err store_query_backtest_results(obi_store *s, const char *run_id, store_backtest_result **rows, size_t *n);
 /* Monitor states of one symbol (NULL: all) with ts_ns in [from_ns, to_ns). */
+obi_err store_query_instruments(obi_store *s, const char *symbol, store_instrument **rows, size_t *n);
 obi_err store_query_monitor(obi_store *s, const char *symbol, int64_t from_ns, int64_t to_ns, store_monitor **rows,
                             size_t *n);
 

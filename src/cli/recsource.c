@@ -53,7 +53,7 @@ static const char *url_param(const char *url, size_t len, const char *key, size_
 
 /* One pass over the recording through feed f. Returns OBI_OK or a reading error (msg set). */
 static obi_err replay_pass(feed *f, const char *ws_path, const char *http_path, rec_counts *c, cli_progress *progress,
-                           char *msg, size_t msg_len) {
+                           recsource_after_fn after, void *after_ctx, char *msg, size_t msg_len) {
   rec_merge m = {0};
   obi_err err = rec_open(&m.in[0], ws_path, msg, msg_len);
   if (!err && http_path) err = rec_open(&m.in[1], http_path, msg, msg_len);
@@ -98,6 +98,7 @@ static obi_err replay_pass(feed *f, const char *ws_path, const char *http_path, 
       snprintf(c->first_error, sizeof c->first_error, "%s:%llu: %s", name, (unsigned long long)rec_line_no(m.in[from]),
                feed_last_error(f));
     }
+    if (!err && after) after(after_ctx, l.recv_ns);
   }
   if (err == OBI_EEOF) err = OBI_OK;
   if (err && !msg[0] && m.in[m.failed]) snprintf(msg, msg_len, "%s", rec_error(m.in[m.failed]));
@@ -145,8 +146,7 @@ int recsource_open(rec_source *s, const char *ws_path, const char *http_path, in
     return cli_input_error("%s: expected REST responses ('URL -> TIME: JSON') beside the WebSocket recording %s",
                            http_path, ws_path);
   if (venue < 0) venue = feed_venue_from_url(s->url, strlen(s->url));
-  if (venue < 0)
-    return cli_input_error("%s:1: cannot tell the venue from the URL '%s' (use --venue)", ws_path, s->url);
+  if (venue < 0) return cli_input_error("%s:1: cannot tell the venue from the URL '%s' (use --venue)", ws_path, s->url);
   if (http_path && venue != FEED_BINANCE_SPOT && venue != FEED_BINANCE_FUTURES)
     return cli_input_error("%s: REST snapshots belong to Binance recordings; %s is %s", http_path, ws_path,
                            feed_venue_name(venue));
@@ -162,7 +162,7 @@ int recsource_open(rec_source *s, const char *ws_path, const char *http_path, in
   rec_counts counts;
   int rc = EXIT_OK;
   if (feed_new(&scan, (feed_venue)venue, &cfg) ||
-      replay_pass(scan, ws_path, http_path, &counts, NULL, msg, sizeof msg)) {
+      replay_pass(scan, ws_path, http_path, &counts, NULL, NULL, NULL, msg, sizeof msg)) {
     rc = cli_input_error("%s", msg[0] ? msg : "out of memory");
     goto done;
   }
@@ -187,7 +187,7 @@ done:
 }
 
 obi_err recsource_replay(rec_source *s, rec_counts *c, cli_progress *progress, char *msg, size_t msg_len) {
-  return replay_pass(s->f, s->ws_path, s->http_path, c, progress, msg, msg_len);
+  return replay_pass(s->f, s->ws_path, s->http_path, c, progress, s->after, s->after_ctx, msg, msg_len);
 }
 
 void recsource_close(rec_source *s) {

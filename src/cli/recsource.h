@@ -17,11 +17,17 @@ typedef struct {
   uint64_t errors_reported;
 } rec_counts;
 
+/* Called after each line of the recording went through the feed: the events of one message
+ * have all been delivered, so the books are between updates (a consistent state). */
+typedef void (*recsource_after_fn)(void *ctx, int64_t recv_ns);
+
 typedef struct {
   const char *ws_path, *http_path; /* the WebSocket recording and its REST responses (or NULL) */
   int venue;                       /* feed_venue */
   char url[2048];                  /* the WebSocket URL of the first connection */
   feed *f;                         /* every symbol added with its learned scale */
+  recsource_after_fn after;        /* may be set after recsource_open; NULL: none */
+  void *after_ctx;
 } rec_source;
 
 /* Checks two files given in either order (http may be NULL), tells the venue (venue < 0: from

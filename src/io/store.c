@@ -76,8 +76,8 @@ static const store_col backtest_cols[] = {
     C_I64(store_backtest_result, created_ns), C_F64(store_backtest_result, pnl),
     C_F64(store_backtest_result, sharpe),     C_F64(store_backtest_result, max_drawdown),
     C_I64(store_backtest_result, n_trades),   C_TEXT(store_backtest_result, metrics)};
-static const store_col instrument_cols[] = {C_TEXT(store__instrument, symbol), C_F64(store__instrument, tick_size),
-                                            C_F64(store__instrument, lot_size), C_TEXT(store__instrument, venue)};
+static const store_col instrument_cols[] = {C_TEXT(store_instrument, symbol), C_F64(store_instrument, tick_size),
+                                            C_F64(store_instrument, lot_size), C_TEXT(store_instrument, venue)};
 static const store_col signal_cols[] = {C_TEXT(store__signal, instrument), C_I64(store__signal, ts_ns),
                                         C_I32(store__signal, seq), C_TEXT(store__signal, model),
                                         C_F64(store__signal, value)};
@@ -116,7 +116,7 @@ const store_table store__tables[ST_NKIND] = {
     [ST_MODEL] = TABLE("models", model_cols, "file_hash", 1, -1, "created_ns, file_hash", store_model_entry),
     [ST_BACKTEST] = TABLE("backtest_results", backtest_cols, "run_id, instrument", 0, -1, "run_id, instrument",
                           store_backtest_result),
-    [ST_INSTRUMENT] = TABLE("instruments", instrument_cols, "symbol", 0, -1, "symbol", store__instrument),
+    [ST_INSTRUMENT] = TABLE("instruments", instrument_cols, "symbol", 0, -1, "symbol", store_instrument),
     [ST_SIGNAL] = TABLE("signals", signal_cols, "instrument, ts_ns, model, seq", 0, 1, "instrument, ts_ns, model, seq",
                         store__signal),
     [ST_ORDER] = TABLE("orders", order_cols, "run_id, instrument, ts_ns, seq", 0, 2, "run_id, ts_ns, instrument, seq",
@@ -522,6 +522,7 @@ obi_err store_put_backtest_result(obi_store *s, const store_backtest_result *r) 
   return put(s, ST_BACKTEST, r, sizeof *r);
 }
 obi_err store_put_monitor(obi_store *s, const store_monitor *r) { return put(s, ST_MONITOR, r, sizeof *r); }
+obi_err store_put_instrument(obi_store *s, const store_instrument *r) { return put(s, ST_INSTRUMENT, r, sizeof *r); }
 
 obi_err store_flush(obi_store *s, int timeout_ms) {
   struct timespec deadline;
@@ -616,6 +617,9 @@ obi_err store_query_models(obi_store *s, const char *name, store_model_entry **r
 }
 obi_err store_query_backtest_results(obi_store *s, const char *run_id, store_backtest_result **rows, size_t *n) {
   return query(s, ST_BACKTEST, run_id, 0, 0, (void **)rows, n);
+}
+obi_err store_query_instruments(obi_store *s, const char *symbol, store_instrument **rows, size_t *n) {
+  return query(s, ST_INSTRUMENT, symbol, 0, 0, (void **)rows, n);
 }
 obi_err store_query_monitor(obi_store *s, const char *symbol, int64_t from_ns, int64_t to_ns, store_monitor **rows,
                             size_t *n) {

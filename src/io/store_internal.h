@@ -20,13 +20,8 @@ typedef struct {
   size_t count_off; /* arrays: offset of the int32_t element count */
 } store_col;
 
-/* Tables without a typed API yet (instruments, signals, orders, backtest runs) exist in the
- * schema all the same; their rows are these internal structs. */
-typedef struct {
-  char symbol[STORE_SYM];
-  double tick_size, lot_size;
-  char venue[STORE_SYM];
-} store__instrument;
+/* Tables without a typed API yet (signals, orders, backtest runs) exist in the schema all
+ * the same; their rows are these internal structs. */
 typedef struct {
   char instrument[STORE_SYM];
   int64_t ts_ns;
@@ -96,7 +91,7 @@ typedef struct {
     store_feature_row feature;
     store_model_entry model;
     store_backtest_result backtest;
-    store__instrument instrument;
+    store_instrument instrument;
     store__signal signal;
     store__order order;
     store__backtest_run run;
