@@ -39,7 +39,7 @@ typedef struct {
   ingest_symbol *sym;
   int nsym;
   feed *f; /* recordings; NULL for LOBSTER */
-  long trades, snapshots;
+  long instruments, trades, snapshots;
 } market_ingest;
 
 /* A trade event: TRADE from a feed, or a LOBSTER execution (visible or hidden) or cross. The
@@ -119,11 +119,12 @@ static int ingest_recording(obi_store *s, const ingest_args *a, market_ingest *m
   for (int i = 0; i < n; i++) { /* the instrument as the venue names it, with its learned scale */
     int pd, sd;
     feed_symbol_decimals(src.f, i, &pd, &sd);
-    store_instrument in = {.tick_size = pow(10, -pd), .lot_size = pow(10, -sd)};
     snprintf(m->sym[i].name, sizeof m->sym[i].name, "%s", feed_symbol_name(src.f, i));
+    if (pd < 0 || sd < 0) continue; /* never had a book: no scale, and it will give no rows */
+    store_instrument in = {.tick_size = pow(10, -pd), .lot_size = pow(10, -sd)};
     snprintf(in.symbol, sizeof in.symbol, "%s", m->sym[i].name);
     snprintf(in.venue, sizeof in.venue, "%s", feed_venue_name(src.venue));
-    store_put_instrument(s, &in);
+    if (store_put_instrument(s, &in) == OBI_OK) m->instruments++;
   }
   cli_progress progress;
   cli_progress_start(&progress, "ingest", a->quiet || a->json);
@@ -161,7 +162,7 @@ static int ingest_lobster(obi_store *s, const ingest_args *a, market_ingest *m) 
   }
   store_instrument in = {.tick_size = 1e-4, .lot_size = 1, .venue = "lobster"}; /* prices in 1e-4 dollars */
   memcpy(in.symbol, is->name, sizeof in.symbol);
-  store_put_instrument(s, &in);
+  if (store_put_instrument(s, &in) == OBI_OK) m->instruments++;
   cli_progress progress;
   cli_progress_start(&progress, "ingest", a->quiet || a->json);
   obi_event ev;
@@ -379,14 +380,14 @@ static int cmd_ingest(int argc, char **argv) {
   double secs = cli_now() - t0;
   const char *table = a.features ? "features" : a.trades ? "fills" : "predictions";
   if (rc == EXIT_OK && market) {
-    rows = m.nsym + m.trades + m.snapshots;
+    rows = m.instruments + m.trades + m.snapshots;
     if (a.json)
-      printf("{\"tables\":{\"instruments\":%d,\"trades\":%ld,\"book_snapshots\":%ld},\"rows\":%ld,"
+      printf("{\"tables\":{\"instruments\":%ld,\"trades\":%ld,\"book_snapshots\":%ld},\"rows\":%ld,"
              "\"seconds\":%.3f,\"backend\":\"%s\"}\n",
-             m.nsym, m.trades, m.snapshots, rows, secs, store_backend(s));
+             m.instruments, m.trades, m.snapshots, rows, secs, store_backend(s));
     else
-      printf("ingested %d instrument%s, %ld trades, %ld book snapshots (%s) in %.2f s\n", m.nsym,
-             m.nsym == 1 ? "" : "s", m.trades, m.snapshots, store_backend(s), secs);
+      printf("ingested %ld instrument%s, %ld trades, %ld book snapshots (%s) in %.2f s\n", m.instruments,
+             m.instruments == 1 ? "" : "s", m.trades, m.snapshots, store_backend(s), secs);
   } else if (rc == EXIT_OK) {
     if (a.json)
       printf("{\"table\":\"%s\",\"rows\":%ld,\"seconds\":%.3f,\"backend\":\"%s\"}\n", table, rows, secs,
