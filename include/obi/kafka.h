@@ -167,6 +167,10 @@ obi_err kafka_producer_new(kafka_producer **out, const char *brokers, const char
  * (kafka_producer_error says why). */
 obi_err kafka_produce_event(kafka_producer *p, const kafka_event_record *r);
 
+/* Queues len bytes to topic (NULL: the producer's topic) with key; when the local queue is full it
+ * serves delivery reports until there is room. OBI_OK or OBI_EIO (kafka_producer_error says why). */
+obi_err kafka_produce_wait(kafka_producer *p, const char *topic, const char *key, const void *buf, size_t len);
+
 /* Queues len bytes to topic (NULL: the producer's topic) with key, without blocking: when the
  * local queue is full the record is dropped (stats.dropped) and OBI_ERANGE returned. OBI_EIO for
  * another error (kafka_producer_error says why). For a pipeline that must never wait on Kafka. */

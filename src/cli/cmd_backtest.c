@@ -187,8 +187,8 @@ static int run_backtest(bt_args *a) {
   if (sc.has_mp) feat_set_microprice(ms.e, &sc.mp);
   ms.C = model_features(m);
   if (ms_map_columns(ms.e, m, ms.cols, why, sizeof why)) {
-    rc = cli_input_error("%s: %s (raw-book models such as deeplob are not supported by the backtest yet)", a->model_path,
-                         why);
+    rc = cli_input_error("%s: %s (raw-book models such as deeplob are not supported by the backtest yet)",
+                         a->model_path, why);
     goto done;
   }
   if (feat_sampler_parse(&cfg.sampler, sc.sampling, sc.split_timestamps)) {

@@ -400,13 +400,18 @@ fail_conf:
 obi_err kafka_produce_event(kafka_producer *p, const kafka_event_record *r) {
   uint8_t buf[KAFKA_EVENT_RECORD_SIZE];
   if (kafka_event_encode(buf, r)) return OBI_EINVAL;
+  return kafka_produce_wait(p, NULL, r->symbol, buf, sizeof buf);
+}
+
+obi_err kafka_produce_wait(kafka_producer *p, const char *topic, const char *key, const void *buf, size_t len) {
+  const char *t = topic ? topic : p->topic;
   for (;;) {
     rd_kafka_resp_err_t err =
-        rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(p->topic), RD_KAFKA_V_KEY(r->symbol, strlen(r->symbol)),
-                          RD_KAFKA_V_VALUE(buf, sizeof buf), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(t), RD_KAFKA_V_KEY(key, strlen(key)),
+                          RD_KAFKA_V_VALUE((void *)buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      set_error(p->error, sizeof p->error, "produce to %s: %s", p->topic, rd_kafka_err2str(err));
+      set_error(p->error, sizeof p->error, "produce to %s: %s", t, rd_kafka_err2str(err));
       return OBI_EIO;
     }
     rd_kafka_poll(p->rk, 50); /* the queue is full: serve delivery reports to make room */
@@ -630,7 +635,8 @@ static seen_entry *seen_slot(kafka_consumer *c, const char *symbol) {
 static obi_err commit(kafka_consumer *c, rd_kafka_topic_partition_list_t *offsets) {
   if (!offsets->cnt) return OBI_OK;
   if (c->before_commit && c->before_commit(c->before_commit_ctx)) {
-    if (!c->error[0]) snprintf(c->error, sizeof c->error, "offsets on %s not committed: the output was not flushed", c->topic);
+    if (!c->error[0])
+      snprintf(c->error, sizeof c->error, "offsets on %s not committed: the output was not flushed", c->topic);
     return OBI_EIO;
   }
   rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, offsets, 0);
