@@ -7,8 +7,19 @@
  * published). consume joins a consumer group, rebuilds one book per instrument of the partitions
  * it is assigned, and prints per instrument the records, the last sequence, sequence gaps and the
  * final best bid and ask (integer ticks). Offsets are committed after each batch is processed.
- * A consumer's books live in memory: an instance that joins a stream in the middle sees the
- * instrument's books from its first record on (docs/kafka.md says how a deployment handles it). */
+ *
+ * With --model, each instrument also has the pipeline of serve and backtest (pipeline.h): a
+ * feature engine and sampler from the training file's sidecar and its own model (model_step keeps
+ * per-stream state). An event's row waits for the instrument's next event record, which says
+ * whether the event ended its timestamp group; the row then sees the book after the event and its
+ * level corrections, as the source's book was. Predictions go to a topic as kind-3 records whose
+ * seq is the event record's, and are flushed before each commit.
+ *
+ * The state lives in memory, so the consumer asks for kafka_consumer_options.rebuild: a partition
+ * it is assigned is read from its beginning, what the group had committed rebuilds the state only
+ * (no output), and output starts at the committed offset. A restarted instance, or one that takes
+ * a partition over, thus has the state an uninterrupted one would have, while the partition still
+ * holds the instruments' first records (docs/kafka.md, "Scaling out by partition"). */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -488,13 +499,23 @@ const cli_command cmd_stream_def = {
     "stream", cmd_stream, "publish events to a Kafka topic, or consume them and rebuild the books",
     "usage: obi stream --kafka BROKERS --topic T produce MESSAGES ORDERBOOK [--symbol S] [--limit N]\n"
     "                  [--compression zstd|lz4|none] [--json]\n"
-    "       obi stream --kafka BROKERS --topic T consume --group G [--idle S] [--max N] [--json]\n\n"
+    "       obi stream --kafka BROKERS --topic T consume --group G [--model MODEL --features TRAIN.npy\n"
+    "                  [--predictions TOPIC]] [--no-rebuild] [--idle S] [--max N] [--json]\n\n"
     "produce replays a LOBSTER message/orderbook pair (plain or .zst) and publishes every message as an\n"
     "80-byte event record (docs/kafka.md) keyed by the instrument (--symbol, default: from the file name),\n"
     "each followed by the level corrections that keep a book rebuilt from the topic equal to the\n"
     "replay's. The producer is idempotent; --limit stops after N messages.\n\n"
     "consume joins consumer group G, rebuilds one book per instrument from the records of its partitions,\n"
     "commits offsets after processing, and prints per instrument the records, the last sequence number,\n"
-    "gaps in the sequence, and the final best bid and ask in integer ticks. It runs until interrupted,\n"
-    "until no record came for --idle seconds (counted once partitions are assigned), or after --max records.\n"
+    "gaps in the sequence, and the final best bid and ask in integer ticks. Each partition it is given is\n"
+    "read from its beginning: records the group had committed only rebuild the state (\"rebuilt\"), so a\n"
+    "restarted or new instance has exact books while Kafka still holds the partition's first records\n"
+    "(--no-rebuild: start empty at the committed offset). With --model and --features (the training file,\n"
+    "whose sidecar gives the feature engine and sampler) every instrument gets its own features and model\n"
+    "state, and each prediction is published as a kind-3 record to --predictions (default: P.predictions\n"
+    "for a topic P.events, else T.predictions), keyed by the instrument, with the seq of the event record\n"
+    "it was made at; a row is made when the instrument's next event arrives. Predictions are flushed before\n"
+    "each commit and none is published for a rebuilt record. It runs until interrupted, until no record\n"
+    "came for --idle seconds (counted once partitions are assigned), or after --max records (rebuilt ones\n"
+    "included).\n"
     "BROKERS is host:port[,host:port...].\n"};
