@@ -173,9 +173,11 @@ static int produce_range(kafka_producer *p, const stream *s, int from_permille, 
 
 /* What a consumer passed on: per instrument, the records and the book rebuilt from them; the
  * offset of each partition's first record; `stop_at` > 0 makes the callback refuse the record
- * that would be the stop_at-th (a crash before that record was processed). */
+ * that would be the stop_at-th (a crash before that record was processed). Records marked
+ * KAFKA_DELIVERY_REBUILD go to the book and to `rebuilt`, not to `got` nor the counts above. */
 typedef struct {
-  rec_list got[NSYM];
+  rec_list got[NSYM], rebuilt[NSYM];
+  int firsts; /* records marked KAFKA_DELIVERY_FIRST */
   obi_book book[NSYM];
   int partition_of[NSYM];
   int64_t first_offset[PARTITIONS];
@@ -194,6 +196,7 @@ static void sink_init(sink *k) {
 static void sink_free(sink *k) {
   for (int i = 0; i < NSYM; i++) {
     free(k->got[i].r);
+    free(k->rebuilt[i].r);
     book_free(&k->book[i]);
   }
 }
@@ -206,10 +209,12 @@ static int on_record(void *user, const kafka_event_record *r, int32_t partition,
   if (i == NSYM || partition < 0 || partition >= PARTITIONS) return 98;
   if (k->partition_of[i] < 0) k->partition_of[i] = partition;
   if (k->partition_of[i] != partition) k->bad_partition++; /* an instrument stays in one partition */
-  if (k->first_offset[partition] < 0) k->first_offset[partition] = offset;
+  k->firsts += (r->delivery & KAFKA_DELIVERY_FIRST) != 0;
   if (kafka_apply_event(&k->book[i], &r->ev) && r->ev.type != OBI_EV_CANCEL && r->ev.type != OBI_EV_DELETE &&
       r->ev.type != OBI_EV_EXEC)
     k->apply_errors++;
+  if (r->delivery & KAFKA_DELIVERY_REBUILD) return rec_push(&k->rebuilt[i], r) ? 97 : 0;
+  if (k->first_offset[partition] < 0) k->first_offset[partition] = offset;
   if (rec_push(&k->got[i], r)) return 97;
   k->total++;
   return 0;
@@ -223,13 +228,14 @@ static int expected_total(const stream *s) {
 
 /* Consumes with a new member of group until the sink holds `until` records, the callback stops
  * it, or 20 s pass. Returns the consumer (still in the group) or NULL. */
-static obi_err consume(const mock *m, const char *topic, const char *group, sink *k, int until, kafka_consumer **keep) {
+static obi_err consume(const mock *m, const char *topic, const char *group, sink *k, int until, int rebuild,
+                       kafka_consumer **keep) {
   kafka_consumer *c;
   char err[512];
   /* a short session: the mock coordinator waits session timeout - 1 s for members to rejoin */
   static const char *const consumer_fast[] = {
       "reconnect.backoff.ms", "10", "reconnect.backoff.max.ms", "100", "heartbeat.interval.ms", "300", NULL};
-  kafka_consumer_options o = {.session_timeout_ms = 4000, .config = consumer_fast};
+  kafka_consumer_options o = {.session_timeout_ms = 4000, .config = consumer_fast, .rebuild = rebuild};
   obi_err rc = kafka_consumer_new(&c, m->brokers, topic, group, &o, err, sizeof err);
   if (rc) {
     printf("# %s\n", err);
@@ -492,7 +498,7 @@ void kafka_produce_consume_round_trip(void) {
   CHECK_EQ(kafka_producer_flush(p, 30000), OBI_OK);
   CHECK_EQ(kafka_producer_get_stats(p)->delivered, expected_total(&s));
   kafka_producer_free(p);
-  CHECK_EQ(consume(&m, "events", "g1", &k, expected_total(&s), NULL), OBI_OK);
+  CHECK_EQ(consume(&m, "events", "g1", &k, expected_total(&s), 0, NULL), OBI_OK);
   sink *all[] = {&k};
   CHECK(check_streams(&s, all, 1));
   sink r;
@@ -587,18 +593,33 @@ void kafka_consumer_restart_resumes_from_commit(void) {
   int total = expected_total(&s);
   a.stop_at = 1500;
   kafka_consumer *c = NULL;
-  CHECK_EQ(consume(&m, "events", "g1", &a, total, &c), 99);
+  CHECK_EQ(consume(&m, "events", "g1", &a, total, 0, &c), 99);
   CHECK_EQ(a.total, 1499);
   int64_t committed[PARTITIONS];
   for (int part = 0; part < PARTITIONS; part++) committed[part] = kafka_consumer_committed(c, part);
   kafka_consumer_free(c);
-  /* the second instance of the group resumes at the committed offsets */
-  CHECK_EQ(consume(&m, "events", "g1", &b, total - a.total, NULL), OBI_OK);
+  /* the second instance of the group (rebuild: its state lives in memory) reads each partition
+   * from the beginning: what the first one committed comes marked KAFKA_DELIVERY_REBUILD, and
+   * the new records start at the committed offsets */
+  CHECK_EQ(consume(&m, "events", "g1", &b, total - a.total, 1, &c), OBI_OK);
   CHECK_EQ(b.total, total - 1499);
   for (int part = 0; part < PARTITIONS; part++)
     if (b.first_offset[part] >= 0) CHECK_EQ(b.first_offset[part], committed[part] < 0 ? 0 : committed[part]);
   sink *both[] = {&a, &b};
   CHECK(check_streams(&s, both, 2));
+  int rebuilt = 0;
+  for (int i = 0; i < NSYM; i++) { /* the rebuild records are exactly what the first instance processed */
+    CHECK_EQ(b.rebuilt[i].n, a.got[i].n);
+    for (int q = 0; q < a.got[i].n; q++) CHECK(same_record(&b.rebuilt[i].r[q], &a.got[i].r[q]));
+    rebuilt += b.rebuilt[i].n;
+    CHECK(same_levels(&b.book[i], &s.truth[i])); /* books rebuilt from the start: the replay's */
+  }
+  CHECK_EQ(rebuilt, 1499);
+  CHECK_EQ(kafka_consumer_get_stats(c)->rebuilt, 1499);
+  CHECK_EQ(b.firsts, NSYM);
+  for (int part = 0; part < PARTITIONS; part++) /* commits moved forward only, to the log end */
+    CHECK(kafka_consumer_committed(c, part) >= committed[part]);
+  kafka_consumer_free(c);
   sink_free(&a);
   sink_free(&b);
   stream_free(&s);
