@@ -212,5 +212,6 @@
   X(kafka_leader_change_during_production) \
   X(kafka_consumer_restart_resumes_from_commit) \
   X(kafka_cli_stream_produce_consume) \
-  X(kafka_serve_publishes_events_features_predictions)
+  X(kafka_serve_publishes_events_features_predictions) \
+  X(kafka_stream_consume_predicts_and_resumes_exactly)
 // clang-format on

@@ -34,7 +34,10 @@
  * messages (at least once), never skips one. The callback sees each record's sequence number;
  * the consumer drops records whose sequence is not above the last one it passed on for that
  * instrument (kafka_consumer_stats.duplicates), and a consumer whose state survives a restart
- * stores the last sequence with its state, so that processing is effectively once.
+ * stores the last sequence with its state, so that processing is effectively once. A consumer
+ * whose state lives in memory asks for kafka_consumer_options.rebuild instead: a partition it is
+ * assigned is read again from its beginning, what the group had committed only rebuilds state
+ * (KAFKA_DELIVERY_REBUILD), and output starts at the committed offset.
  *
  * Not thread-safe: one thread per producer or consumer handle. */
 #ifndef OBI_KAFKA_H
@@ -61,10 +64,16 @@
 #define KAFKA_PREDICTION_RECORD_SIZE 104
 #define KAFKA_MODEL_TEXT_MAX 15 /* model kind and version: 1..15 printable ASCII bytes */
 
+/* How the consumer passes a record (kafka_event_record.delivery; never on the wire). */
+#define KAFKA_DELIVERY_REBUILD 1 /* processed and committed before: rebuild state from it, output nothing */
+#define KAFKA_DELIVERY_FIRST 2   /* the instrument's first record since its partition was assigned: start */
+                                 /* its state afresh (kafka_consumer_options.rebuild only) */
+
 typedef struct {
   uint64_t seq;                      /* per instrument, from 1 */
   char symbol[KAFKA_SYMBOL_MAX + 1]; /* NUL-terminated */
   uint8_t flags;                     /* KAFKA_FLAG_* */
+  uint8_t delivery;                  /* KAFKA_DELIVERY_* set by the consumer; the codec ignores it (decode: 0) */
   obi_event ev;
 } kafka_event_record;
 
@@ -158,6 +167,10 @@ obi_err kafka_producer_new(kafka_producer **out, const char *brokers, const char
  * (kafka_producer_error says why). */
 obi_err kafka_produce_event(kafka_producer *p, const kafka_event_record *r);
 
+/* Queues len bytes to topic (NULL: the producer's topic) with key; when the local queue is full it
+ * serves delivery reports until there is room. OBI_OK or OBI_EIO (kafka_producer_error says why). */
+obi_err kafka_produce_wait(kafka_producer *p, const char *topic, const char *key, const void *buf, size_t len);
+
 /* Queues len bytes to topic (NULL: the producer's topic) with key, without blocking: when the
  * local queue is full the record is dropped (stats.dropped) and OBI_ERANGE returned. OBI_EIO for
  * another error (kafka_producer_error says why). For a pipeline that must never wait on Kafka. */
@@ -181,10 +194,25 @@ typedef struct {
   int from_end;              /* a group without committed offsets starts at the end (default: the beginning) */
   const char *debug;         /* librdkafka debug contexts (their log lines go to stderr), or NULL */
   const char *const *config; /* more librdkafka settings: name, value, ..., NULL; or NULL */
+  /* Rebuild state on assignment: each partition this member is assigned (at start, after a
+   * restart or a rebalance) is read from its beginning (the oldest record Kafka still holds).
+   * Records below the group's committed offset of the partition (with from_end and no committed
+   * offset: below the end of the log at assignment) come to the callback with
+   * KAFKA_DELIVERY_REBUILD: they were processed before, so the callback rebuilds its state from
+   * them and produces no output; their offsets are never committed again. The first record of
+   * each instrument after an assignment carries KAFKA_DELIVERY_FIRST, and the sequence that
+   * duplicates are dropped by starts again for it (the partition is read again from the start). */
+  int rebuild;
+  /* Called before each offset commit (NULL: none), e.g. to flush what the callback produced, so
+   * that a committed record's output is delivered first (at least once downstream). Nonzero:
+   * nothing is committed and kafka_consumer_poll returns OBI_EIO. */
+  int (*before_commit)(void *ctx);
+  void *before_commit_ctx;
 } kafka_consumer_options;
 
 typedef struct {
   uint64_t messages;   /* records taken from Kafka */
+  uint64_t rebuilt;    /* passed with KAFKA_DELIVERY_REBUILD (processed by the callback, not committed) */
   uint64_t processed;  /* passed to the callback, which returned 0 */
   uint64_t duplicates; /* dropped: sequence not above the last one passed on for the instrument */
   uint64_t bad;        /* not records of this format (skipped, committed; first reason in the error) */
@@ -192,7 +220,8 @@ typedef struct {
 } kafka_consumer_stats;
 
 /* Called once per record, in partition order. Return 0 when it is processed (its offset may then
- * be committed), anything else to stop: the record is not committed and will be delivered again. */
+ * be committed), anything else to stop: the record is not committed and will be delivered again.
+ * r->delivery says whether it is a rebuild record (kafka_consumer_options.rebuild). */
 typedef int (*kafka_event_fn)(void *user, const kafka_event_record *r, int32_t partition, int64_t offset);
 
 typedef struct kafka_consumer kafka_consumer;

@@ -186,14 +186,10 @@ static int run_backtest(bt_args *a) {
   }
   if (sc.has_mp) feat_set_microprice(ms.e, &sc.mp);
   ms.C = model_features(m);
-  for (int c = 0; c < ms.C; c++) {
-    ms.cols[c] = feat_find(ms.e, model_feature_name(m, c));
-    if (ms.cols[c] < 0) {
-      rc = cli_input_error("%s: feature '%s' is not computed by the engine (raw-book models such as deeplob are not "
-                           "supported by the backtest yet)",
-                           a->model_path, model_feature_name(m, c));
-      goto done;
-    }
+  if (ms_map_columns(ms.e, m, ms.cols, why, sizeof why)) {
+    rc = cli_input_error("%s: %s (raw-book models such as deeplob are not supported by the backtest yet)",
+                         a->model_path, why);
+    goto done;
   }
   if (feat_sampler_parse(&cfg.sampler, sc.sampling, sc.split_timestamps)) {
     rc = cli_input_error("%s: unknown sampling '%s'", a->features, sc.sampling);

@@ -209,18 +209,6 @@ static void describe_model(app *a, const char *path) {
   }
 }
 
-/* Maps the model's features to engine columns; -1 with why when one is not computed. */
-static int map_columns(app *a, obi_model *m, int *cols, char *why, size_t why_len) {
-  for (int c = 0; c < model_features(m); c++) {
-    cols[c] = feat_find(a->ms.e, model_feature_name(m, c));
-    if (cols[c] < 0) {
-      snprintf(why, why_len, "feature '%s' is not computed by the engine", model_feature_name(m, c));
-      return -1;
-    }
-  }
-  return 0;
-}
-
 /* ---- hooks for the server ---- */
 
 static int hook_ready(void *ctx, char *why, size_t why_len) {
@@ -274,7 +262,7 @@ static int hook_reload(void *ctx, const char *path, char *why, size_t why_len) {
     return -1;
   }
   int cols[MODEL_MAX_FEATURES];
-  if (map_columns(a, m, cols, why, why_len)) {
+  if (ms_map_columns(a->ms.e, m, cols, why, why_len)) {
     model_free(m);
     return -1;
   }
@@ -806,7 +794,7 @@ static int run_serve(serve_args *sa) {
     goto done;
   }
   if (a->sc.has_mp) feat_set_microprice(a->ms.e, &a->sc.mp);
-  if (map_columns(a, a->model, a->ms.cols, why, sizeof why)) {
+  if (ms_map_columns(a->ms.e, a->model, a->ms.cols, why, sizeof why)) {
     rc = cli_input_error("%s: %s", sa->model, why);
     goto done;
   }

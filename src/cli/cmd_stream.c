@@ -7,8 +7,19 @@
  * published). consume joins a consumer group, rebuilds one book per instrument of the partitions
  * it is assigned, and prints per instrument the records, the last sequence, sequence gaps and the
  * final best bid and ask (integer ticks). Offsets are committed after each batch is processed.
- * A consumer's books live in memory: an instance that joins a stream in the middle sees the
- * instrument's books from its first record on (docs/kafka.md says how a deployment handles it). */
+ *
+ * With --model, each instrument also has the pipeline of serve and backtest (pipeline.h): a
+ * feature engine and sampler from the training file's sidecar and its own model (model_step keeps
+ * per-stream state). An event's row waits for the instrument's next event record, which says
+ * whether the event ended its timestamp group; the row then sees the book after the event and its
+ * level corrections, as the source's book was. Predictions go to a topic as kind-3 records whose
+ * seq is the event record's, and are flushed before each commit.
+ *
+ * The state lives in memory, so the consumer asks for kafka_consumer_options.rebuild: a partition
+ * it is assigned is read from its beginning, what the group had committed rebuilds the state only
+ * (no output), and output starts at the committed offset. A restarted instance, or one that takes
+ * a partition over, thus has the state an uninterrupted one would have, while the partition still
+ * holds the instruments' first records (docs/kafka.md, "Scaling out by partition"). */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +27,7 @@
 #include "cli.h"
 #include "obi/kafka.h"
 #include "obi/lobster.h"
+#include "pipeline.h"
 
 static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig) { stop_signal = sig; }
@@ -105,19 +117,110 @@ done:
 
 #define MAX_INSTRUMENTS 1024
 
+/* --model: what every instrument's pipeline is built from. */
+typedef struct {
+  const char *model_path, *features;
+  sidecar sc;
+  char kind[KAFKA_MODEL_TEXT_MAX + 1], version[KAFKA_MODEL_TEXT_MAX + 1];
+  const char *topic; /* predictions */
+  kafka_producer *out;
+} predictor;
+
 typedef struct {
   char symbol[KAFKA_SYMBOL_MAX + 1];
   int partition;
-  uint64_t records, corrections, last_seq, gaps, book_errors;
+  uint64_t records, corrections, first_seq, last_seq, gaps, book_errors, rebuilt, predictions;
   obi_book book;
+  int book_ok;
+  /* --model: the engine, sampler and model state of this instrument, and the event whose row
+   * waits for the next event (which says whether it ended its timestamp group) */
+  model_signal ms;
+  feat_sampler sampler;
+  int has_pending;
+  obi_event pending;
+  uint64_t pending_seq;
 } instrument;
 
 typedef struct {
   instrument *ins;
   int n;
-  uint64_t records;
-  long max;
+  uint64_t records, rebuilt, predictions;
+  predictor *pr; /* NULL without --model */
+  char why[1200];
 } consume_state;
+
+static void instrument_free(instrument *in) {
+  if (in->book_ok) book_free(&in->book);
+  in->book_ok = 0;
+  feat_free(in->ms.e);
+  model_free(in->ms.m);
+  in->ms.e = NULL, in->ms.m = NULL;
+}
+
+/* A fresh state: empty book, and with a model a fresh engine, sampler and model state. The model
+ * is loaded once per instrument (model_step keeps per-stream state such as LSTM windows). */
+static int instrument_start(consume_state *st, instrument *in) {
+  uint64_t predictions = in->predictions; /* what was published stays published */
+  obi_model *m = in->ms.m;
+  in->ms.m = NULL;
+  instrument_free(in);
+  char symbol[sizeof in->symbol];
+  memcpy(symbol, in->symbol, sizeof symbol);
+  memset(in, 0, sizeof *in);
+  memcpy(in->symbol, symbol, sizeof symbol);
+  in->predictions = predictions;
+  if (book_init(&in->book, 0)) {
+    model_free(m);
+    return snprintf(st->why, sizeof st->why, "out of memory"), -1;
+  }
+  in->book_ok = 1;
+  if (!st->pr) return 0;
+  const predictor *pr = st->pr;
+  if (m)
+    model_reset(m);
+  else if (model_load(&m, pr->model_path, st->why, sizeof st->why))
+    return -1;
+  in->ms.m = m;
+  in->ms.C = model_features(m);
+  if (feat_new(&in->ms.e, &pr->sc.fc))
+    return snprintf(st->why, sizeof st->why, "%s: invalid feature configuration", pr->features), -1;
+  if (pr->sc.has_mp) feat_set_microprice(in->ms.e, &pr->sc.mp);
+  if (ms_map_columns(in->ms.e, m, in->ms.cols, st->why, sizeof st->why) ||
+      feat_sampler_parse(&in->sampler, pr->sc.sampling, pr->sc.split_timestamps))
+    return -1; /* checked at start: not reached */
+  return 0;
+}
+
+/* The pending event's row, as `obi serve` and `obi backtest` make it (bt_on_event): the engine
+ * sees the event with the book after it and its level corrections, the sampler decides, the model
+ * steps on the row. group_end: the next event of the instrument has a later timestamp. The
+ * prediction is published unless the record that closed the event only rebuilds state. */
+static int close_pending(consume_state *st, instrument *in, int group_end, int publish) {
+  const obi_event *ev = &in->pending;
+  in->has_pending = 0;
+  ms_update(&in->ms, ev, &in->book);
+  float p[3];
+  if (!feat_sampler_take(&in->sampler, ev, &in->book, group_end) || !ms_predict(&in->ms, ev, &in->book, 0, p) ||
+      !publish)
+    return 0;
+  const predictor *pr = st->pr;
+  /* seq: the event record's, a function of the input stream, so a prediction published again
+   * after a crash carries the seq it had and a reader drops it (docs/kafka.md) */
+  kafka_prediction_record rec = {.seq = in->pending_seq, .ts_ns = ev->ts_ns};
+  memcpy(rec.p, p, sizeof rec.p);
+  memcpy(rec.symbol, in->symbol, sizeof rec.symbol);
+  memcpy(rec.model_kind, pr->kind, sizeof rec.model_kind);
+  memcpy(rec.model_version, pr->version, sizeof rec.model_version);
+  uint8_t buf[KAFKA_PREDICTION_RECORD_SIZE];
+  if (kafka_prediction_encode(buf, &rec) ||
+      kafka_produce_wait(pr->out, pr->topic, in->symbol, buf, sizeof buf) != OBI_OK) {
+    snprintf(st->why, sizeof st->why, "%s", kafka_producer_error(pr->out));
+    return -1;
+  }
+  in->predictions++;
+  st->predictions++;
+  return 0;
+}
 
 static int on_record(void *user, const kafka_event_record *r, int32_t partition, int64_t offset) {
   (void)offset;
@@ -126,32 +229,89 @@ static int on_record(void *user, const kafka_event_record *r, int32_t partition,
   for (int i = 0; i < st->n && !in; i++)
     if (!strcmp(st->ins[i].symbol, r->symbol)) in = &st->ins[i];
   if (!in) {
-    if (st->n == MAX_INSTRUMENTS || book_init(&st->ins[st->n].book, 0)) return 1;
+    if (st->n == MAX_INSTRUMENTS)
+      return snprintf(st->why, sizeof st->why, "more than %d instruments", MAX_INSTRUMENTS), 1;
     in = &st->ins[st->n++];
     snprintf(in->symbol, sizeof in->symbol, "%s", r->symbol);
+    if (instrument_start(st, in)) return 1;
+  } else if (r->delivery & KAFKA_DELIVERY_FIRST) { /* its partition was assigned again: read from the start */
+    if (instrument_start(st, in)) return 1;
   }
+  int rebuild = r->delivery & KAFKA_DELIVERY_REBUILD, correction = r->flags & KAFKA_FLAG_CORRECTION;
+  if (!in->records) in->first_seq = r->seq;
   in->partition = partition;
   if (in->last_seq && r->seq != in->last_seq + 1) in->gaps++;
   in->last_seq = r->seq;
   in->records++;
-  in->corrections += r->flags & KAFKA_FLAG_CORRECTION;
+  in->corrections += (uint64_t)correction;
+  in->rebuilt += (uint64_t)(rebuild != 0);
+  st->rebuilt += (uint64_t)(rebuild != 0);
+  if (st->pr && !correction && in->has_pending &&
+      close_pending(st, in, r->ev.ts_ns > in->pending.ts_ns, !rebuild)) /* the source's lobster_peek_time rule */
+    return 1;
   if (kafka_apply_event(&in->book, &r->ev)) in->book_errors++;
+  if (st->pr && !correction) in->pending = r->ev, in->pending_seq = r->seq, in->has_pending = 1;
   st->records++;
   return 0;
+}
+
+/* Before each commit: what the committed records produced is delivered first. */
+static int flush_predictions(void *ctx) {
+  predictor *pr = ctx;
+  return kafka_producer_flush(pr->out, 60000) != OBI_OK;
 }
 
 static int cmp_symbol(const void *a, const void *b) {
   return strcmp(((const instrument *)a)->symbol, ((const instrument *)b)->symbol);
 }
 
-static int consume(const char *brokers, const char *topic, const char *group, double idle_s, long max, int json) {
-  char err[1024];
-  consume_state st = {.max = max};
+/* --model: the sidecar, the model (loaded once to check it against the engine) and the producer. */
+static int predictor_open(predictor *pr, const char *brokers, char *why, size_t why_len) {
+  if (read_sidecar(pr->features, &pr->sc, why, why_len)) return -1;
+  obi_model *m;
+  char w[1024];
+  if (model_load(&m, pr->model_path, w, sizeof w)) return snprintf(why, why_len, "%s: %s", pr->model_path, w), -1;
+  feat_engine *e = NULL;
+  int cols[MODEL_MAX_FEATURES], rc = -1;
+  feat_sampler sampler;
+  if (feat_new(&e, &pr->sc.fc)) {
+    snprintf(why, why_len, "%s: invalid feature configuration in the sidecar", pr->features);
+  } else if (ms_map_columns(e, m, cols, w, sizeof w)) {
+    snprintf(why, why_len, "%s: %s (features of %s)", pr->model_path, w, pr->features);
+  } else if (feat_sampler_parse(&sampler, pr->sc.sampling, pr->sc.split_timestamps)) {
+    snprintf(why, why_len, "%s: unknown sampling '%s' in the sidecar", pr->features, pr->sc.sampling);
+  } else {
+    char sha[65] = "";
+    cli_sha256_file(pr->model_path, sha);
+    snprintf(pr->kind, sizeof pr->kind, "%.15s", model_kind_name(model_get_config(m)->kind));
+    snprintf(pr->version, sizeof pr->version, "%.12s", sha[0] ? sha : "unknown");
+    kafka_producer_options o = {.linger_ms = 5};
+    rc = kafka_producer_new(&pr->out, brokers, pr->topic, &o, why, why_len) ? -1 : 0;
+  }
+  feat_free(e);
+  model_free(m);
+  return rc;
+}
+
+static int consume(const char *brokers, const char *topic, const char *group, double idle_s, long max, int rebuild,
+                   predictor *pr, int json) {
+  char err[1200];
+  consume_state st = {.pr = pr};
+  if (pr && predictor_open(pr, brokers, err, sizeof err)) {
+    kafka_producer_free(pr->out);
+    return cli_input_error("%s", err);
+  }
   st.ins = calloc(MAX_INSTRUMENTS, sizeof *st.ins);
-  if (!st.ins) return cli_input_error("out of memory");
+  if (!st.ins) {
+    kafka_producer_free(pr ? pr->out : NULL);
+    return cli_input_error("out of memory");
+  }
   kafka_consumer *c;
-  if (kafka_consumer_new(&c, brokers, topic, group, NULL, err, sizeof err)) {
+  kafka_consumer_options co = {
+      .rebuild = rebuild, .before_commit = pr ? flush_predictions : NULL, .before_commit_ctx = pr};
+  if (kafka_consumer_new(&c, brokers, topic, group, &co, err, sizeof err)) {
     free(st.ins);
+    kafka_producer_free(pr ? pr->out : NULL);
     return cli_input_error("%s", err);
   }
   struct sigaction sa;
@@ -161,38 +321,53 @@ static int consume(const char *brokers, const char *topic, const char *group, do
   sigaction(SIGTERM, &sa, NULL);
   int rc = EXIT_OK;
   double t0 = cli_now(), last = t0;
+  int was_assigned = 0;
   while (!stop_signal && (max <= 0 || (long)st.records < max)) {
     int got;
     int batch = max > 0 && max - (long)st.records < 1000 ? (int)(max - (long)st.records) : 1000;
     obi_err e = kafka_consumer_poll(c, 200, batch, on_record, &st, &got);
     if (e) {
-      rc = cli_input_error("%s", e == 1 ? "more than 1024 instruments" : kafka_consumer_error(c));
+      rc = cli_input_error("%s", e == 1 ? st.why : kafka_consumer_error(c));
       break;
     }
     double now = cli_now();
-    if (got || !kafka_consumer_assigned(c)) last = now; /* idle counts from the assignment on */
+    int assigned = kafka_consumer_assigned(c);
+    /* idle counts from the assignment on (an assignment may take seconds inside the poll) */
+    if (got || !assigned || assigned != was_assigned) last = now;
+    was_assigned = assigned;
     if (idle_s > 0 && now - last >= idle_s) break;
   }
   const kafka_consumer_stats *s = kafka_consumer_get_stats(c);
   double secs = cli_now() - t0;
   qsort(st.ins, (size_t)st.n, sizeof *st.ins, cmp_symbol);
   if (json) {
-    printf("{\"topic\":\"%s\",\"group\":\"%s\",\"records\":%llu,\"duplicates\":%llu,\"bad\":%llu,\"seconds\":%.3f,"
-           "\"instruments\":[",
-           topic, group, (unsigned long long)st.records, (unsigned long long)s->duplicates, (unsigned long long)s->bad,
-           secs);
+    printf("{\"topic\":\"%s\",\"group\":\"%s\",\"records\":%llu,\"rebuilt\":%llu,\"duplicates\":%llu,\"bad\":%llu,",
+           topic, group, (unsigned long long)st.records, (unsigned long long)st.rebuilt,
+           (unsigned long long)s->duplicates, (unsigned long long)s->bad);
+    if (pr)
+      printf("\"predictions_topic\":\"%s\",\"model\":\"%s\",\"version\":\"%s\",\"predictions\":%llu,", pr->topic,
+             pr->kind, pr->version, (unsigned long long)st.predictions);
+    printf("\"seconds\":%.3f,\"instruments\":[", secs);
   }
   for (int i = 0; i < st.n; i++) {
     instrument *in = &st.ins[i];
     int64_t bid = 0, bid_size = 0, ask = 0, ask_size = 0;
     int has_bid = book_best(&in->book, OBI_BID, &bid, &bid_size),
         has_ask = book_best(&in->book, OBI_ASK, &ask, &ask_size);
+    if (in->first_seq > 1)
+      fprintf(stderr,
+              "obi: %s: partition %d starts at seq %llu (records before it are no longer kept): its book%s were "
+              "rebuilt from there, not from the instrument's first record\n",
+              in->symbol, in->partition, (unsigned long long)in->first_seq, pr ? " and predictions" : "");
     if (json) {
       printf("%s{\"symbol\":\"%s\",\"partition\":%d,\"records\":%llu,\"events\":%llu,\"corrections\":%llu,"
-             "\"last_seq\":%llu,\"gaps\":%llu,\"book_errors\":%llu,",
+             "\"last_seq\":%llu,\"gaps\":%llu,\"book_errors\":%llu,\"rebuilt\":%llu,\"first_seq\":%llu,",
              i ? "," : "", in->symbol, in->partition, (unsigned long long)in->records,
              (unsigned long long)(in->records - in->corrections), (unsigned long long)in->corrections,
-             (unsigned long long)in->last_seq, (unsigned long long)in->gaps, (unsigned long long)in->book_errors);
+             (unsigned long long)in->last_seq, (unsigned long long)in->gaps, (unsigned long long)in->book_errors,
+             (unsigned long long)in->rebuilt, (unsigned long long)in->first_seq);
+      printf("\"levels\":[%u,%u],", (unsigned)book_depth(&in->book, OBI_BID), (unsigned)book_depth(&in->book, OBI_ASK));
+      if (pr) printf("\"predictions\":%llu,", (unsigned long long)in->predictions);
       if (has_bid)
         printf("\"bid\":%lld,\"bid_size\":%lld,", (long long)bid, (long long)bid_size);
       else
@@ -202,9 +377,11 @@ static int consume(const char *brokers, const char *topic, const char *group, do
       else
         printf("\"ask\":null,\"ask_size\":null}");
     } else {
-      printf("%s (partition %d): %llu records (%llu events, %llu corrections), last seq %llu, %llu gaps", in->symbol,
-             in->partition, (unsigned long long)in->records, (unsigned long long)(in->records - in->corrections),
-             (unsigned long long)in->corrections, (unsigned long long)in->last_seq, (unsigned long long)in->gaps);
+      printf("%s (partition %d): %llu records (%llu events, %llu corrections, %llu rebuilt), last seq %llu, %llu gaps",
+             in->symbol, in->partition, (unsigned long long)in->records,
+             (unsigned long long)(in->records - in->corrections), (unsigned long long)in->corrections,
+             (unsigned long long)in->rebuilt, (unsigned long long)in->last_seq, (unsigned long long)in->gaps);
+      if (pr) printf(", %llu predictions", (unsigned long long)in->predictions);
       if (has_bid) printf(", bid %lld x %lld", (long long)bid, (long long)bid_size);
       if (has_ask) printf(", ask %lld x %lld", (long long)ask, (long long)ask_size);
       printf("\n");
@@ -212,21 +389,28 @@ static int consume(const char *brokers, const char *topic, const char *group, do
   }
   if (json)
     printf("]}\n");
-  else
-    printf("%llu records from %s (group %s), %llu duplicates dropped, %llu bad records, %.2f s\n",
-           (unsigned long long)st.records, topic, group, (unsigned long long)s->duplicates, (unsigned long long)s->bad,
-           secs);
+  else {
+    printf("%llu records from %s (group %s; %llu only rebuilt state), %llu duplicates dropped, %llu bad records, "
+           "%.2f s\n",
+           (unsigned long long)st.records, topic, group, (unsigned long long)st.rebuilt,
+           (unsigned long long)s->duplicates, (unsigned long long)s->bad, secs);
+    if (pr)
+      printf("%llu predictions (%s %s) to %s\n", (unsigned long long)st.predictions, pr->kind, pr->version, pr->topic);
+  }
   if (s->bad) fprintf(stderr, "obi: first bad record: %s\n", kafka_consumer_error(c));
-  kafka_consumer_free(c);
-  for (int i = 0; i < st.n; i++) book_free(&st.ins[i].book);
+  kafka_consumer_free(c); /* commits nothing more: every batch was committed after its flush */
+  if (pr && kafka_producer_flush(pr->out, 60000) && rc == EXIT_OK)
+    rc = cli_input_error("%s", kafka_producer_error(pr->out));
+  for (int i = 0; i < st.n; i++) instrument_free(&st.ins[i]);
   free(st.ins);
+  if (pr) kafka_producer_free(pr->out);
   return rc;
 }
 
 static int cmd_stream(int argc, char **argv) {
   const char *brokers = NULL, *topic = NULL, *group = NULL, *symbol = NULL, *compression = "zstd", *mode = NULL;
-  const char *files[2] = {NULL, NULL};
-  int nfiles = 0, json = 0;
+  const char *files[2] = {NULL, NULL}, *model = NULL, *features = NULL, *predictions = NULL;
+  int nfiles = 0, json = 0, rebuild = 1;
   long limit = 0, max = 0;
   double idle = 0;
   for (int i = 1; i < argc; i++) {
@@ -234,6 +418,14 @@ static int cmd_stream(int argc, char **argv) {
     char *end;
     if (!strcmp(o, "--json"))
       json = 1;
+    else if (!strcmp(o, "--no-rebuild"))
+      rebuild = 0;
+    else if (!strcmp(o, "--model") && v)
+      model = v, i++;
+    else if (!strcmp(o, "--features") && v)
+      features = v, i++;
+    else if (!strcmp(o, "--predictions") && v)
+      predictions = v, i++;
     else if (!strcmp(o, "--kafka") && v)
       brokers = v, i++;
     else if (!strcmp(o, "--topic") && v)
@@ -269,6 +461,8 @@ static int cmd_stream(int argc, char **argv) {
   if (strcmp(compression, "zstd") && strcmp(compression, "lz4") && strcmp(compression, "none"))
     return cli_usage_error(&cmd_stream_def, "--compression: zstd, lz4 or none");
   if (!strcmp(mode, "produce")) {
+    if (model || features || predictions || !rebuild)
+      return cli_usage_error(&cmd_stream_def, "--model, --features, --predictions and --no-rebuild are for consume");
     if (nfiles != 2)
       return cli_usage_error(&cmd_stream_def, "produce needs a LOBSTER message file and its orderbook file");
     return produce(brokers, topic, files[0], files[1], symbol, limit, compression, json);
@@ -276,7 +470,27 @@ static int cmd_stream(int argc, char **argv) {
   if (!strcmp(mode, "consume")) {
     if (nfiles) return cli_usage_error(&cmd_stream_def, "consume takes no files");
     if (!group) return cli_usage_error(&cmd_stream_def, "consume needs --group G");
-    return consume(brokers, topic, group, idle, max, json);
+    if (!model != !features)
+      return cli_usage_error(&cmd_stream_def, "--model MODEL and --features TRAIN.npy go together (the features' "
+                                              "sidecar gives the engine and the sampler the model was trained on)");
+    if (predictions && !model) return cli_usage_error(&cmd_stream_def, "--predictions needs --model and --features");
+    if (predictions && (!*predictions || strlen(predictions) >= 256))
+      return cli_usage_error(&cmd_stream_def, "--predictions: a topic name of 1 to 255 characters");
+    if (!model) return consume(brokers, topic, group, idle, max, rebuild, NULL, json);
+    /* the default predictions topic: PREFIX.predictions beside PREFIX.events (as obi serve
+     * names them), else TOPIC.predictions */
+    char ptopic[300];
+    size_t n = strlen(topic);
+    if (predictions)
+      snprintf(ptopic, sizeof ptopic, "%s", predictions);
+    else if (n > 7 && !strcmp(topic + n - 7, ".events"))
+      snprintf(ptopic, sizeof ptopic, "%.*s.predictions", (int)(n - 7), topic);
+    else
+      snprintf(ptopic, sizeof ptopic, "%s.predictions", topic);
+    if (strlen(ptopic) >= 256)
+      return cli_usage_error(&cmd_stream_def, "the predictions topic '%s' is too long: give --predictions", ptopic);
+    predictor pr = {.model_path = model, .features = features, .topic = ptopic};
+    return consume(brokers, topic, group, idle, max, rebuild, &pr, json);
   }
   return cli_usage_error(&cmd_stream_def, "unknown mode '%s' (produce or consume)", mode);
 }
@@ -285,13 +499,23 @@ const cli_command cmd_stream_def = {
     "stream", cmd_stream, "publish events to a Kafka topic, or consume them and rebuild the books",
     "usage: obi stream --kafka BROKERS --topic T produce MESSAGES ORDERBOOK [--symbol S] [--limit N]\n"
     "                  [--compression zstd|lz4|none] [--json]\n"
-    "       obi stream --kafka BROKERS --topic T consume --group G [--idle S] [--max N] [--json]\n\n"
+    "       obi stream --kafka BROKERS --topic T consume --group G [--model MODEL --features TRAIN.npy\n"
+    "                  [--predictions TOPIC]] [--no-rebuild] [--idle S] [--max N] [--json]\n\n"
     "produce replays a LOBSTER message/orderbook pair (plain or .zst) and publishes every message as an\n"
     "80-byte event record (docs/kafka.md) keyed by the instrument (--symbol, default: from the file name),\n"
     "each followed by the level corrections that keep a book rebuilt from the topic equal to the\n"
     "replay's. The producer is idempotent; --limit stops after N messages.\n\n"
     "consume joins consumer group G, rebuilds one book per instrument from the records of its partitions,\n"
     "commits offsets after processing, and prints per instrument the records, the last sequence number,\n"
-    "gaps in the sequence, and the final best bid and ask in integer ticks. It runs until interrupted,\n"
-    "until no record came for --idle seconds (counted once partitions are assigned), or after --max records.\n"
+    "gaps in the sequence, and the final best bid and ask in integer ticks. Each partition it is given is\n"
+    "read from its beginning: records the group had committed only rebuild the state (\"rebuilt\"), so a\n"
+    "restarted or new instance has exact books while Kafka still holds the partition's first records\n"
+    "(--no-rebuild: start empty at the committed offset). With --model and --features (the training file,\n"
+    "whose sidecar gives the feature engine and sampler) every instrument gets its own features and model\n"
+    "state, and each prediction is published as a kind-3 record to --predictions (default: P.predictions\n"
+    "for a topic P.events, else T.predictions), keyed by the instrument, with the seq of the event record\n"
+    "it was made at; a row is made when the instrument's next event arrives. Predictions are flushed before\n"
+    "each commit and none is published for a rebuilt record. It runs until interrupted, until no record\n"
+    "came for --idle seconds (counted once partitions are assigned), or after --max records (rebuilt ones\n"
+    "included).\n"
     "BROKERS is host:port[,host:port...].\n"};

@@ -1,4 +1,4 @@
-/* pipeline.c — what `obi backtest` and `obi serve` share: the training features' sidecar (so a
+/* pipeline.c — what `obi backtest`, `obi serve` and `obi stream consume` share: the training features' sidecar (so a
  * model sees rows computed exactly as in training), the model as a signal on the feature
  * engine, latency options and small configuration files. */
 #include "pipeline.h"
@@ -22,6 +22,17 @@ int ms_row(const model_signal *s, const obi_book *book, double *full, float *x) 
   feat_compute(s->e, book, full);
   for (int c = 0; c < s->C; c++) x[c] = (float)full[s->cols[c]];
   return 1;
+}
+
+int ms_map_columns(const feat_engine *e, const obi_model *m, int *cols, char *why, size_t why_len) {
+  for (int c = 0; c < model_features(m); c++) {
+    cols[c] = feat_find(e, model_feature_name(m, c));
+    if (cols[c] < 0) {
+      snprintf(why, why_len, "feature '%s' is not computed by the engine", model_feature_name(m, c));
+      return -1;
+    }
+  }
+  return 0;
 }
 
 int ms_predict(void *ctx, const obi_event *ev, const obi_book *book, int64_t row, float probs[3]) {

@@ -1,4 +1,5 @@
-/* pipeline.h — the pieces of a model-driven pipeline shared by `obi backtest` and `obi serve`. */
+/* pipeline.h — the pieces of a model-driven pipeline shared by `obi backtest`, `obi serve` and
+ * `obi stream consume`. */
 #ifndef OBI_CLI_PIPELINE_H
 #define OBI_CLI_PIPELINE_H
 
@@ -22,6 +23,9 @@ int ms_predict(void *ctx, const obi_event *ev, const obi_book *book, int64_t row
 /* The engine's row (full, every column) and the model's inputs (x) for the current book; 0 while
  * the engine is not ready. */
 int ms_row(const model_signal *s, const obi_book *book, double *full, float *x);
+/* The engine column of each of the model's features into cols; -1 with why when the engine does
+ * not compute one. */
+int ms_map_columns(const feat_engine *e, const obi_model *m, int *cols, char *why, size_t why_len);
 
 /* The sidecar of the training features: engine configuration, micro-price, sampler, horizon
  * and where the training part ends. */

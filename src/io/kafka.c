@@ -8,7 +8,16 @@
  * consumer keeps, per partition, the next offset to commit: it advances only after the callback
  * returned 0, and the commit after each batch is synchronous, so a committed offset never runs
  * ahead of processing. A small open-addressing table of (symbol, last sequence) drops records
- * the consumer has already passed on (redeliveries after a rebalance within this process). */
+ * the consumer has already passed on (redeliveries after a rebalance within this process).
+ *
+ * Rebuild (kafka_consumer_options.rebuild): a rebalance callback reads, for each partition it is
+ * assigned, the group's committed offset (rd_kafka_committed), remembers it as the partition's
+ * rebuild limit and assigns the partition at RD_KAFKA_OFFSET_BEGINNING (eager or cooperative
+ * protocol alike). Records below the limit go to the callback marked KAFKA_DELIVERY_REBUILD and
+ * their offsets are not put in the commit list, so a commit never goes below what the group had
+ * committed. The instruments last seen in that partition forget their last sequence, since their
+ * records come again from the start. If the committed offsets cannot be read the consumer stops
+ * (OBI_EIO) rather than run with state it knows to be incomplete. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -391,13 +400,18 @@ fail_conf:
 obi_err kafka_produce_event(kafka_producer *p, const kafka_event_record *r) {
   uint8_t buf[KAFKA_EVENT_RECORD_SIZE];
   if (kafka_event_encode(buf, r)) return OBI_EINVAL;
+  return kafka_produce_wait(p, NULL, r->symbol, buf, sizeof buf);
+}
+
+obi_err kafka_produce_wait(kafka_producer *p, const char *topic, const char *key, const void *buf, size_t len) {
+  const char *t = topic ? topic : p->topic;
   for (;;) {
     rd_kafka_resp_err_t err =
-        rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(p->topic), RD_KAFKA_V_KEY(r->symbol, strlen(r->symbol)),
-                          RD_KAFKA_V_VALUE(buf, sizeof buf), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(t), RD_KAFKA_V_KEY(key, strlen(key)),
+                          RD_KAFKA_V_VALUE((void *)buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      set_error(p->error, sizeof p->error, "produce to %s: %s", p->topic, rd_kafka_err2str(err));
+      set_error(p->error, sizeof p->error, "produce to %s: %s", t, rd_kafka_err2str(err));
       return OBI_EIO;
     }
     rd_kafka_poll(p->rk, 50); /* the queue is full: serve delivery reports to make room */
@@ -456,6 +470,8 @@ void kafka_producer_free(kafka_producer *p) {
 typedef struct {
   char symbol[KAFKA_SYMBOL_MAX + 1];
   uint64_t last;
+  int32_t partition; /* where its last record came from */
+  uint8_t fresh;     /* rebuild: no record passed on since its partition was assigned */
 } seen_entry;
 
 struct kafka_consumer {
@@ -464,17 +480,79 @@ struct kafka_consumer {
   kafka_consumer_stats stats;
   seen_entry *seen;
   uint32_t nseen;
+  /* rebuild: per partition, the offset below which records only rebuild state (the group's
+   * committed offset when the partition was assigned) */
+  int rebuild, from_end;
+  int64_t *until;
+  int32_t nuntil;
+  int failed; /* the committed offsets of an assignment could not be read: stop, state would not be exact */
+  int (*before_commit)(void *ctx);
+  void *before_commit_ctx;
   char error[512];
 };
+
+/* Rebuild: what an assignment of parts must rebuild; every partition starts at its beginning. */
+static void plan_rebuild(kafka_consumer *c, rd_kafka_topic_partition_list_t *parts) {
+  rd_kafka_topic_partition_list_t *got = rd_kafka_topic_partition_list_copy(parts);
+  rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, got, 10000);
+  for (int i = 0; i < parts->cnt; i++) {
+    rd_kafka_topic_partition_t *p = &parts->elems[i];
+    rd_kafka_resp_err_t e = err ? err : got->elems[i].err;
+    int64_t until = got->elems[i].offset, lo, hi;
+    if (!e && until < 0) { /* nothing committed: all is new, or (from_end) all that is there is old */
+      until = 0;
+      if (c->from_end && !(e = rd_kafka_query_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi, 10000)))
+        until = hi;
+    }
+    if (e || p->partition < 0) {
+      c->failed = 1;
+      snprintf(c->error, sizeof c->error, "%s partition %d: the committed offset could not be read on assignment (%s)",
+               c->topic, (int)p->partition, rd_kafka_err2str(e));
+      continue;
+    }
+    if (p->partition >= c->nuntil) {
+      int32_t n = p->partition + 1;
+      int64_t *u = realloc(c->until, (size_t)n * sizeof *u);
+      if (!u) {
+        c->failed = 1;
+        snprintf(c->error, sizeof c->error, "out of memory on the assignment of %s", c->topic);
+        continue;
+      }
+      for (int32_t k = c->nuntil; k < n; k++) u[k] = 0;
+      c->until = u, c->nuntil = n;
+    }
+    c->until[p->partition] = until;
+    p->offset = RD_KAFKA_OFFSET_BEGINNING;
+    for (uint32_t k = 0; k < SEEN_CAP; k++) /* its instruments start again */
+      if (c->seen[k].symbol[0] && c->seen[k].partition == p->partition) c->seen[k].last = 0, c->seen[k].fresh = 1;
+  }
+  rd_kafka_topic_partition_list_destroy(got);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+                         void *opaque) {
+  kafka_consumer *c = opaque;
+  int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    plan_rebuild(c, parts);
+    if (coop)
+      rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
+    else
+      rd_kafka_assign(rk, parts);
+  } else if (coop) {
+    rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+  } else {
+    rd_kafka_assign(rk, NULL);
+  }
+}
 
 obi_err kafka_consumer_new(kafka_consumer **out, const char *brokers, const char *topic, const char *group,
                            const kafka_consumer_options *opt, char *err_msg, size_t err_len) {
   kafka_consumer_options o = {.session_timeout_ms = 6000};
   if (opt) {
     if (opt->session_timeout_ms > 0) o.session_timeout_ms = opt->session_timeout_ms;
-    o.from_end = opt->from_end;
-    o.debug = opt->debug;
-    o.config = opt->config;
+    o = *opt;
+    if (o.session_timeout_ms <= 0) o.session_timeout_ms = 6000;
   }
   *out = NULL;
   if (err_msg && err_len) err_msg[0] = 0;
@@ -490,6 +568,8 @@ obi_err kafka_consumer_new(kafka_consumer **out, const char *brokers, const char
     return OBI_ENOMEM;
   }
   c->seen = seen;
+  c->rebuild = o.rebuild, c->from_end = o.from_end;
+  c->before_commit = o.before_commit, c->before_commit_ctx = o.before_commit_ctx;
   snprintf(c->topic, sizeof c->topic, "%s", topic);
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   char session[16], errstr[512];
@@ -504,6 +584,10 @@ obi_err kafka_consumer_new(kafka_consumer **out, const char *brokers, const char
       (o.debug && conf_set(conf, "debug", o.debug, err_msg, err_len)) || conf_extra(conf, o.config, err_msg, err_len))
     goto fail_conf;
   if (!o.debug) rd_kafka_conf_set_log_cb(conf, log_drop);
+  if (o.rebuild) {
+    rd_kafka_conf_set_opaque(conf, c);
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+  }
   c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
   if (!c->rk) {
     if (err_msg && err_len) snprintf(err_msg, err_len, "kafka consumer: %s", errstr);
@@ -529,8 +613,8 @@ fail:
   return OBI_EINVAL;
 }
 
-/* The last sequence passed on for symbol, created at 0; NULL when the table is full. */
-static uint64_t *seen_slot(kafka_consumer *c, const char *symbol) {
+/* The entry of symbol (last sequence passed on, created at 0); NULL when the table is full. */
+static seen_entry *seen_slot(kafka_consumer *c, const char *symbol) {
   uint32_t h = 2166136261u; /* FNV-1a */
   for (const char *s = symbol; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
   for (uint32_t i = 0; i < SEEN_CAP; i++) {
@@ -538,16 +622,23 @@ static uint64_t *seen_slot(kafka_consumer *c, const char *symbol) {
     if (!e->symbol[0]) {
       if (c->nseen >= SEEN_CAP - 1) return NULL;
       snprintf(e->symbol, sizeof e->symbol, "%s", symbol);
+      e->partition = -1;
+      e->fresh = 1;
       c->nseen++;
-      return &e->last;
+      return e;
     }
-    if (!strcmp(e->symbol, symbol)) return &e->last;
+    if (!strcmp(e->symbol, symbol)) return e;
   }
   return NULL;
 }
 
 static obi_err commit(kafka_consumer *c, rd_kafka_topic_partition_list_t *offsets) {
   if (!offsets->cnt) return OBI_OK;
+  if (c->before_commit && c->before_commit(c->before_commit_ctx)) {
+    if (!c->error[0])
+      snprintf(c->error, sizeof c->error, "offsets on %s not committed: the output was not flushed", c->topic);
+    return OBI_EIO;
+  }
   rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, offsets, 0);
   if (err) {
     snprintf(c->error, sizeof c->error, "offset commit on %s: %s", c->topic, rd_kafka_err2str(err));
@@ -562,9 +653,13 @@ obi_err kafka_consumer_poll(kafka_consumer *c, int timeout_ms, int max_records, 
   rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(8);
   obi_err rc = OBI_OK;
   *got = 0;
-  for (int i = 0; i < max_records; i++) {
+  for (int i = 0; i < max_records && !c->failed; i++) {
     rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, i == 0 ? timeout_ms : 0);
     if (!m) break;
+    if (c->failed) { /* an assignment in this poll could not be planned */
+      rd_kafka_message_destroy(m);
+      break;
+    }
     if (m->err) { /* transport errors are retried by librdkafka; only fatal ones stop */
       int fatal = m->err == RD_KAFKA_RESP_ERR__FATAL;
       snprintf(c->error, sizeof c->error, "kafka consumer: %s", rd_kafka_message_errstr(m));
@@ -580,20 +675,25 @@ obi_err kafka_consumer_poll(kafka_consumer *c, int timeout_ms, int max_records, 
     kafka_event_record r;
     char why[200];
     int cb = 0;
+    /* processed and committed before: rebuilds state, never committed again (not below the commit) */
+    int old = c->rebuild && m->partition >= 0 && m->partition < c->nuntil && m->offset < c->until[m->partition];
     if (kafka_event_decode(&r, m->payload, m->len, why, sizeof why) != OBI_OK) {
       c->stats.bad++;
       if (!c->error[0])
         snprintf(c->error, sizeof c->error, "%s partition %d offset %lld: %s", c->topic, (int)m->partition,
                  (long long)m->offset, why);
     } else {
-      uint64_t *last = seen_slot(c, r.symbol);
-      if (last && r.seq <= *last) {
+      seen_entry *se = seen_slot(c, r.symbol);
+      if (se && r.seq <= se->last) {
         c->stats.duplicates++;
       } else {
+        if (old) r.delivery |= KAFKA_DELIVERY_REBUILD;
+        if (c->rebuild && se && se->fresh) r.delivery |= KAFKA_DELIVERY_FIRST;
         cb = fn(user, &r, m->partition, m->offset);
         if (cb == 0) {
           c->stats.processed++;
-          if (last) *last = r.seq;
+          c->stats.rebuilt += (uint64_t)old;
+          if (se) se->last = r.seq, se->fresh = 0, se->partition = m->partition;
         }
       }
     }
@@ -601,6 +701,10 @@ obi_err kafka_consumer_poll(kafka_consumer *c, int timeout_ms, int max_records, 
       rd_kafka_message_destroy(m);
       rc = cb;
       break;
+    }
+    if (old) {
+      rd_kafka_message_destroy(m);
+      continue;
     }
     rd_kafka_topic_partition_t *tp =
         rd_kafka_topic_partition_list_find(offsets, rd_kafka_topic_name(m->rkt), m->partition);
@@ -610,6 +714,7 @@ obi_err kafka_consumer_poll(kafka_consumer *c, int timeout_ms, int max_records, 
   }
   obi_err cerr = commit(c, offsets);
   rd_kafka_topic_partition_list_destroy(offsets);
+  if (!rc && c->failed) rc = OBI_EIO;
   return rc ? rc : cerr;
 }
 
@@ -642,5 +747,6 @@ void kafka_consumer_free(kafka_consumer *c) {
     rd_kafka_destroy(c->rk);
   }
   free(c->seen);
+  free(c->until);
   free(c);
 }
