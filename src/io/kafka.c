@@ -550,7 +550,6 @@ obi_err kafka_consumer_new(kafka_consumer **out, const char *brokers, const char
                            const kafka_consumer_options *opt, char *err_msg, size_t err_len) {
   kafka_consumer_options o = {.session_timeout_ms = 6000};
   if (opt) {
-    if (opt->session_timeout_ms > 0) o.session_timeout_ms = opt->session_timeout_ms;
     o = *opt;
     if (o.session_timeout_ms <= 0) o.session_timeout_ms = 6000;
   }
