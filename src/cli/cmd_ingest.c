@@ -111,8 +111,11 @@ static int symbols_init(market_ingest *m, int n) {
 
 static int ingest_recording(obi_store *s, const ingest_args *a, market_ingest *m) {
   rec_source src;
-  int rc = recsource_open(&src, a->files[0], a->nfiles > 1 ? a->files[1] : NULL, a->venue, on_feed_event, m);
-  if (rc) return rc;
+  char msg[1200] = "";
+  if (recsource_open(&src, a->files[0], a->nfiles > 1 ? a->files[1] : NULL, a->venue, on_feed_event, m, msg,
+                     sizeof msg))
+    return cli_input_error("%s", msg);
+  int rc = EXIT_OK;
   m->f = src.f, src.after = after_message, src.after_ctx = m;
   int n = feed_symbol_count(src.f);
   if ((rc = symbols_init(m, n))) goto done;
@@ -129,7 +132,6 @@ static int ingest_recording(obi_store *s, const ingest_args *a, market_ingest *m
   cli_progress progress;
   cli_progress_start(&progress, "ingest", a->quiet || a->json);
   rec_counts counts;
-  char msg[1200] = "";
   if (recsource_replay(&src, &counts, &progress, msg, sizeof msg)) rc = cli_input_error("%s", msg);
   cli_progress_done(&progress);
   if (!rc && counts.errors_reported)

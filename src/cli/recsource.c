@@ -51,60 +51,104 @@ static const char *url_param(const char *url, size_t len, const char *key, size_
   return NULL;
 }
 
-/* One pass over the recording through feed f. Returns OBI_OK or a reading error (msg set). */
-static obi_err replay_pass(feed *f, const char *ws_path, const char *http_path, rec_counts *c, cli_progress *progress,
-                           recsource_after_fn after, void *after_ctx, char *msg, size_t msg_len) {
-  rec_merge m = {0};
-  obi_err err = rec_open(&m.in[0], ws_path, msg, msg_len);
-  if (!err && http_path) err = rec_open(&m.in[1], http_path, msg, msg_len);
+/* One pass over the recording through a feed, a line at a time. */
+struct rec_pass {
+  rec_merge m;
+  feed *f;
+  const char *ws_path, *http_path;
+  rec_counts *c;
+  cli_progress *progress;
+  recsource_after_fn after;
+  void *after_ctx;
+  uint64_t n;
+};
+
+static void pass_close(rec_pass *p) {
+  if (!p) return;
+  rec_close(p->m.in[0]);
+  rec_close(p->m.in[1]);
+  free(p);
+}
+
+static obi_err pass_open(rec_pass **out, feed *f, const char *ws_path, const char *http_path, rec_counts *c, char *msg,
+                         size_t msg_len) {
+  rec_pass *p = calloc(1, sizeof *p);
+  *out = NULL;
+  if (!p) return OBI_ENOMEM;
+  p->f = f, p->ws_path = ws_path, p->http_path = http_path, p->c = c;
   memset(c, 0, sizeof *c);
+  obi_err err = rec_open(&p->m.in[0], ws_path, msg, msg_len);
+  if (!err && http_path) err = rec_open(&p->m.in[1], http_path, msg, msg_len);
+  if (err) {
+    pass_close(p);
+    return err;
+  }
+  *out = p;
+  return OBI_OK;
+}
+
+/* The next line through the feed: OBI_OK, OBI_EEOF at the end, or an error that stops the pass
+ * (msg set). Lines the feed rejects are counted, the first described. */
+static obi_err pass_step(rec_pass *p, char *msg, size_t msg_len) {
   rec_line l;
   int from = 0;
-  uint64_t n = 0;
-  while (!err && (err = merge_next(&m, &l, &from)) == OBI_OK) {
-    const char *name = from ? http_path : ws_path;
-    if ((++n & 0x3ff) == 0 && progress) cli_progress_update(progress, rec_progress(m.in[0]), n);
-    obi_err fe = OBI_OK;
-    if (l.kind == REC_CONNECT) {
-      if (c->connections++) feed_reset(f, l.recv_ns);
-    } else if (l.kind == REC_SENT) {
-      c->sent++;
-    } else if (l.kind == REC_RECEIVED) {
-      c->received++;
-      fe = feed_on_message(f, l.recv_ns, l.json, l.json_len);
-    } else { /* a REST response: a depth snapshot for the symbol its URL names */
-      c->rest++;
-      size_t sl;
-      const char *sv = url_param(l.url, l.url_len, "symbol", &sl);
-      int sym = sv ? feed_find_symbol(f, sv, sl) : -1;
-      if (sv && sym < 0) {
-        char name_buf[64];
-        snprintf(name_buf, sizeof name_buf, "%.*s", (int)(sl < 63 ? sl : 63), sv);
-        sym = feed_add_symbol(f, name_buf, -1, -1);
-      }
-      if (sym < 0) {
-        if (c->errors_reported++ == 0)
-          snprintf(c->first_error, sizeof c->first_error, "%s:%llu: a REST response whose URL names no symbol", name,
-                   (unsigned long long)rec_line_no(m.in[from]));
-        continue;
-      }
-      fe = feed_on_snapshot(f, sym, l.recv_ns, l.json, l.json_len);
-    }
-    if (fe == OBI_ENOMEM || fe == OBI_EINVARIANT || fe == OBI_EINVAL) {
-      snprintf(msg, msg_len, "%s:%llu: %s", name, (unsigned long long)rec_line_no(m.in[from]),
-               fe == OBI_EINVARIANT ? feed_last_error(f) : obi_strerror(fe));
-      err = fe;
-    } else if (fe && c->errors_reported++ == 0) {
-      snprintf(c->first_error, sizeof c->first_error, "%s:%llu: %s", name, (unsigned long long)rec_line_no(m.in[from]),
-               feed_last_error(f));
-    }
-    if (!err && after) after(after_ctx, l.recv_ns);
+  obi_err err = merge_next(&p->m, &l, &from);
+  if (err) {
+    if (err != OBI_EEOF && p->m.in[p->m.failed]) snprintf(msg, msg_len, "%s", rec_error(p->m.in[p->m.failed]));
+    return err;
   }
-  if (err == OBI_EEOF) err = OBI_OK;
-  if (err && !msg[0] && m.in[m.failed]) snprintf(msg, msg_len, "%s", rec_error(m.in[m.failed]));
-  rec_close(m.in[0]);
-  rec_close(m.in[1]);
-  return err;
+  feed *f = p->f;
+  rec_counts *c = p->c;
+  const char *name = from ? p->http_path : p->ws_path;
+  if ((++p->n & 0x3ff) == 0 && p->progress) cli_progress_update(p->progress, rec_progress(p->m.in[0]), p->n);
+  obi_err fe = OBI_OK;
+  if (l.kind == REC_CONNECT) {
+    if (c->connections++) feed_reset(f, l.recv_ns);
+  } else if (l.kind == REC_SENT) {
+    c->sent++;
+  } else if (l.kind == REC_RECEIVED) {
+    c->received++;
+    fe = feed_on_message(f, l.recv_ns, l.json, l.json_len);
+  } else { /* a REST response: a depth snapshot for the symbol its URL names */
+    c->rest++;
+    size_t sl;
+    const char *sv = url_param(l.url, l.url_len, "symbol", &sl);
+    int sym = sv ? feed_find_symbol(f, sv, sl) : -1;
+    if (sv && sym < 0) {
+      char name_buf[64];
+      snprintf(name_buf, sizeof name_buf, "%.*s", (int)(sl < 63 ? sl : 63), sv);
+      sym = feed_add_symbol(f, name_buf, -1, -1);
+    }
+    if (sym < 0) {
+      if (c->errors_reported++ == 0)
+        snprintf(c->first_error, sizeof c->first_error, "%s:%llu: a REST response whose URL names no symbol", name,
+                 (unsigned long long)rec_line_no(p->m.in[from]));
+      return OBI_OK;
+    }
+    fe = feed_on_snapshot(f, sym, l.recv_ns, l.json, l.json_len);
+  }
+  if (fe == OBI_ENOMEM || fe == OBI_EINVARIANT || fe == OBI_EINVAL) {
+    snprintf(msg, msg_len, "%s:%llu: %s", name, (unsigned long long)rec_line_no(p->m.in[from]),
+             fe == OBI_EINVARIANT ? feed_last_error(f) : obi_strerror(fe));
+    return fe;
+  }
+  if (fe && c->errors_reported++ == 0)
+    snprintf(c->first_error, sizeof c->first_error, "%s:%llu: %s", name, (unsigned long long)rec_line_no(p->m.in[from]),
+             feed_last_error(f));
+  if (p->after) p->after(p->after_ctx, l.recv_ns);
+  return OBI_OK;
+}
+
+/* A whole pass. Returns OBI_OK or an error that stopped it (msg set). */
+static obi_err replay_pass(feed *f, const char *ws_path, const char *http_path, rec_counts *c, cli_progress *progress,
+                           recsource_after_fn after, void *after_ctx, char *msg, size_t msg_len) {
+  rec_pass *p;
+  obi_err err = pass_open(&p, f, ws_path, http_path, c, msg, msg_len);
+  if (err) return err;
+  p->progress = progress, p->after = after, p->after_ctx = after_ctx;
+  while ((err = pass_step(p, msg, msg_len)) == OBI_OK) continue;
+  pass_close(p);
+  return err == OBI_EEOF ? OBI_OK : err;
 }
 
 /* Reads the first line of a recording: its kind and URL (copied into url). */
@@ -126,30 +170,32 @@ static obi_err first_line(const char *path, int *kind, char *url, size_t url_cap
   return err;
 }
 
-int recsource_open(rec_source *s, const char *ws_path, const char *http_path, int venue, feed_event_fn on_event,
-                   void *ctx) {
+#define FAIL(...) (snprintf(why, why_len, __VA_ARGS__), OBI_EINVAL)
+
+obi_err recsource_open(rec_source *s, const char *ws_path, const char *http_path, int venue, feed_event_fn on_event,
+                       void *ctx, char *why, size_t why_len) {
   char msg[1200] = "", http_url[2048] = "";
   int kind[2] = {0, 0};
   memset(s, 0, sizeof *s);
   obi_err err = first_line(ws_path, &kind[0], s->url, sizeof s->url, msg, sizeof msg);
   if (!err && http_path) err = first_line(http_path, &kind[1], http_url, sizeof http_url, msg, sizeof msg);
-  if (err) return cli_input_error("%s", msg);
+  if (err) return FAIL("%s", msg);
   if (kind[0] == REC_HTTP && http_path && kind[1] == REC_CONNECT) { /* given the other way round */
     const char *t = ws_path;
     ws_path = http_path, http_path = t;
     char tmp[2048];
     memcpy(tmp, s->url, sizeof tmp), memcpy(s->url, http_url, sizeof s->url), memcpy(http_url, tmp, sizeof tmp);
   } else if (kind[0] != REC_CONNECT) {
-    return cli_input_error("%s:1: a WebSocket recording starts with 'URL <-> TIME'", ws_path);
+    return FAIL("%s:1: a WebSocket recording starts with 'URL <-> TIME'", ws_path);
   }
   if (http_path && kind[0] == kind[1])
-    return cli_input_error("%s: expected REST responses ('URL -> TIME: JSON') beside the WebSocket recording %s",
-                           http_path, ws_path);
+    return FAIL("%s: expected REST responses ('URL -> TIME: JSON') beside the WebSocket recording %s", http_path,
+                ws_path);
   if (venue < 0) venue = feed_venue_from_url(s->url, strlen(s->url));
-  if (venue < 0) return cli_input_error("%s:1: cannot tell the venue from the URL '%s' (use --venue)", ws_path, s->url);
+  if (venue < 0) return FAIL("%s:1: cannot tell the venue from the URL '%s' (use --venue)", ws_path, s->url);
   if (http_path && venue != FEED_BINANCE_SPOT && venue != FEED_BINANCE_FUTURES)
-    return cli_input_error("%s: REST snapshots belong to Binance recordings; %s is %s", http_path, ws_path,
-                           feed_venue_name(venue));
+    return FAIL("%s: REST snapshots belong to Binance recordings; %s is %s", http_path, ws_path,
+                feed_venue_name(venue));
   s->ws_path = ws_path, s->http_path = http_path, s->venue = venue;
   feed_config cfg = {.add_unknown_symbols = 1, .scan_only = 1};
   size_t ll;
@@ -160,15 +206,15 @@ int recsource_open(rec_source *s, const char *ws_path, const char *http_path, in
    * exactly those scales, so no value of the recording can fall outside them. */
   feed *scan = NULL;
   rec_counts counts;
-  int rc = EXIT_OK;
+  obi_err rc = OBI_OK;
   if (feed_new(&scan, (feed_venue)venue, &cfg) ||
       replay_pass(scan, ws_path, http_path, &counts, NULL, NULL, NULL, msg, sizeof msg)) {
-    rc = cli_input_error("%s", msg[0] ? msg : "out of memory");
+    rc = FAIL("%s", msg[0] ? msg : "out of memory");
     goto done;
   }
   cfg.scan_only = 0, cfg.on_event = on_event, cfg.ctx = ctx;
   if (feed_new(&s->f, (feed_venue)venue, &cfg)) {
-    rc = cli_input_error("out of memory");
+    rc = FAIL("out of memory");
     goto done;
   }
   for (int i = 0; i < feed_symbol_count(scan); i++) {
@@ -176,7 +222,7 @@ int recsource_open(rec_source *s, const char *ws_path, const char *http_path, in
     feed_symbol_decimals(scan, i, &pd, &sd);
     if (pd < 0 || sd < 0) pd = sd = -1;
     if (feed_add_symbol(s->f, feed_symbol_name(scan, i), pd, sd) < 0) {
-      rc = cli_input_error("out of memory");
+      rc = FAIL("out of memory");
       goto done;
     }
   }
@@ -186,11 +232,28 @@ done:
   return rc;
 }
 
+#undef FAIL
+
 obi_err recsource_replay(rec_source *s, rec_counts *c, cli_progress *progress, char *msg, size_t msg_len) {
   return replay_pass(s->f, s->ws_path, s->http_path, c, progress, s->after, s->after_ctx, msg, msg_len);
 }
 
+obi_err recsource_start(rec_source *s, rec_counts *c, char *msg, size_t msg_len) {
+  pass_close(s->pass);
+  obi_err err = pass_open(&s->pass, s->f, s->ws_path, s->http_path, c, msg, msg_len);
+  if (!err) s->pass->after = s->after, s->pass->after_ctx = s->after_ctx;
+  return err;
+}
+
+obi_err recsource_step(rec_source *s, char *msg, size_t msg_len) {
+  return s->pass ? pass_step(s->pass, msg, msg_len) : OBI_EEOF;
+}
+
+double recsource_progress(const rec_source *s) { return s->pass ? rec_progress(s->pass->m.in[0]) : 0; }
+
 void recsource_close(rec_source *s) {
+  pass_close(s->pass);
+  s->pass = NULL;
   feed_free(s->f);
   s->f = NULL;
 }
