@@ -39,6 +39,8 @@ typedef struct {
   int bars;                        /* completed bars used by the bar volatility estimators (default 60) */
   double price_scale;              /* price units per currency unit (LOBSTER: 10000) */
   double tick;                     /* tick size in price units (US equities: 100) */
+  int signed_trades;               /* TRADE events carry the resting side (exchange feeds); 0: unsigned (LOBSTER
+                                      crosses, type 6) */
 } feat_config;
 
 /* Fills the defaults above; price_scale 10000 and tick 100 (LOBSTER US equities). */

@@ -20,11 +20,12 @@
 #include "obi/perf.h"
 #include "pipeline.h"
 #include "report.h"
+#include "source.h"
 
 #define MAX_SWEEP 32
 
 typedef struct {
-  const char *model_path, *features, *msg, *book, *strategy, *risk, *trades, *report, *latency, *queue;
+  const char *model_path, *features, *msg, *book, *strategy, *risk, *trades, *report, *latency, *queue, *symbol;
   double maker_bps, taker_bps, extra_bps, capital, session_hours, days_per_year;
   int64_t mark_ns;
   int in_sample, json, quiet, trials;
@@ -81,16 +82,17 @@ static int simulate(const bt_args *a, bt_config *cfg, model_signal *ms, obi_back
   char why[4600];
   *out = NULL;
   obi_backtest *bt;
-  lobster_replay *r;
-  lobster_options opt = {.day_from_name = 1};
-  if (lobster_open(&r, a->msg, a->book, &opt, why, sizeof why)) {
+  obi_source *r;
+  if (source_open(&r, a->msg, a->book, a->symbol, why, sizeof why)) {
     sim_latency_free(&cfg->sim.feed), sim_latency_free(&cfg->sim.entry), sim_latency_free(&cfg->sim.response);
     return cli_input_error("%s", why);
   }
-  cfg->sim.tracked_levels = lobster_levels(r); /* a level-N file: prices below its N levels are unknown */
+  /* a level-N LOBSTER file: prices below its N levels are unknown (a recording's book is cut at
+   * its known levels already) */
+  cfg->sim.tracked_levels = source_get_info(r)->tracked_levels;
   obi_err err = bt_new(&bt, cfg, (bt_signal){ms_update, ms_predict, ms});
   if (err) {
-    lobster_close(r);
+    source_close(r);
     return cli_input_error("invalid backtest configuration: %s", obi_strerror(err));
   }
   cli_progress prog;
@@ -98,18 +100,17 @@ static int simulate(const bt_args *a, bt_config *cfg, model_signal *ms, obi_back
   obi_event ev;
   uint64_t events = 0;
   double t0 = cli_now();
-  while ((err = lobster_next(r, &ev)) == OBI_OK) {
-    int64_t next;
-    int more = lobster_peek_time(r, &next);
-    if (!more) next = INT64_MAX;
-    if ((err = bt_on_event(bt, &ev, lobster_book(r), !more || next > ev.ts_ns, next))) break;
-    if ((++events & 0xffff) == 0) cli_progress_update(&prog, lobster_progress(r), events);
+  int group_end;
+  int64_t next;
+  while ((err = source_next(r, &ev, &group_end, &next)) == OBI_OK) {
+    if ((err = bt_on_event(bt, &ev, source_book(r), group_end, next))) break;
+    if ((++events & 0xffff) == 0) cli_progress_update(&prog, source_progress(r), events);
   }
   *secs = cli_now() - t0;
   cli_progress_done(&prog);
   int rc = EXIT_OK;
-  if (err != OBI_EEOF) rc = cli_input_error("%s", err == OBI_ENOMEM ? "out of memory" : lobster_error(r));
-  lobster_close(r);
+  if (err != OBI_EEOF) rc = cli_input_error("%s", err == OBI_ENOMEM ? "out of memory" : source_error(r));
+  source_close(r);
   if (rc)
     bt_free(bt);
   else
@@ -242,9 +243,26 @@ static int run_backtest(bt_args *a) {
    * compression), or the same symbol and date in the names (another depth of the same day) — trade
    * only after its training part. The boundary is a time of day, moved onto this source's clock. */
   char sha[65] = "", day[64];
-  cli_source_day(a->msg, day, sizeof day);
-  int same_content = (!cli_sha256_file(a->msg, sha) && !strcmp(sha, sc.msg_sha)) ||
-                     (sc.content_sha[0] && !cli_sha256_lines(a->msg, sha) && !strcmp(sha, sc.content_sha));
+  obi_source *src;
+  if (source_open(&src, a->msg, a->book, a->symbol, why, sizeof why)) {
+    rc = cli_input_error("%s", why);
+    goto done;
+  }
+  const source_info *in = source_get_info(src);
+  const char *first = source_path(src, 0); /* a recording's WebSocket file, whatever the order given */
+  if (in->recording != sc.recording || (in->recording && in->price_scale != sc.fc.price_scale)) {
+    rc =
+        cli_input_error("%s: the model's features (%s) were computed from %s with prices in units of 1/%g; this source "
+                        "is %s with 1/%g",
+                        a->msg, a->features, sc.recording ? "a feed recording" : "LOBSTER data", sc.fc.price_scale,
+                        in->recording ? "a feed recording" : "LOBSTER data", in->price_scale);
+    source_close(src);
+    goto done;
+  }
+  cli_source_day(first, day, sizeof day);
+  int same_content = (!cli_sha256_file(first, sha) && !strcmp(sha, sc.msg_sha)) ||
+                     (sc.content_sha[0] && !cli_sha256_lines(first, sha) && !strcmp(sha, sc.content_sha));
+  source_close(src);
   int same_day = day[0] && !strcmp(day, sc.day);
   int same_source = same_content || same_day;
   int64_t here = found ? day0 : 0;
@@ -515,21 +533,23 @@ static int cmd_backtest(int argc, char **argv) {
     } else if (!strcmp(o, "--seed") && v) {
       if (cli_parse_int(v, 0, 2147483647, &a.seed)) return cli_usage_error(&cmd_backtest_def, "--seed: 0..2^31-1");
       i++;
+    } else if (!strcmp(o, "--symbol") && v) {
+      a.symbol = v, i++;
     } else if (o[0] != '-' && np < 2)
       pos[np++] = o;
     else
       return cli_usage_error(&cmd_backtest_def, "unknown option or missing value: '%s'", o);
   }
-  if (!a.model_path || !a.features || np != 2)
+  if (!a.model_path || !a.features || np == 0)
     return cli_usage_error(&cmd_backtest_def,
-                           "needs --model MODEL, --features FILE.npy and a LOBSTER MESSAGES BOOK pair");
-  a.msg = pos[0], a.book = pos[1];
+                           "needs --model MODEL, --features FILE.npy and a LOBSTER MESSAGES BOOK pair or a recording");
+  a.msg = pos[0], a.book = np == 2 ? pos[1] : NULL;
   return run_backtest(&a);
 }
 
 const cli_command cmd_backtest_def = {
     "backtest", cmd_backtest, "trade a model on a replayed source through the simulated exchange",
-    "usage: obi backtest --model MODEL --features TRAIN.npy MESSAGES ORDERBOOK\n"
+    "usage: obi backtest --model MODEL --features TRAIN.npy MESSAGES ORDERBOOK | WS_RECORDING [REST] [--symbol S]\n"
     "                    [--strategy FILE.json] [--risk FILE.json] [--fees MAKER_BPS,TAKER_BPS]\n"
     "                    [--extra-cost BPS] [--lot N]\n"
     "                    [--latency feed=D,entry=D,response=D] [--queue trades|linear|power:N]\n"

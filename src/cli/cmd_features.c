@@ -18,20 +18,16 @@
 #include "obi/labels.h"
 #include "obi/lobster.h"
 #include "obi/npy.h"
+#include "source.h"
 
 #define MAX_HORIZONS 16
 #define MP_IMB_BUCKETS 10
 #define MP_SPREAD_BUCKETS 4
 #define CKS_INTERVAL_NS 10000000000LL
 
-/* After lobster_next: is this message the last of its timestamp group? */
-static int group_ends(lobster_replay *r, const obi_event *ev) {
-  int64_t next;
-  return !lobster_peek_time(r, &next) || next > ev->ts_ns;
-}
-
 typedef struct {
-  const char *msg_path, *book_path, *out;
+  const char *msg_path, *book_path, *out, *symbol; /* book_path: NULL for a recording without REST responses */
+  int tick_given;
   feat_sampler sample;
   label_horizon horizons[MAX_HORIZONS];
   int nh;
@@ -223,16 +219,21 @@ static void raw_book_row(const obi_book *b, int levels, double price_scale, floa
 
 /* ---- the command ---- */
 
-static int replay_open(const features_args *a, lobster_replay **r) {
-  char err[1024];
-  lobster_options opt = {.day_from_name = 1};
-  if (lobster_open(r, a->msg_path, a->book_path, &opt, err, sizeof err)) return cli_input_error("%s", err);
+/* Opens the source; a recording sets the price scale, the tick (unless --tick) and signed trades. */
+static int replay_open(features_args *a, obi_source **r) {
+  char err[1400];
+  if (source_open(r, a->msg_path, a->book_path, a->symbol, err, sizeof err)) return cli_input_error("%s", err);
+  const source_info *in = source_get_info(*r);
+  if (in->recording) {
+    a->fc.price_scale = in->price_scale, a->fc.signed_trades = in->signed_trades;
+    if (!a->tick_given) a->fc.tick = in->tick;
+  }
   return 0;
 }
 
 static int run_features(features_args *a) {
   int rc = EXIT_BAD_INPUT;
-  lobster_replay *r = NULL;
+  obi_source *r = NULL;
   feat_engine *e = NULL;
   row_series rows = {0};
   int8_t *lab = NULL;
@@ -252,20 +253,22 @@ static int run_features(features_args *a) {
   if (replay_open(a, &r)) return EXIT_BAD_INPUT;
   cli_progress_start(&prog, "features pass 1/2", a->quiet || a->json);
   uint64_t events = 0;
-  while ((err = lobster_next(r, &ev)) == OBI_OK) {
-    if (feat_sampler_take(&a->sample, &ev, lobster_book(r), group_ends(r, &ev)) &&
-        series_push(&rows, ev.ts_ns, lobster_book(r), a->fc.price_scale, a->fc.tick)) {
+  int group_end;
+  int64_t next_ts;
+  while ((err = source_next(r, &ev, &group_end, &next_ts)) == OBI_OK) {
+    if (feat_sampler_take(&a->sample, &ev, source_book(r), group_end) &&
+        series_push(&rows, ev.ts_ns, source_book(r), a->fc.price_scale, a->fc.tick)) {
       rc = cli_input_error("out of memory after %zu rows", rows.n);
       goto done;
     }
-    if ((++events & 0xffff) == 0) cli_progress_update(&prog, lobster_progress(r), events);
+    if ((++events & 0xffff) == 0) cli_progress_update(&prog, source_progress(r), events);
   }
   cli_progress_done(&prog);
   if (err != OBI_EEOF) {
-    rc = cli_input_error("%s", lobster_error(r));
+    rc = cli_input_error("%s", source_error(r));
     goto done;
   }
-  lobster_close(r);
+  source_close(r);
   r = NULL;
   if (rows.n == 0) {
     rc = cli_input_error("%s: no rows: the source is empty or never has both sides of the book", a->msg_path);
@@ -355,15 +358,15 @@ static int run_features(features_args *a) {
   size_t row = 0, out_rows = 0, train_kept = 0;
   events = 0;
   cli_progress_start(&prog, "features pass 2/2", a->quiet || a->json);
-  while ((err = lobster_next(r, &ev)) == OBI_OK) {
-    const obi_book *b = lobster_book(r);
+  while ((err = source_next(r, &ev, &group_end, &next_ts)) == OBI_OK) {
+    const obi_book *b = source_book(r);
     feat_update(e, &ev, b);
     int64_t bid, ask;
     int has_mid = book_best(b, OBI_BID, &bid, NULL) && book_best(b, OBI_ASK, &ask, NULL);
     if (a->report)
       cks_event(&cks, ev.ts_ns, feat_last_ofi(e, 1), has_mid, has_mid ? (double)(bid + ask) * 0.5 / a->fc.tick : 0);
-    if ((++events & 0xffff) == 0) cli_progress_update(&prog, lobster_progress(r), events);
-    if (!feat_sampler_take(&s2, &ev, b, group_ends(r, &ev))) continue;
+    if ((++events & 0xffff) == 0) cli_progress_update(&prog, source_progress(r), events);
+    if (!feat_sampler_take(&s2, &ev, b, group_end)) continue;
     if (row >= n) break; /* cannot happen: the same replay and sampler */
     if (valid[row]) {
       if (a->raw_book) {
@@ -394,7 +397,7 @@ static int run_features(features_args *a) {
   }
   cli_progress_done(&prog);
   if (err != OBI_EEOF && err != OBI_OK) {
-    rc = cli_input_error("%s", lobster_error(r));
+    rc = cli_input_error("%s", source_error(r));
     goto done;
   }
   writers_open = 0;
@@ -411,20 +414,34 @@ static int run_features(features_args *a) {
     rc = cli_input_error("%s: cannot write: %s", paths.json, strerror(errno));
     goto done;
   }
-  char h1[65] = "", h2[65] = "", content[65] = "", day[64];
-  cli_sha256_file(a->msg_path, h1);
-  cli_sha256_file(a->book_path, h2);
-  cli_sha256_lines(a->msg_path, content);
-  cli_source_day(a->msg_path, day, sizeof day);
+  /* the files in the source's order (a recording: the WebSocket file first) */
+  const source_info *in = source_get_info(r);
+  const char *f1 = source_path(r, 0), *f2 = source_path(r, 1);
+  char h1[65] = "", h2[65] = "", content[65] = "", day[64] = "";
+  cli_sha256_file(f1, h1);
+  if (f2) cli_sha256_file(f2, h2);
+  cli_sha256_lines(f1, content);
   int has_day = 0;
-  int64_t day_start = lobster_day_start_ns(a->msg_path, &has_day);
+  int64_t day_start = 0;
+  if (!in->recording) {
+    cli_source_day(f1, day, sizeof day);
+    day_start = lobster_day_start_ns(f1, &has_day);
+  }
   fprintf(js, "{\n  \"format\": \"obi-features\",\n  \"version\": 1,\n  \"source\": [{\"file\": ");
-  json_string(js, a->msg_path);
-  fprintf(js,
-          ", \"sha256\": \"%s\", \"content_sha256\": \"%s\", \"day\": \"%s\", \"day_start_ns\": %lld}, {\"file\": ", h1,
-          content, day, (long long)(has_day ? day_start : 0));
-  json_string(js, a->book_path);
-  fprintf(js, ", \"sha256\": \"%s\"}],\n  \"files\": {\"features\": ", h2);
+  json_string(js, f1);
+  fprintf(js, ", \"sha256\": \"%s\", \"content_sha256\": \"%s\", \"day\": \"%s\", \"day_start_ns\": %lld}", h1, content,
+          day, (long long)(has_day ? day_start : 0));
+  if (f2) {
+    fprintf(js, ", {\"file\": ");
+    json_string(js, f2);
+    fprintf(js, ", \"sha256\": \"%s\"}", h2);
+  }
+  fprintf(js, "],\n  \"instrument\": {\"symbol\": ");
+  json_string(js, in->symbol);
+  fprintf(js, ", \"venue\": \"%s\", \"kind\": \"%s\", \"size_scale\": %g},\n", in->venue,
+          in->recording ? "recording" : "lobster", in->size_scale);
+  fprintf(js, "  \"signed_trades\": %s,\n", a->fc.signed_trades ? "true" : "false");
+  fprintf(js, "  \"files\": {\"features\": ");
   json_string(js, paths.features);
   fprintf(js, ", \"labels\": ");
   json_string(js, paths.labels);
@@ -585,7 +602,7 @@ done:
   }
   if (csv) fclose(csv);
   if (js) fclose(js);
-  lobster_close(r);
+  source_close(r);
   feat_free(e);
   series_free(&rows);
   free(lab), free(ret), free(valid), free(sum), free(sumsq), free(kept_rows);
@@ -644,8 +661,11 @@ static int cmd_features(int argc, char **argv) {
       if (cli_parse_int(v, 1, FEAT_MAX_LEVELS, &n))
         return cli_usage_error(&cmd_features_def, "--levels: 1 to %d", FEAT_MAX_LEVELS);
       a.fc.levels = (int)n, i++;
+    } else if (!strcmp(o, "--symbol") && v) {
+      a.symbol = v, i++;
     } else if (!strcmp(o, "--tick") && v) {
       char *end;
+      a.tick_given = 1;
       a.fc.tick = strtod(v, &end);
       if (*end || !(a.fc.tick > 0))
         return cli_usage_error(&cmd_features_def, "--tick: a positive number of price units");
@@ -679,9 +699,10 @@ static int cmd_features(int argc, char **argv) {
   if (list) return list_features(&a.fc);
   if (label_parse_horizons(horizons, a.horizons, MAX_HORIZONS, &a.nh, why, sizeof why))
     return cli_usage_error(&cmd_features_def, "--horizons: %s", why);
-  if (npaths != 2) return cli_usage_error(&cmd_features_def, "needs a message file and an orderbook file");
+  if (npaths == 0)
+    return cli_usage_error(&cmd_features_def, "needs a message file and an orderbook file, or a feed recording");
   if (!a.out) return cli_usage_error(&cmd_features_def, "needs --out FILE.npy or --out DIR");
-  a.msg_path = paths[0], a.book_path = paths[1];
+  a.msg_path = paths[0], a.book_path = npaths == 2 ? paths[1] : NULL;
   feat_engine *e;
   if (feat_new(&e, &a.fc)) return cli_usage_error(&cmd_features_def, "invalid feature configuration");
   int cols[FEAT_MAX_COLS];
@@ -723,6 +744,7 @@ static int cmd_features(int argc, char **argv) {
 const cli_command cmd_features_def = {
     "features", cmd_features, "compute features and labels from a source, write .npy files",
     "usage: obi features <messages> <orderbook> --out FILE.npy|DIR [options]\n"
+    "       obi features <ws-recording> [<rest-recording>] [--symbol S] --out FILE.npy|DIR [options]\n"
     "       obi features --list\n"
     "\n"
     "Replays the source through the book and the streaming feature engine, takes a row at each\n"
@@ -733,6 +755,8 @@ const cli_command cmd_features_def = {
     "end are dropped. Everything fitted uses only the first --train-fraction of the rows.\n"
     "\n"
     "  --out PATH           FILE.npy (siblings FILE.labels.npy, ...) or a directory\n"
+    "  --symbol S           the instrument of a feed recording (needed when it holds several with a\n"
+    "                       book); its prices are in units of its decimals, one unit the tick\n"
     "  --sample CLOCK       every (default), events:N, trades, mid (every mid change), time:MS;\n"
     "                       rows are taken after the last message of a timestamp\n"
     "  --split-timestamps   also take rows between messages with the same timestamp (states no one\n"
@@ -742,7 +766,8 @@ const cli_command cmd_features_def = {
     "                       rows stationary) or spread (the mean relative spread of the training rows)\n"
     "  --train-fraction F   the chronological training part (default 0.7)\n"
     "  --levels K           levels per side read by the features (default 10)\n"
-    "  --tick T             tick size in price units (default 100 = one cent in LOBSTER prices)\n"
+    "  --tick T             tick size in price units (default 100 = one cent in LOBSTER prices;\n"
+    "                       a recording: 1, the last decimal its prices use)\n"
     "  --features LIST      only these columns (names from --list)\n"
     "  --raw-book           instead of the features, the raw top --levels levels: ask price, ask size,\n"
     "                       bid price, bid size per level (FI-2010 order, for DeepLOB)\n"
@@ -752,6 +777,11 @@ const cli_command cmd_features_def = {
     "  --list               print every feature with its definition\n"
     "  --json, --quiet\n"
     "\n"
-    "example:\n"
+    "A feed recording (the formats of obi replay) goes through the feed protocol layer with its\n"
+    "synchronisation rules; one exchange message is one timestamp group, and the book the features\n"
+    "see holds only the levels known to be exact (docs/features.md, Sources).\n"
+    "\n"
+    "examples:\n"
     "  obi features data/lobster/AMZN_2012-06-21_34200000_57600000_message_10.csv.zst \\\n"
-    "               data/lobster/AMZN_2012-06-21_34200000_57600000_orderbook_10.csv.zst --out amzn.npy --report\n"};
+    "               data/lobster/AMZN_2012-06-21_34200000_57600000_orderbook_10.csv.zst --out amzn.npy --report\n"
+    "  obi features data/crypto/COINBASE.ws.28.0.first2000.zst --symbol SKL-USD --out skl.npy\n"};

@@ -46,6 +46,7 @@
 #include "obi/serve.h"
 #include "obi/store.h"
 #include "pipeline.h"
+#include "source.h"
 
 #define MON_WINDOW 500
 #define PSI_WINDOW 1000
@@ -665,7 +666,7 @@ static void store_snapshot(app *a, const obi_book *b, int64_t ts) {
 
 typedef struct {
   const char *model, *features, *msg, *book, *strategy, *risk, *latency, *queue, *bind, *web, *token_file, *state;
-  const char *store, *run_id, *kafka, *kafka_prefix;
+  const char *store, *run_id, *kafka, *kafka_prefix, *symbol;
   double speed, fees[2], psi_limit, accuracy_limit, duration;
   long port, threads;
   int loop, quiet;
@@ -680,16 +681,15 @@ static int run_once(app *a, const serve_args *sa, bt_config *base, double t_star
     return -1;
   }
   obi_backtest *bt;
-  lobster_replay *r;
-  lobster_options opt = {.day_from_name = 1};
-  if (lobster_open(&r, sa->msg, sa->book, &opt, why, sizeof why)) {
+  obi_source *r;
+  if (source_open(&r, sa->msg, sa->book, sa->symbol, why, sizeof why)) {
     sim_latency_free(&cfg.sim.feed), sim_latency_free(&cfg.sim.entry), sim_latency_free(&cfg.sim.response);
     fprintf(stderr, "obi: %s\n", why);
     return -1;
   }
-  cfg.sim.tracked_levels = lobster_levels(r);
+  cfg.sim.tracked_levels = source_get_info(r)->tracked_levels;
   if (bt_new(&bt, &cfg, (bt_signal){live_update, live_predict, a})) {
-    lobster_close(r);
+    source_close(r);
     return -1;
   }
   a->fills_seen = 0, a->risk_seen = 0, a->position = 0, a->cash = 0;
@@ -700,13 +700,15 @@ static int run_once(app *a, const serve_args *sa, bt_config *base, double t_star
   char labels[80];
   snprintf(labels, sizeof labels, "instrument=\"%s\"", a->symbol);
   int rc = 0;
-  while ((err = lobster_next(r, &ev)) == OBI_OK) {
+  int end;
+  int64_t next;
+  while ((err = source_next(r, &ev, &end, &next)) == OBI_OK) {
     if (stop_requested || (sa->duration > 0 && wall() - t_start >= sa->duration)) {
       rc = 1;
       break;
     }
     if (first_ts == INT64_MIN) first_ts = ev.ts_ns;
-    if (a->kafka) kafka_send_event(a, &ev, lobster_book(r));
+    if (a->kafka) kafka_send_event(a, &ev, source_book(r));
     if (sa->speed > 0) { /* the event's time on the replay clock */
       double due = t0 + (double)(ev.ts_ns - first_ts) * 1e-9 / sa->speed, now = wall();
       if (due > now + 0.0005) {
@@ -726,17 +728,13 @@ static int run_once(app *a, const serve_args *sa, bt_config *base, double t_star
       }
     }
     a->event_wall = wall();
-    int64_t next;
-    int more = lobster_peek_time(r, &next);
-    if (!more) next = INT64_MAX;
-    int end = !more || next > ev.ts_ns;
-    if (bt_on_event(bt, &ev, lobster_book(r), end, next)) {
+    if (bt_on_event(bt, &ev, source_book(r), end, next)) {
       rc = -1;
       break;
     }
     serve_metric(a->srv, SERVE_COUNTER, "obi_events_total", labels, "Events processed", 1);
     if (end) {
-      const obi_book *b = lobster_book(r);
+      const obi_book *b = source_book(r);
       if (!a->ready && book_depth(b, OBI_BID) && book_depth(b, OBI_ASK)) a->ready = 1;
       double now = wall();
       if (now - last_book >= 0.05 || sa->speed == 0) { /* at most 20 book updates a second on the stream */
@@ -752,10 +750,10 @@ static int run_once(app *a, const serve_args *sa, bt_config *base, double t_star
     }
   }
   if (rc == 0 && err != OBI_EEOF) {
-    fprintf(stderr, "obi: %s\n", lobster_error(r));
+    fprintf(stderr, "obi: %s\n", source_error(r));
     rc = -1;
   }
-  lobster_close(r);
+  source_close(r);
   bt_free(bt);
   return rc;
 }
@@ -785,10 +783,21 @@ static int run_serve(serve_args *sa) {
   a->price_scale = a->sc.fc.price_scale;
   a->psi_limit = sa->psi_limit, a->accuracy_limit = sa->accuracy_limit;
   snprintf(a->model_path, sizeof a->model_path, "%s", sa->model);
-  const char *base = strrchr(sa->msg, '/');
-  snprintf(a->symbol, sizeof a->symbol, "%s", base ? base + 1 : sa->msg);
-  char *us = strchr(a->symbol, '_');
-  if (us) *us = 0;
+  obi_source *src; /* the instrument, and a check that the model's prices are in this source's units */
+  if (source_open(&src, sa->msg, sa->book, sa->symbol, why, sizeof why)) {
+    rc = cli_input_error("%s", why);
+    goto done;
+  }
+  const source_info *in = source_get_info(src);
+  snprintf(a->symbol, sizeof a->symbol, "%s", in->symbol[0] ? in->symbol : "UNKNOWN");
+  int mismatch = in->recording != a->sc.recording || (in->recording && in->price_scale != a->sc.fc.price_scale);
+  if (mismatch)
+    cli_input_error("%s: the model's features (%s) were computed from %s with prices in units of 1/%g; this source is "
+                    "%s with 1/%g",
+                    sa->msg, sa->features, a->sc.recording ? "a feed recording" : "LOBSTER data", a->sc.fc.price_scale,
+                    in->recording ? "a feed recording" : "LOBSTER data", in->price_scale);
+  source_close(src);
+  if (mismatch) goto done;
   if (feat_new(&a->ms.e, &a->sc.fc)) {
     rc = cli_input_error("%s: invalid feature configuration", sa->features);
     goto done;
@@ -1030,21 +1039,25 @@ static int cmd_serve(int argc, char **argv) {
       if (sscanf(v, "%lf,%lf", &sa.fees[0], &sa.fees[1]) != 2)
         return cli_usage_error(&cmd_serve_def, "--fees: expected MAKER_BPS,TAKER_BPS");
       i++;
+    } else if (!strcmp(o, "--symbol") && v) {
+      sa.symbol = v, i++;
     } else if (o[0] != '-' && np < 2)
       pos[np++] = o;
     else
       return cli_usage_error(&cmd_serve_def, "unknown option or missing value: '%s'", o);
   }
-  if (!sa.model || !sa.features || np != 2)
-    return cli_usage_error(&cmd_serve_def,
-                           "needs --model MODEL, --features TRAIN.npy and a LOBSTER MESSAGES ORDERBOOK pair");
-  sa.msg = pos[0], sa.book = pos[1];
+  if (!sa.model || !sa.features || np == 0)
+    return cli_usage_error(
+        &cmd_serve_def,
+        "needs --model MODEL, --features TRAIN.npy and a LOBSTER MESSAGES ORDERBOOK pair or a recording");
+  sa.msg = pos[0], sa.book = np == 2 ? pos[1] : NULL;
   return run_serve(&sa);
 }
 
 const cli_command cmd_serve_def = {
     "serve", cmd_serve, "run the pipeline live on a replay and serve it over HTTP (API, SSE, metrics, dashboard)",
-    "usage: obi serve --model MODEL --features TRAIN.npy MESSAGES ORDERBOOK [--port 8080] [--bind 127.0.0.1]\n"
+    "usage: obi serve --model MODEL --features TRAIN.npy MESSAGES ORDERBOOK | WS_RECORDING [REST] [--symbol S]\n"
+    "                 [--port 8080] [--bind 127.0.0.1]\n"
     "                 [--speed X] [--loop] [--strategy FILE.json] [--risk FILE.json] [--fees M,T]\n"
     "                 [--latency feed=D,entry=D,response=D] [--queue MODEL] [--token-file FILE]\n"
     "                 [--alert-psi 0.25] [--alert-accuracy A] [--web DIR] [--threads N]\n"

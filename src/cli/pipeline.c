@@ -67,6 +67,12 @@ int read_sidecar(const char *features, sidecar *sc, char *why, size_t why_len) {
   if (json_is_number(json_object_get(j, "price_scale")))
     sc->fc.price_scale = json_number_value(json_object_get(j, "price_scale"));
   if (json_is_number(json_object_get(j, "tick"))) sc->fc.tick = json_number_value(json_object_get(j, "tick"));
+  sc->fc.signed_trades = json_is_true(json_object_get(j, "signed_trades"));
+  json_t *ins = json_object_get(j, "instrument"); /* absent before obi 0.3: a LOBSTER file */
+  snprintf(sc->symbol, sizeof sc->symbol, "%s",
+           json_is_string(json_object_get(ins, "symbol")) ? json_string_value(json_object_get(ins, "symbol")) : "");
+  sc->recording = json_is_string(json_object_get(ins, "kind")) &&
+                  !strcmp(json_string_value(json_object_get(ins, "kind")), "recording");
   snprintf(sc->sampling, sizeof sc->sampling, "%s", json_string_value(json_object_get(j, "sampling")));
   sc->split_timestamps = json_is_true(json_object_get(j, "split_timestamps"));
   sc->hold_rows = json_integer_value(json_object_get(h, "rows"));

@@ -42,6 +42,8 @@ typedef struct {
   char content_sha[65];                /* ... of its lines (the same for a .zst and its plain copy) */
   char day[64];                        /* "AMZN_2012-06-21" from its name, or "" */
   int64_t day_start_ns;                /* the training clock's day start (0: no date in the name) */
+  char symbol[32];                     /* the instrument ("" in files of obi before 0.3) */
+  int recording;                       /* computed from a feed recording (prices in its decimals) */
 } sidecar;
 
 int read_sidecar(const char *features, sidecar *sc, char *why, size_t why_len);

@@ -534,10 +534,16 @@ void feat_update(feat_engine *e, const obi_event *ev, const obi_book *book) {
     e->q_rate[Q_CANCEL][side] += jump;
   if (ev->type == OBI_EV_EXEC && e->prev_n[side] > 0 && ev->price == e->prev_best[side])
     e->q_rate[Q_EXEC][side] += jump;
+  if (ev->type == OBI_EV_LEVEL_SET) { /* L2 data: the change of the level's total */
+    int at_best = e->prev_n[side] > 0 && ev->price == e->prev_best[side];
+    int better = e->prev_n[side] == 0 || (side ? ev->price < e->prev_best[side] : ev->price > e->prev_best[side]);
+    if ((at_best && ev->size > e->prev_q[side][0]) || (better && ev->size > 0)) e->q_rate[Q_ADD][side] += jump;
+    if (at_best && ev->size < e->prev_q[side][0]) e->q_rate[Q_CANCEL][side] += jump;
+  }
 
   /* trades */
   if (is_trade(ev->type)) {
-    int sign = ev->type == OBI_EV_TRADE ? 0 : ev->side == OBI_ASK ? 1 : -1;
+    int sign = ev->type == OBI_EV_TRADE && !c->signed_trades ? 0 : ev->side == OBI_ASK ? 1 : -1;
     rec.trade = 1;
     rec.volume = ev->size;
     rec.signed_volume = sign * ev->size;
