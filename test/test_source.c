@@ -1,0 +1,205 @@
+/* test_source.c — feed recordings as a source of the pipeline (obi features, backtest, serve).
+ *
+ * The reference is the feed protocol layer driven directly here, line by line: after every
+ * message that touched the symbol, with both sides of its book, the book's top levels (cut at
+ * the levels known to be exact) are one expected row. `obi features --raw-book --sample every`
+ * over the same recording must give exactly those rows (its source replays the symbol's events
+ * into a book of its own, message by message). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "obi/feed.h"
+#include "obi/npy.h"
+#include "obi/recording.h"
+#include "test.h"
+
+#define CRYPTO OBI_SOURCE_DIR "/data/crypto/"
+#define LEVELS 5
+
+typedef struct {
+  int64_t ts;
+  double row[4 * LEVELS]; /* ask price, ask size, bid price, bid size per level (the raw-book order) */
+} ref_row;
+
+typedef struct {
+  const char *symbol;
+  int sym, touched;
+  ref_row *rows;
+  size_t n, cap;
+} ref_state;
+
+static void on_event(void *ctx, int symbol_index, const obi_event *ev, const obi_book *book) {
+  (void)ev, (void)book;
+  ref_state *r = ctx;
+  if (symbol_index == r->sym) r->touched = 1;
+}
+
+/* The recording's lines in receive-time order (WebSocket first on ties), as the feed saw them. */
+static size_t reference_rows(const char *ws, const char *http, const char *symbol, ref_row **out) {
+  ref_state st = {.symbol = symbol, .sym = -1};
+  feed_config cfg = {.on_event = on_event, .ctx = &st, .add_unknown_symbols = 1, .snapshot_limit = http ? 1000 : 0};
+  rec_reader *in[2] = {NULL, NULL};
+  char why[512];
+  /* the venue and the decimals: what obi replay --json reports for the symbol */
+  char args[1024];
+  snprintf(args, sizeof args, "replay %s %s --json", ws, http ? http : "");
+  if (test_run_obi(args)) return 0;
+  const char *s = strstr(test_out, symbol);
+  int pd = -1, sd = -1;
+  if (!s || sscanf(strstr(s, "\"price_decimals\":"), "\"price_decimals\":%d,\"size_decimals\":%d", &pd, &sd) != 2)
+    return 0;
+  int venue = strstr(test_out, "\"venue\":\"binance-futures\"") ? FEED_BINANCE_FUTURES
+              : strstr(test_out, "\"venue\":\"binance-spot\"")  ? FEED_BINANCE_SPOT
+                                                                : FEED_COINBASE_EXCHANGE;
+  feed *f;
+  if (feed_new(&f, venue, &cfg)) return 0;
+  st.sym = feed_add_symbol(f, symbol, pd, sd);
+  if (rec_open(&in[0], ws, why, sizeof why) || (http && rec_open(&in[1], http, why, sizeof why))) return 0;
+  rec_line line[2];
+  int have[2] = {0, 0}, connections = 0;
+  double ps = pow(10, pd);
+  for (;;) {
+    for (int k = 0; k < 2; k++)
+      if (in[k] && !have[k]) have[k] = rec_next(in[k], &line[k]) == OBI_OK;
+    if (!have[0] && !have[1]) break;
+    int k = !have[0] || (have[1] && line[1].recv_ns < line[0].recv_ns);
+    rec_line *l = &line[k];
+    have[k] = 0;
+    st.touched = 0;
+    if (l->kind == REC_CONNECT && connections++) feed_reset(f, l->recv_ns);
+    if (l->kind == REC_RECEIVED) feed_on_message(f, l->recv_ns, l->json, l->json_len);
+    if (l->kind == REC_HTTP && strstr(l->url, symbol)) feed_on_snapshot(f, st.sym, l->recv_ns, l->json, l->json_len);
+    const obi_book *b = feed_book(f, st.sym);
+    if (!st.touched || !book_depth(b, OBI_BID) || !book_depth(b, OBI_ASK)) continue;
+    if (st.n == st.cap) st.rows = realloc(st.rows, (st.cap = st.cap ? 2 * st.cap : 1024) * sizeof *st.rows);
+    ref_row *r = &st.rows[st.n++];
+    memset(r, 0, sizeof *r);
+    r->ts = l->recv_ns;
+    for (int side = 0; side < 2; side++) {
+      int64_t p[LEVELS], q[LEVELS];
+      uint32_t known = feed_known_depth(f, st.sym, side);
+      uint32_t got = book_top(b, side, p, q, known < LEVELS ? known : LEVELS);
+      for (uint32_t i = 0; i < got; i++) {
+        int col = 4 * (int)i + (side == OBI_ASK ? 0 : 2);
+        r->row[col] = (double)p[i] / ps, r->row[col + 1] = (double)q[i]; /* sizes in lots */
+      }
+    }
+  }
+  rec_close(in[0]);
+  rec_close(in[1]);
+  feed_free(f);
+  *out = st.rows;
+  return st.n;
+}
+
+static void check_rows(const char *ws, const char *http, const char *symbol) {
+  ref_row *ref = NULL;
+  size_t nref = reference_rows(ws, http, symbol, &ref);
+  CHECK(nref > 30);
+  char dir[600], args[2048], path[700];
+  snprintf(dir, sizeof dir, "%s/source_%s", test_tmpdir(), symbol);
+  mkdir(dir, 0700);
+  snprintf(args, sizeof args,
+           "features %s %s --symbol %s --raw-book --levels %d --sample every --horizons 3 --out %s/f.npy --quiet", ws,
+           http ? http : "", symbol, LEVELS, dir);
+  int rc = test_run_obi(args);
+  if (rc) printf("# %s", test_err);
+  CHECK_EQ(rc, 0);
+  npy_array x = {0}, t = {0};
+  char why[256];
+  snprintf(path, sizeof path, "%s/f.npy", dir);
+  CHECK(npy_read(&x, path, why, sizeof why) == OBI_OK);
+  snprintf(path, sizeof path, "%s/f.timestamps.npy", dir);
+  CHECK(npy_read(&t, path, why, sizeof why) == OBI_OK);
+  /* the rows but the last ones: 3 whose horizon runs past the end, and those after the last mid
+   * change (no next-change label) */
+  CHECK(x.shape[0] + 3 <= nref && x.shape[0] >= nref * 3 / 4);
+  CHECK_EQ(x.shape[1], 4 * LEVELS);
+  /* the file's rows are the reference rows but those without complete labels (the first and last
+   * few of a horizon, those after the last mid change): find each in order by its time */
+  size_t bad = 0, j = 0;
+  for (size_t i = 0; i < x.shape[0] && x.data && !bad; i++) {
+    const float *row = (const float *)x.data + i * 4 * LEVELS;
+    int64_t ts = ((const int64_t *)t.data)[i];
+    while (j < nref && ref[j].ts != ts) j++;
+    if (j == nref) {
+      test_fail(__FILE__, __LINE__, "%s row %zu (t %lld): no message of the symbol ends at that time", symbol, i,
+                (long long)ts);
+      bad++;
+      break;
+    }
+    for (int c = 0; c < 4 * LEVELS && !bad; c++)
+      if (fabs(row[c] - ref[j].row[c]) > 1e-6 * fabs(ref[j].row[c]))
+        bad++, test_fail(__FILE__, __LINE__,
+                         "%s row %zu (t %lld), column %d: %.9g, the feed's book after that message: "
+                         "%.9g",
+                         symbol, i, (long long)ts, c, row[c], ref[j].row[c]);
+    j++;
+  }
+  printf("# %s: %llu rows equal the feed's books\n", symbol, (unsigned long long)x.shape[0]);
+  npy_free(&x);
+  npy_free(&t);
+  free(ref);
+}
+
+void source_recording_rows_equal_the_feed_books(void) {
+  check_rows(CRYPTO "COINBASE.ws.28.0.first2000.zst", NULL, "SKL-USD");
+  check_rows(CRYPTO "BINANCE_FUTURES.ws.1.0.first500.zst", CRYPTO "BINANCE_FUTURES.http.0.0.zst", "SUSHIUSDT");
+}
+
+/* features -> train -> backtest and serve on a recording; a model of one kind of source refused
+ * on the other; usage errors name what is missing. */
+void source_recording_through_the_pipeline(void) {
+  char dir[600], args[4096];
+  snprintf(dir, sizeof dir, "%s/source_pipeline", test_tmpdir());
+  mkdir(dir, 0700);
+  const char *rec = CRYPTO "COINBASE.ws.28.0.first2000.zst";
+  snprintf(args, sizeof args, "features %s --symbol SKL-USD --horizons 10 --out %s/f.npy --quiet --json", rec, dir);
+  CHECK_EQ(test_run_obi(args), 0);
+  snprintf(args, sizeof args, "%s/f.json", dir);
+  const char *side = test_read_file(args);
+  CHECK(side && strstr(side, "\"symbol\": \"SKL-USD\", \"venue\": \"coinbase-exchange\", \"kind\": \"recording\"") &&
+        strstr(side, "\"signed_trades\": true") && strstr(side, "\"price_scale\": 10000,") &&
+        strstr(side, "\"tick\": 1,"));
+  snprintf(args, sizeof args, "train --model logistic --data %s/f.npy --out %s/m.safetensors --quiet", dir, dir);
+  CHECK_EQ(test_run_obi(args), 0);
+  snprintf(args, sizeof args,
+           "backtest --model %s/m.safetensors --features %s/f.npy %s --symbol SKL-USD --clock 1 --json --quiet", dir,
+           dir, rec);
+  int rc = test_run_obi(args);
+  if (rc) printf("# %s", test_err);
+  CHECK_EQ(rc, 0);
+  CHECK_STR_CONTAINS(test_out, "\"out_of_sample\":true");
+  CHECK_STR_CONTAINS(test_out, "\"net_pnl\":");
+  /* the same model on LOBSTER data: refused, prices are in other units */
+  snprintf(args, sizeof args,
+           "backtest --model %s/m.safetensors --features %s/f.npy " OBI_SOURCE_DIR
+           "/data/lobster/AMZN_2012-06-21_34200000_57600000_message_10.csv.zst " OBI_SOURCE_DIR
+           "/data/lobster/AMZN_2012-06-21_34200000_57600000_orderbook_10.csv.zst --quiet",
+           dir, dir);
+  CHECK_EQ(test_run_obi(args), 1);
+  CHECK_STR_CONTAINS(test_err, "computed from a feed recording");
+  /* a recording of several symbols needs --symbol, and says which have a book */
+  snprintf(args, sizeof args, "features %s --out %s/g.npy --quiet", rec, dir);
+  CHECK_EQ(test_run_obi(args), 1);
+  CHECK_STR_CONTAINS(test_err, "several symbols, give --symbol; symbols with a book:");
+  CHECK_STR_CONTAINS(test_err, "SKL-USD");
+  snprintf(args, sizeof args, "features %s --symbol NOPE-USD --out %s/g.npy --quiet", rec, dir);
+  CHECK_EQ(test_run_obi(args), 1);
+  CHECK_STR_CONTAINS(test_err, "no book for that symbol");
+  /* serve: the replay runs to its end; predictions were made for the recording's symbol */
+  snprintf(args, sizeof args,
+           "serve --model %s/m.safetensors --features %s/f.npy %s --symbol SKL-USD --port 0 --speed 0 --duration 2 "
+           "--store sqlite:%s/s.db --quiet",
+           dir, dir, rec, dir);
+  rc = test_run_obi(args);
+  if (rc) printf("# %s", test_err);
+  CHECK_EQ(rc, 0);
+  snprintf(args, sizeof args, "query --store sqlite:%s/s.db predictions --symbol SKL-USD", dir);
+  CHECK_EQ(test_run_obi(args), 0);
+  int lines = 0;
+  for (const char *p = test_out; *p; p++) lines += *p == '\n';
+  CHECK(lines > 100); /* the header and a prediction per sampled row */
+}
