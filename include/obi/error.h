@@ -22,7 +22,8 @@
   X(OVERFILL, -10, "size exceeds the order or level")                                                                  \
   X(CROSSED, -11, "crossed book")                                                                                      \
   X(INVARIANT, -12, "book invariant violated")                                                                         \
-  X(UNSUPPORTED, -13, "unsupported")
+  X(UNSUPPORTED, -13, "unsupported")                                                                                   \
+  X(AGAIN, -14, "nothing yet, try again")
 
 typedef enum {
 #define OBI__ERR_ENUM(name, code, msg) OBI_E##name = code,

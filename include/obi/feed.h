@@ -85,6 +85,10 @@ typedef void (*feed_event_fn)(void *ctx, int symbol_index, const obi_event *ev, 
 typedef struct {
   feed_event_fn on_event; /* may be NULL */
   void *ctx;
+  /* Called (with ctx) when feed_on_message, feed_on_snapshot or feed_reset has delivered all
+   * the events of that call: one update is complete and the books are a state the venue had.
+   * May be NULL. The same rules as on_event. */
+  void (*on_message_end)(void *ctx);
   /* Binance: the `limit` the REST snapshots are fetched with. A snapshot side with fewer
    * levels is the whole side; with as many, levels beyond its worst price are unknown.
    * 0: every side is treated as cut off. */

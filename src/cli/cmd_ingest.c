@@ -112,7 +112,7 @@ static int symbols_init(market_ingest *m, int n) {
 static int ingest_recording(obi_store *s, const ingest_args *a, market_ingest *m) {
   rec_source src;
   char msg[1200] = "";
-  if (recsource_open(&src, a->files[0], a->nfiles > 1 ? a->files[1] : NULL, a->venue, on_feed_event, m, msg,
+  if (recsource_open(&src, a->files[0], a->nfiles > 1 ? a->files[1] : NULL, a->venue, on_feed_event, NULL, m, msg,
                      sizeof msg))
     return cli_input_error("%s", msg);
   int rc = EXIT_OK;

@@ -132,7 +132,7 @@ static int replay_recording(const char *ws_path, const char *http_path, int venu
   rec_counts counts;
   cli_progress progress;
   double t0 = cli_now();
-  if (recsource_open(&src, ws_path, http_path, venue, NULL, NULL, msg, sizeof msg)) return cli_input_error("%s", msg);
+  if (recsource_open(&src, ws_path, http_path, venue, NULL, NULL, NULL, msg, sizeof msg)) return cli_input_error("%s", msg);
   int rc = EXIT_OK;
   feed *f = src.f;
   ws_path = src.ws_path, http_path = src.http_path, venue = src.venue, url = src.url;

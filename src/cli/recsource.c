@@ -173,7 +173,7 @@ static obi_err first_line(const char *path, int *kind, char *url, size_t url_cap
 #define FAIL(...) (snprintf(why, why_len, __VA_ARGS__), OBI_EINVAL)
 
 obi_err recsource_open(rec_source *s, const char *ws_path, const char *http_path, int venue, feed_event_fn on_event,
-                       void *ctx, char *why, size_t why_len) {
+                       void (*on_message_end)(void *), void *ctx, char *why, size_t why_len) {
   char msg[1200] = "", http_url[2048] = "";
   int kind[2] = {0, 0};
   memset(s, 0, sizeof *s);
@@ -212,7 +212,7 @@ obi_err recsource_open(rec_source *s, const char *ws_path, const char *http_path
     rc = FAIL("%s", msg[0] ? msg : "out of memory");
     goto done;
   }
-  cfg.scan_only = 0, cfg.on_event = on_event, cfg.ctx = ctx;
+  cfg.scan_only = 0, cfg.on_event = on_event, cfg.on_message_end = on_message_end, cfg.ctx = ctx;
   if (feed_new(&s->f, (feed_venue)venue, &cfg)) {
     rc = FAIL("out of memory");
     goto done;

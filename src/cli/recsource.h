@@ -34,10 +34,10 @@ typedef struct {
 } rec_source;
 
 /* Checks two files given in either order (http may be NULL), tells the venue (venue < 0: from
- * the URL), runs the scanning pass and creates s->f with on_event(ctx). Returns OBI_OK, or an
+ * the URL), runs the scanning pass and creates s->f with on_event and on_message_end (ctx; either may be NULL). Returns OBI_OK, or an
  * error with why saying what is wrong and where. */
-obi_err recsource_open(rec_source *s, const char *ws, const char *http, int venue, feed_event_fn on_event, void *ctx,
-                       char *why, size_t why_len);
+obi_err recsource_open(rec_source *s, const char *ws, const char *http, int venue, feed_event_fn on_event,
+                       void (*on_message_end)(void *), void *ctx, char *why, size_t why_len);
 /* One replay through s->f. Lines the feed rejects are counted in c (the first described);
  * OBI_OK, or an error that stops the replay (unreadable file, out of memory) described in msg. */
 obi_err recsource_replay(rec_source *s, rec_counts *c, cli_progress *progress, char *msg, size_t msg_len);

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "obi/feed.h"
+#include "obi/live.h"
 #include "obi/lobster.h"
 #include "obi/recording.h"
 #include "recsource.h"
@@ -22,8 +23,10 @@ struct obi_source {
   const char *paths[2];
   /* LOBSTER */
   lobster_replay *lob;
-  /* a recording: the feed's events of the chosen symbol wait here until they are read */
+  /* a recording or a live session: the feed's events of the chosen symbol wait here until read */
   rec_source rec;
+  live *live;
+  const feed *f;
   rec_counts counts;
   int sym, eof;
   queued *q;
@@ -55,19 +58,31 @@ static void on_event(void *ctx, int symbol_index, const obi_event *ev, const obi
   s->q[s->tail++] = (queued){.ev = *ev};
 }
 
-/* After each line: the symbol's events of that message end there. */
-static void after_line(void *ctx, int64_t recv_ns) {
-  (void)recv_ns;
+/* A message is complete: the symbol's events of that message end there. */
+static void on_message_end(void *ctx) {
   obi_source *s = ctx;
   if (s->tail == s->head || s->q[s->tail - 1].end) return;
   queued *last = &s->q[s->tail - 1];
   last->end = 1;
-  last->known[0] = feed_known_depth(s->rec.f, s->sym, OBI_BID);
-  last->known[1] = feed_known_depth(s->rec.f, s->sym, OBI_ASK);
+  last->known[0] = feed_known_depth(s->f, s->sym, OBI_BID);
+  last->known[1] = feed_known_depth(s->f, s->sym, OBI_ASK);
 }
 
-/* Reads lines until an event waits or the recording ends. */
+/* Reads lines until an event waits or the recording ends; a live session is served once for up
+ * to 100 ms. */
 static obi_err fill(obi_source *s) {
+  if (s->live && s->head == s->tail) {
+    obi_err err = live_service(s->live, 100);
+    if (s->overflow) err = OBI_ENOMEM;
+    if (err == OBI_EEOF)
+      s->eof = 1;
+    else if (err) {
+      snprintf(s->err, sizeof s->err, "%s: %s", live_url(s->live),
+               live_error(s->live)[0] ? live_error(s->live) : obi_strerror(err));
+      return err;
+    }
+    return OBI_OK;
+  }
   while (s->head == s->tail && !s->eof) {
     char msg[1200] = "";
     obi_err err = recsource_step(&s->rec, msg, sizeof msg);
@@ -87,12 +102,12 @@ static obi_err fill(obi_source *s) {
 
 static obi_err open_recording(obi_source *s, const char *a, const char *b, const char *symbol) {
   char msg[1200] = "";
-  if (recsource_open(&s->rec, a, b, -1, on_event, s, msg, sizeof msg)) {
+  if (recsource_open(&s->rec, a, b, -1, on_event, on_message_end, s, msg, sizeof msg)) {
     snprintf(s->err, sizeof s->err, "%s", msg);
     return OBI_EINVAL;
   }
-  s->rec.after = after_line, s->rec.after_ctx = s;
   feed *f = s->rec.f;
+  s->f = f;
   s->sym = -1;
   if (symbol) {
     s->sym = feed_find_symbol(f, symbol, strlen(symbol));
@@ -172,6 +187,43 @@ obi_err source_open(obi_source **out, const char *a, const char *b, const char *
   return OBI_OK;
 }
 
+obi_err source_open_live(obi_source **out, int venue, const char *symbol, const char *endpoint,
+                         const char *rest_endpoint, int price_decimals, int size_decimals, char *why, size_t why_len) {
+  obi_source *s = calloc(1, sizeof *s);
+  *out = NULL;
+  if (!s) return OBI_ENOMEM;
+  if (book_init(&s->book, 0)) {
+    free(s);
+    return OBI_ENOMEM;
+  }
+  s->book_ok = 1;
+  const char *syms[1] = {symbol};
+  live_config cfg = {.venue = (feed_venue)venue,
+                     .symbols = syms,
+                     .n_symbols = 1,
+                     .endpoint = endpoint,
+                     .rest_endpoint = rest_endpoint};
+  cfg.price_decimals = &price_decimals, cfg.size_decimals = &size_decimals;
+  cfg.feed.on_event = on_event, cfg.feed.on_message_end = on_message_end, cfg.feed.ctx = s;
+  obi_err err = live_new(&s->live, &cfg);
+  if (err) {
+    snprintf(why, why_len, "%s %s: cannot start the live session (%s: a bad symbol, endpoint or scale?)",
+             feed_venue_name(venue), symbol, obi_strerror(err));
+    source_close(s);
+    return err;
+  }
+  s->f = live_feed(s->live);
+  s->sym = 0;
+  source_info *in = &s->info;
+  in->recording = 1, in->live = 1, in->signed_trades = 1, in->tracked_levels = 0, in->tick = 1;
+  in->price_scale = pow(10, price_decimals), in->size_scale = pow(10, size_decimals);
+  snprintf(in->symbol, sizeof in->symbol, "%s", feed_symbol_name(s->f, 0));
+  snprintf(in->venue, sizeof in->venue, "%s", feed_venue_name(venue));
+  s->paths[0] = live_url(s->live);
+  *out = s;
+  return OBI_OK;
+}
+
 obi_err source_next(obi_source *s, obi_event *ev, int *group_end, int64_t *next_ts) {
   if (s->lob) {
     obi_err err = lobster_next(s->lob, ev);
@@ -185,7 +237,7 @@ obi_err source_next(obi_source *s, obi_event *ev, int *group_end, int64_t *next_
   }
   obi_err err = fill(s);
   if (err) return err;
-  if (s->head == s->tail) return OBI_EEOF;
+  if (s->head == s->tail) return s->eof ? OBI_EEOF : OBI_EAGAIN;
   queued it = s->q[s->head++];
   *ev = it.ev;
   if ((err = book_apply(&s->book, ev))) {
@@ -196,6 +248,10 @@ obi_err source_next(obi_source *s, obi_event *ev, int *group_end, int64_t *next_
   *group_end = it.end;
   if (it.end) /* the venue's state: only its known levels */
     for (int side = 0; side < 2; side++) book_truncate(&s->book, side, it.known[side]);
+  if (s->live) { /* the next event has not happened yet: it will be later than this one */
+    *next_ts = s->head < s->tail ? s->q[s->head].ev.ts_ns : ev->ts_ns + 1;
+    return OBI_OK;
+  }
   if ((err = fill(s))) return err; /* the next event: read ahead to its message */
   *next_ts = s->head < s->tail ? s->q[s->head].ev.ts_ns : INT64_MAX;
   return OBI_OK;
@@ -203,7 +259,9 @@ obi_err source_next(obi_source *s, obi_event *ev, int *group_end, int64_t *next_
 
 const obi_book *source_book(const obi_source *s) { return s->lob ? lobster_book(s->lob) : &s->book; }
 const source_info *source_get_info(const obi_source *s) { return &s->info; }
-double source_progress(const obi_source *s) { return s->lob ? lobster_progress(s->lob) : recsource_progress(&s->rec); }
+double source_progress(const obi_source *s) {
+  return s->lob ? lobster_progress(s->lob) : s->live ? 0 : recsource_progress(&s->rec);
+}
 const char *source_error(const obi_source *s) { return s->lob ? lobster_error(s->lob) : s->err; }
 const char *source_path(const obi_source *s, int which) { return s->paths[which ? 1 : 0]; }
 
@@ -211,6 +269,11 @@ void source_close(obi_source *s) {
   if (!s) return;
   lobster_close(s->lob);
   recsource_close(&s->rec);
+  if (s->live) {
+    live_stop(s->live);
+    for (int i = 0; i < 20 && live_service(s->live, 50) == OBI_OK; i++) continue; /* a clean close, briefly */
+    live_free(s->live);
+  }
   if (s->book_ok) book_free(&s->book);
   free(s->q);
   free(s);

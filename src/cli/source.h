@@ -31,6 +31,7 @@ typedef struct {
   double size_scale;  /* size units per base unit: LOBSTER 1, a recording 10^e */
   int tracked_levels; /* LOBSTER: the orderbook file's N levels; a recording: 0 (cut at the known levels) */
   int signed_trades;  /* TRADE events carry the resting side (feeds); LOBSTER's crosses do not */
+  int live;           /* a live session (recording is 1 too: the same units and rules) */
 } source_info;
 
 /* Opens a LOBSTER pair (b: the orderbook file) or a recording (b: its REST responses, or NULL);
@@ -39,9 +40,17 @@ typedef struct {
  * first (symbols and their decimals). Returns OBI_OK, or an error with why ("file: reason"). */
 obi_err source_open(obi_source **out, const char *a, const char *b, const char *symbol, char *why, size_t why_len);
 
+/* A live session of one symbol (live.h) at venue (feed_venue), with the scale given (a model's
+ * prices must be in the units it was trained in; a value with more decimals is a malformed
+ * message). endpoint / rest_endpoint NULL: the venue's public ones. */
+obi_err source_open_live(obi_source **out, int venue, const char *symbol, const char *endpoint,
+                         const char *rest_endpoint, int price_decimals, int size_decimals, char *why, size_t why_len);
+
 /* The next event and, through source_book, the book after it. *group_end: the event is the last
  * of its timestamp group (LOBSTER) or of its message (a recording); *next_ts: the time of the
- * next event, INT64_MAX at the end. OBI_OK, OBI_EEOF, or an error (source_error). */
+ * next event, INT64_MAX at the end (live: the next event's time when it is already here, else
+ * the event's time + 1). OBI_OK, OBI_EEOF, OBI_EAGAIN (live: nothing arrived within 100 ms), or
+ * an error (source_error). */
 obi_err source_next(obi_source *s, obi_event *ev, int *group_end, int64_t *next_ts);
 const obi_book *source_book(const obi_source *s);
 const source_info *source_get_info(const obi_source *s);

@@ -608,8 +608,7 @@ static json_t *load_json(feed *f, int sym, const char *text, size_t len) {
   return root;
 }
 
-obi_err feed_on_message(feed *f, int64_t recv_ns, const char *text, size_t len) {
-  if (!f || (!text && len)) return OBI_EINVAL;
+static obi_err on_message(feed *f, int64_t recv_ns, const char *text, size_t len) {
   f->stats.messages++;
   f->stats.last_recv_ns = recv_ns;
   f->msg_serial++;
@@ -630,10 +629,7 @@ obi_err feed_on_message(feed *f, int64_t recv_ns, const char *text, size_t len) 
   return err ? err : check_books(f);
 }
 
-obi_err feed_on_snapshot(feed *f, int symbol, int64_t recv_ns, const char *text, size_t len) {
-  if (!f || symbol < 0 || symbol >= f->nsyms || (!text && len) ||
-      (f->venue != FEED_BINANCE_SPOT && f->venue != FEED_BINANCE_FUTURES))
-    return OBI_EINVAL;
+static obi_err on_snapshot(feed *f, int symbol, int64_t recv_ns, const char *text, size_t len) {
   f->stats.snapshots++;
   f->stats.last_recv_ns = recv_ns;
   f->msg_serial++;
@@ -647,6 +643,27 @@ obi_err feed_on_snapshot(feed *f, int symbol, int64_t recv_ns, const char *text,
   obi_err err = feed__binance_snapshot(f, symbol, recv_ns, root);
   json_decref(root);
   return err ? err : check_books(f);
+}
+
+/* The message's events have all been delivered: the books are between updates. */
+static void message_end(feed *f) {
+  if (f->cfg.on_message_end) f->cfg.on_message_end(f->cfg.ctx);
+}
+
+obi_err feed_on_message(feed *f, int64_t recv_ns, const char *text, size_t len) {
+  if (!f || (!text && len)) return OBI_EINVAL;
+  obi_err err = on_message(f, recv_ns, text, len);
+  message_end(f);
+  return err;
+}
+
+obi_err feed_on_snapshot(feed *f, int symbol, int64_t recv_ns, const char *text, size_t len) {
+  if (!f || symbol < 0 || symbol >= f->nsyms || (!text && len) ||
+      (f->venue != FEED_BINANCE_SPOT && f->venue != FEED_BINANCE_FUTURES))
+    return OBI_EINVAL;
+  obi_err err = on_snapshot(f, symbol, recv_ns, text, len);
+  message_end(f);
+  return err;
 }
 
 int feed_snapshot_wanted(feed *f, int *symbol) {
@@ -686,6 +703,7 @@ void feed_reset(feed *f, int64_t recv_ns) {
     s->state = FEED_SYM_WAIT;
     s->request_in_flight = 0;
   }
+  message_end(f);
 }
 
 /* ---- accessors ------------------------------------------------------------------------ */
