@@ -42,6 +42,7 @@
 #include "dataset.h"
 #include "obi/backtest.h"
 #include "obi/kafka.h"
+#include "obi/feed.h"
 #include "obi/lobster.h"
 #include "obi/serve.h"
 #include "obi/store.h"
@@ -667,6 +668,8 @@ static void store_snapshot(app *a, const obi_book *b, int64_t ts) {
 typedef struct {
   const char *model, *features, *msg, *book, *strategy, *risk, *latency, *queue, *bind, *web, *token_file, *state;
   const char *store, *run_id, *kafka, *kafka_prefix, *symbol;
+  int live_venue; /* a live feed instead of files: feed_venue, or -1 */
+  const char *live_symbol, *endpoint, *rest_endpoint;
   double speed, fees[2], psi_limit, accuracy_limit, duration;
   long port, threads;
   int loop, quiet;
@@ -682,11 +685,17 @@ static int run_once(app *a, const serve_args *sa, bt_config *base, double t_star
   }
   obi_backtest *bt;
   obi_source *r;
-  if (source_open(&r, sa->msg, sa->book, sa->symbol, why, sizeof why)) {
+  obi_err oe = sa->live_venue >= 0 ? source_open_live(&r, sa->live_venue, sa->live_symbol, sa->endpoint,
+                                                      sa->rest_endpoint, (int)lround(log10(a->sc.fc.price_scale)),
+                                                      (int)lround(log10(a->sc.size_scale)), why, sizeof why)
+                                   : source_open(&r, sa->msg, sa->book, sa->symbol, why, sizeof why);
+  if (oe) {
     sim_latency_free(&cfg.sim.feed), sim_latency_free(&cfg.sim.entry), sim_latency_free(&cfg.sim.response);
     fprintf(stderr, "obi: %s\n", why);
     return -1;
   }
+  int is_live = source_get_info(r)->live;
+  uint64_t resyncs_seen = 0;
   cfg.sim.tracked_levels = source_get_info(r)->tracked_levels;
   if (bt_new(&bt, &cfg, (bt_signal){live_update, live_predict, a})) {
     source_close(r);
@@ -702,14 +711,17 @@ static int run_once(app *a, const serve_args *sa, bt_config *base, double t_star
   int rc = 0;
   int end;
   int64_t next;
-  while ((err = source_next(r, &ev, &end, &next)) == OBI_OK) {
+  for (;;) {
+    err = source_next(r, &ev, &end, &next);
     if (stop_requested || (sa->duration > 0 && wall() - t_start >= sa->duration)) {
       rc = 1;
       break;
     }
+    if (err == OBI_EAGAIN) continue; /* live: nothing arrived yet */
+    if (err) break;
     if (first_ts == INT64_MIN) first_ts = ev.ts_ns;
     if (a->kafka) kafka_send_event(a, &ev, source_book(r));
-    if (sa->speed > 0) { /* the event's time on the replay clock */
+    if (sa->speed > 0 && !is_live) { /* the event's time on the replay clock */
       double due = t0 + (double)(ev.ts_ns - first_ts) * 1e-9 / sa->speed, now = wall();
       if (due > now + 0.0005) {
         double d = due - now > 0.2 ? 0.2 : due - now; /* short sleeps: a stop request is noticed */
@@ -746,6 +758,12 @@ static int run_once(app *a, const serve_args *sa, bt_config *base, double t_star
         }
       }
       publish_trading(a, bt, ev.ts_ns);
+      uint64_t rs = source_resyncs(r);
+      if (rs > resyncs_seen) {
+        serve_metric(a->srv, SERVE_COUNTER, "obi_book_resyncs_total", labels, "Book resynchronisations after feed gaps",
+                     (double)(rs - resyncs_seen));
+        resyncs_seen = rs;
+      }
       if (a->store && ev.ts_ns / 1000000000LL != a->last_snapshot_s) store_snapshot(a, b, ev.ts_ns);
     }
   }
@@ -783,21 +801,33 @@ static int run_serve(serve_args *sa) {
   a->price_scale = a->sc.fc.price_scale;
   a->psi_limit = sa->psi_limit, a->accuracy_limit = sa->accuracy_limit;
   snprintf(a->model_path, sizeof a->model_path, "%s", sa->model);
-  obi_source *src; /* the instrument, and a check that the model's prices are in this source's units */
-  if (source_open(&src, sa->msg, sa->book, sa->symbol, why, sizeof why)) {
-    rc = cli_input_error("%s", why);
-    goto done;
+  if (sa->live_venue >= 0) { /* prices in the units the model was trained in: those of a feed recording */
+    if (!a->sc.recording) {
+      rc = cli_input_error("%s: a live feed needs a model trained on features of a feed recording (these are from "
+                           "LOBSTER data, prices in other units)",
+                           sa->features);
+      goto done;
+    }
+    snprintf(a->symbol, sizeof a->symbol, "%s", sa->live_symbol);
+    for (char *c = a->symbol; *c; c++)
+      if (sa->live_venue <= FEED_BINANCE_FUTURES && *c >= 'a' && *c <= 'z') *c = (char)(*c - 'a' + 'A');
+  } else {
+    obi_source *src; /* the instrument, and a check that the model's prices are in this source's units */
+    if (source_open(&src, sa->msg, sa->book, sa->symbol, why, sizeof why)) {
+      rc = cli_input_error("%s", why);
+      goto done;
+    }
+    const source_info *in = source_get_info(src);
+    snprintf(a->symbol, sizeof a->symbol, "%s", in->symbol[0] ? in->symbol : "UNKNOWN");
+    int mismatch = in->recording != a->sc.recording || (in->recording && in->price_scale != a->sc.fc.price_scale);
+    if (mismatch)
+      cli_input_error("%s: the model's features (%s) were computed from %s with prices in units of 1/%g; this source "
+                      "is %s with 1/%g",
+                      sa->msg, sa->features, a->sc.recording ? "a feed recording" : "LOBSTER data",
+                      a->sc.fc.price_scale, in->recording ? "a feed recording" : "LOBSTER data", in->price_scale);
+    source_close(src);
+    if (mismatch) goto done;
   }
-  const source_info *in = source_get_info(src);
-  snprintf(a->symbol, sizeof a->symbol, "%s", in->symbol[0] ? in->symbol : "UNKNOWN");
-  int mismatch = in->recording != a->sc.recording || (in->recording && in->price_scale != a->sc.fc.price_scale);
-  if (mismatch)
-    cli_input_error("%s: the model's features (%s) were computed from %s with prices in units of 1/%g; this source is "
-                    "%s with 1/%g",
-                    sa->msg, sa->features, a->sc.recording ? "a feed recording" : "LOBSTER data", a->sc.fc.price_scale,
-                    in->recording ? "a feed recording" : "LOBSTER data", in->price_scale);
-  source_close(src);
-  if (mismatch) goto done;
   if (feat_new(&a->ms.e, &a->sc.fc)) {
     rc = cli_input_error("%s: invalid feature configuration", sa->features);
     goto done;
@@ -980,8 +1010,13 @@ done:
 }
 
 static int cmd_serve(int argc, char **argv) {
-  serve_args sa = {
-      .kafka_prefix = "obi", .speed = 1, .psi_limit = 0.25, .port = 8080, .threads = 4, .bind = "127.0.0.1"};
+  serve_args sa = {.kafka_prefix = "obi",
+                   .speed = 1,
+                   .psi_limit = 0.25,
+                   .port = 8080,
+                   .threads = 4,
+                   .bind = "127.0.0.1",
+                   .live_venue = -1};
   const char *pos[2];
   int np = 0;
   for (int i = 1; i < argc; i++) {
@@ -1041,15 +1076,30 @@ static int cmd_serve(int argc, char **argv) {
       i++;
     } else if (!strcmp(o, "--symbol") && v) {
       sa.symbol = v, i++;
+    } else if ((!strcmp(o, "--binance") || !strcmp(o, "--binance-futures") || !strcmp(o, "--coinbase") ||
+                !strcmp(o, "--coinbase-advanced")) &&
+               v) {
+      sa.live_venue = !strcmp(o, "--binance")           ? FEED_BINANCE_SPOT
+                      : !strcmp(o, "--binance-futures") ? FEED_BINANCE_FUTURES
+                      : !strcmp(o, "--coinbase")        ? FEED_COINBASE_EXCHANGE
+                                                        : FEED_COINBASE_ADVANCED;
+      sa.live_symbol = v, i++;
+    } else if (!strcmp(o, "--endpoint") && v) {
+      sa.endpoint = v, i++;
+    } else if (!strcmp(o, "--rest-endpoint") && v) {
+      sa.rest_endpoint = v, i++;
     } else if (o[0] != '-' && np < 2)
       pos[np++] = o;
     else
       return cli_usage_error(&cmd_serve_def, "unknown option or missing value: '%s'", o);
   }
-  if (!sa.model || !sa.features || np == 0)
-    return cli_usage_error(
-        &cmd_serve_def,
-        "needs --model MODEL, --features TRAIN.npy and a LOBSTER MESSAGES ORDERBOOK pair or a recording");
+  if (sa.live_venue >= 0 && (np || sa.loop || sa.symbol))
+    return cli_usage_error(&cmd_serve_def, "a live feed takes no files, --loop or --symbol");
+  if (sa.live_venue < 0 && (sa.endpoint || sa.rest_endpoint))
+    return cli_usage_error(&cmd_serve_def, "--endpoint and --rest-endpoint go with a live feed (--binance S, ...)");
+  if (!sa.model || !sa.features || (np == 0 && sa.live_venue < 0))
+    return cli_usage_error(&cmd_serve_def, "needs --model MODEL, --features TRAIN.npy and a LOBSTER MESSAGES "
+                                           "ORDERBOOK pair, a recording, or a live feed (--binance S, ...)");
   sa.msg = pos[0], sa.book = np == 2 ? pos[1] : NULL;
   return run_serve(&sa);
 }

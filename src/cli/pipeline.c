@@ -71,6 +71,8 @@ int read_sidecar(const char *features, sidecar *sc, char *why, size_t why_len) {
   json_t *ins = json_object_get(j, "instrument"); /* absent before obi 0.3: a LOBSTER file */
   snprintf(sc->symbol, sizeof sc->symbol, "%s",
            json_is_string(json_object_get(ins, "symbol")) ? json_string_value(json_object_get(ins, "symbol")) : "");
+  sc->size_scale =
+      json_is_number(json_object_get(ins, "size_scale")) ? json_number_value(json_object_get(ins, "size_scale")) : 1;
   sc->recording = json_is_string(json_object_get(ins, "kind")) &&
                   !strcmp(json_string_value(json_object_get(ins, "kind")), "recording");
   snprintf(sc->sampling, sizeof sc->sampling, "%s", json_string_value(json_object_get(j, "sampling")));

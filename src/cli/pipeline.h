@@ -44,6 +44,7 @@ typedef struct {
   int64_t day_start_ns;                /* the training clock's day start (0: no date in the name) */
   char symbol[32];                     /* the instrument ("" in files of obi before 0.3) */
   int recording;                       /* computed from a feed recording (prices in its decimals) */
+  double size_scale;                   /* size units per base unit (LOBSTER: 1) */
 } sidecar;
 
 int read_sidecar(const char *features, sidecar *sc, char *why, size_t why_len);

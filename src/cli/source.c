@@ -263,6 +263,9 @@ double source_progress(const obi_source *s) {
   return s->lob ? lobster_progress(s->lob) : s->live ? 0 : recsource_progress(&s->rec);
 }
 const char *source_error(const obi_source *s) { return s->lob ? lobster_error(s->lob) : s->err; }
+uint64_t source_resyncs(const obi_source *s) {
+  return s->f && s->sym >= 0 ? feed_symbol_get_stats(s->f, s->sym)->resyncs : 0;
+}
 const char *source_path(const obi_source *s, int which) { return s->paths[which ? 1 : 0]; }
 
 void source_close(obi_source *s) {

@@ -57,6 +57,8 @@ const source_info *source_get_info(const obi_source *s);
 /* Input progress in [0, 1]. */
 double source_progress(const obi_source *s);
 const char *source_error(const obi_source *s);
+/* Books rebuilt after a gap or a reconnect so far (feeds; 0 for LOBSTER). */
+uint64_t source_resyncs(const obi_source *s);
 /* The first file's path and, for the sidecar, the second's (NULL for a recording without one). */
 const char *source_path(const obi_source *s, int which);
 void source_close(obi_source *s);
