@@ -191,6 +191,7 @@
   X(store_pg_cli_ingest_market) \
   X(source_recording_rows_equal_the_feed_books) \
   X(source_recording_through_the_pipeline) \
+  X(source_serve_live_binance_market) \
   X(live_config_errors_and_urls) \
   X(live_binance_spot_sync_two_symbols) \
   X(live_binance_gap_dropped_message_resyncs) \

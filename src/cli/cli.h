@@ -19,6 +19,10 @@ typedef struct {
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...);
 /* Prints "obi: <message>" to stderr; returns EXIT_BAD_INPUT. */
 int cli_input_error(const char *fmt, ...);
+/* A feed venue by name (binance-spot, binance-futures, coinbase-exchange, coinbase-advanced):
+ * its feed_venue, or -1. */
+int cli_parse_venue(const char *name);
+#define CLI_VENUES "binance-spot, binance-futures, coinbase-exchange or coinbase-advanced"
 /* Parses a whole decimal integer in [lo, hi]; returns 0 on success. */
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 double cli_now(void); /* monotonic seconds */

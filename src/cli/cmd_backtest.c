@@ -26,6 +26,7 @@
 
 typedef struct {
   const char *model_path, *features, *msg, *book, *strategy, *risk, *trades, *report, *latency, *queue, *symbol;
+  int venue; /* of a recording whose URL does not tell, or -1 */
   double maker_bps, taker_bps, extra_bps, capital, session_hours, days_per_year;
   int64_t mark_ns;
   int in_sample, json, quiet, trials;
@@ -83,7 +84,7 @@ static int simulate(const bt_args *a, bt_config *cfg, model_signal *ms, obi_back
   *out = NULL;
   obi_backtest *bt;
   obi_source *r;
-  if (source_open(&r, a->msg, a->book, a->symbol, why, sizeof why)) {
+  if (source_open(&r, a->msg, a->book, a->symbol, a->venue, why, sizeof why)) {
     sim_latency_free(&cfg->sim.feed), sim_latency_free(&cfg->sim.entry), sim_latency_free(&cfg->sim.response);
     return cli_input_error("%s", why);
   }
@@ -244,7 +245,7 @@ static int run_backtest(bt_args *a) {
    * only after its training part. The boundary is a time of day, moved onto this source's clock. */
   char sha[65] = "", day[64];
   obi_source *src;
-  if (source_open(&src, a->msg, a->book, a->symbol, why, sizeof why)) {
+  if (source_open(&src, a->msg, a->book, a->symbol, a->venue, why, sizeof why)) {
     rc = cli_input_error("%s", why);
     goto done;
   }
@@ -457,7 +458,8 @@ static int cmd_backtest(int argc, char **argv) {
                .mark_ns = 60000000000LL,
                .trials = 1,
                .seed = 1,
-               .lot = 1};
+               .lot = 1,
+               .venue = -1};
   const char *pos[2];
   int np = 0;
   for (int i = 1; i < argc; i++) {
@@ -535,6 +537,9 @@ static int cmd_backtest(int argc, char **argv) {
       i++;
     } else if (!strcmp(o, "--symbol") && v) {
       a.symbol = v, i++;
+    } else if (!strcmp(o, "--venue") && v) {
+      if ((a.venue = cli_parse_venue(v)) < 0) return cli_usage_error(&cmd_backtest_def, "--venue: " CLI_VENUES);
+      i++;
     } else if (o[0] != '-' && np < 2)
       pos[np++] = o;
     else

@@ -27,7 +27,7 @@
 
 typedef struct {
   const char *msg_path, *book_path, *out, *symbol; /* book_path: NULL for a recording without REST responses */
-  int tick_given;
+  int tick_given, venue;                           /* venue: of a recording whose URL does not tell, or -1 */
   feat_sampler sample;
   label_horizon horizons[MAX_HORIZONS];
   int nh;
@@ -222,7 +222,8 @@ static void raw_book_row(const obi_book *b, int levels, double price_scale, floa
 /* Opens the source; a recording sets the price scale, the tick (unless --tick) and signed trades. */
 static int replay_open(features_args *a, obi_source **r) {
   char err[1400];
-  if (source_open(r, a->msg_path, a->book_path, a->symbol, err, sizeof err)) return cli_input_error("%s", err);
+  if (source_open(r, a->msg_path, a->book_path, a->symbol, a->venue, err, sizeof err))
+    return cli_input_error("%s", err);
   const source_info *in = source_get_info(*r);
   if (in->recording) {
     a->fc.price_scale = in->price_scale, a->fc.signed_trades = in->signed_trades;
@@ -619,7 +620,7 @@ static int list_features(const feat_config *fc) {
 }
 
 static int cmd_features(int argc, char **argv) {
-  features_args a = {.alpha_mode = LABEL_ALPHA_BALANCED, .train_fraction = 0.7};
+  features_args a = {.alpha_mode = LABEL_ALPHA_BALANCED, .train_fraction = 0.7, .venue = -1};
   feat_config_default(&a.fc);
   feat_sampler_parse(&a.sample, "every", 0);
   const char *paths[2], *horizons = "10,20,50", *select = NULL;
@@ -663,6 +664,9 @@ static int cmd_features(int argc, char **argv) {
       a.fc.levels = (int)n, i++;
     } else if (!strcmp(o, "--symbol") && v) {
       a.symbol = v, i++;
+    } else if (!strcmp(o, "--venue") && v) {
+      if ((a.venue = cli_parse_venue(v)) < 0) return cli_usage_error(&cmd_features_def, "--venue: " CLI_VENUES);
+      i++;
     } else if (!strcmp(o, "--tick") && v) {
       char *end;
       a.tick_given = 1;
@@ -757,6 +761,7 @@ const cli_command cmd_features_def = {
     "  --out PATH           FILE.npy (siblings FILE.labels.npy, ...) or a directory\n"
     "  --symbol S           the instrument of a feed recording (needed when it holds several with a\n"
     "                       book); its prices are in units of its decimals, one unit the tick\n"
+    "  --venue NAME         the recording's venue when its URL does not tell (" CLI_VENUES ")\n"
     "  --sample CLOCK       every (default), events:N, trades, mid (every mid change), time:MS;\n"
     "                       rows are taken after the last message of a timestamp\n"
     "  --split-timestamps   also take rows between messages with the same timestamp (states no one\n"

@@ -324,11 +324,7 @@ static int cmd_ingest(int argc, char **argv) {
     else if (!strcmp(o, "--sample") && v)
       a.sample = v, i++;
     else if (!strcmp(o, "--venue") && v) {
-      for (int k = 0; k < FEED__VENUE_COUNT && a.venue < 0; k++)
-        if (!strcmp(v, feed_venue_name(k))) a.venue = k;
-      if (a.venue < 0)
-        return cli_usage_error(&cmd_ingest_def,
-                               "--venue: binance-spot, binance-futures, coinbase-exchange or coinbase-advanced");
+      if ((a.venue = cli_parse_venue(v)) < 0) return cli_usage_error(&cmd_ingest_def, "--venue: " CLI_VENUES);
       i++;
     } else if (!strcmp(o, "--depth") && v) {
       if (cli_parse_int(v, 1, STORE_MAX_LEVELS, &a.depth))

@@ -132,7 +132,8 @@ static int replay_recording(const char *ws_path, const char *http_path, int venu
   rec_counts counts;
   cli_progress progress;
   double t0 = cli_now();
-  if (recsource_open(&src, ws_path, http_path, venue, NULL, NULL, NULL, msg, sizeof msg)) return cli_input_error("%s", msg);
+  if (recsource_open(&src, ws_path, http_path, venue, NULL, NULL, NULL, msg, sizeof msg))
+    return cli_input_error("%s", msg);
   int rc = EXIT_OK;
   feed *f = src.f;
   ws_path = src.ws_path, http_path = src.http_path, venue = src.venue, url = src.url;
@@ -248,12 +249,8 @@ static int cmd_replay(int argc, char **argv) {
   long levels = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--venue")) {
-      venue = -1;
-      for (int v = 0; i + 1 < argc && v < FEED__VENUE_COUNT; v++)
-        if (!strcmp(argv[i + 1], feed_venue_name(v))) venue = v;
-      if (venue < 0)
-        return cli_usage_error(&cmd_replay_def,
-                               "--venue needs binance-spot, binance-futures, coinbase-exchange or coinbase-advanced");
+      venue = cli_parse_venue(i + 1 < argc ? argv[i + 1] : NULL);
+      if (venue < 0) return cli_usage_error(&cmd_replay_def, "--venue needs " CLI_VENUES);
       i++;
     } else if (!strcmp(argv[i], "--verify"))
       verify = 1;

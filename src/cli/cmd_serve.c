@@ -41,8 +41,8 @@
 #include "cli.h"
 #include "dataset.h"
 #include "obi/backtest.h"
-#include "obi/kafka.h"
 #include "obi/feed.h"
+#include "obi/kafka.h"
 #include "obi/lobster.h"
 #include "obi/serve.h"
 #include "obi/store.h"
@@ -669,6 +669,7 @@ typedef struct {
   const char *model, *features, *msg, *book, *strategy, *risk, *latency, *queue, *bind, *web, *token_file, *state;
   const char *store, *run_id, *kafka, *kafka_prefix, *symbol;
   int live_venue; /* a live feed instead of files: feed_venue, or -1 */
+  int venue;      /* of a recording whose URL does not tell, or -1 */
   const char *live_symbol, *endpoint, *rest_endpoint;
   double speed, fees[2], psi_limit, accuracy_limit, duration;
   long port, threads;
@@ -688,13 +689,14 @@ static int run_once(app *a, const serve_args *sa, bt_config *base, double t_star
   obi_err oe = sa->live_venue >= 0 ? source_open_live(&r, sa->live_venue, sa->live_symbol, sa->endpoint,
                                                       sa->rest_endpoint, (int)lround(log10(a->sc.fc.price_scale)),
                                                       (int)lround(log10(a->sc.size_scale)), why, sizeof why)
-                                   : source_open(&r, sa->msg, sa->book, sa->symbol, why, sizeof why);
+                                   : source_open(&r, sa->msg, sa->book, sa->symbol, sa->venue, why, sizeof why);
   if (oe) {
     sim_latency_free(&cfg.sim.feed), sim_latency_free(&cfg.sim.entry), sim_latency_free(&cfg.sim.response);
     fprintf(stderr, "obi: %s\n", why);
     return -1;
   }
-  int is_live = source_get_info(r)->live;
+  int is_live = source_get_info(r)->live, last_was_end = 0;
+  int64_t last_end_ts = INT64_MIN;
   uint64_t resyncs_seen = 0;
   cfg.sim.tracked_levels = source_get_info(r)->tracked_levels;
   if (bt_new(&bt, &cfg, (bt_signal){live_update, live_predict, a})) {
@@ -740,6 +742,8 @@ static int run_once(app *a, const serve_args *sa, bt_config *base, double t_star
       }
     }
     a->event_wall = wall();
+    last_was_end = end;
+    if (end) last_end_ts = ev.ts_ns;
     if (bt_on_event(bt, &ev, source_book(r), end, next)) {
       rc = -1;
       break;
@@ -771,6 +775,8 @@ static int run_once(app *a, const serve_args *sa, bt_config *base, double t_star
     fprintf(stderr, "obi: %s\n", source_error(r));
     rc = -1;
   }
+  /* the book as the pass ended, when it ended between updates */
+  if (a->store && last_was_end && last_end_ts != INT64_MIN) store_snapshot(a, source_book(r), last_end_ts);
   source_close(r);
   bt_free(bt);
   return rc;
@@ -813,7 +819,7 @@ static int run_serve(serve_args *sa) {
       if (sa->live_venue <= FEED_BINANCE_FUTURES && *c >= 'a' && *c <= 'z') *c = (char)(*c - 'a' + 'A');
   } else {
     obi_source *src; /* the instrument, and a check that the model's prices are in this source's units */
-    if (source_open(&src, sa->msg, sa->book, sa->symbol, why, sizeof why)) {
+    if (source_open(&src, sa->msg, sa->book, sa->symbol, sa->venue, why, sizeof why)) {
       rc = cli_input_error("%s", why);
       goto done;
     }
@@ -1016,7 +1022,8 @@ static int cmd_serve(int argc, char **argv) {
                    .port = 8080,
                    .threads = 4,
                    .bind = "127.0.0.1",
-                   .live_venue = -1};
+                   .live_venue = -1,
+                   .venue = -1};
   const char *pos[2];
   int np = 0;
   for (int i = 1; i < argc; i++) {
@@ -1076,6 +1083,9 @@ static int cmd_serve(int argc, char **argv) {
       i++;
     } else if (!strcmp(o, "--symbol") && v) {
       sa.symbol = v, i++;
+    } else if (!strcmp(o, "--venue") && v) {
+      if ((sa.venue = cli_parse_venue(v)) < 0) return cli_usage_error(&cmd_serve_def, "--venue: " CLI_VENUES);
+      i++;
     } else if ((!strcmp(o, "--binance") || !strcmp(o, "--binance-futures") || !strcmp(o, "--coinbase") ||
                 !strcmp(o, "--coinbase-advanced")) &&
                v) {

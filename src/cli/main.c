@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "cli.h"
+#include "obi/feed.h"
 #include "obi/textin.h"
 #include "obi/version.h"
 
@@ -46,6 +47,12 @@ int cli_input_error(const char *fmt, ...) {
   va_end(ap);
   fputc('\n', stderr);
   return EXIT_BAD_INPUT;
+}
+
+int cli_parse_venue(const char *name) {
+  for (int v = 0; name && v < FEED__VENUE_COUNT; v++)
+    if (!strcmp(name, feed_venue_name(v))) return v;
+  return -1;
 }
 
 int cli_parse_int(const char *s, long lo, long hi, long *out) {

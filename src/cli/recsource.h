@@ -34,8 +34,8 @@ typedef struct {
 } rec_source;
 
 /* Checks two files given in either order (http may be NULL), tells the venue (venue < 0: from
- * the URL), runs the scanning pass and creates s->f with on_event and on_message_end (ctx; either may be NULL). Returns OBI_OK, or an
- * error with why saying what is wrong and where. */
+ * the URL), runs the scanning pass and creates s->f with on_event and on_message_end (ctx; either may be NULL). Returns
+ * OBI_OK, or an error with why saying what is wrong and where. */
 obi_err recsource_open(rec_source *s, const char *ws, const char *http, int venue, feed_event_fn on_event,
                        void (*on_message_end)(void *), void *ctx, char *why, size_t why_len);
 /* One replay through s->f. Lines the feed rejects are counted in c (the first described);

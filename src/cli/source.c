@@ -100,9 +100,9 @@ static obi_err fill(obi_source *s) {
   return OBI_OK;
 }
 
-static obi_err open_recording(obi_source *s, const char *a, const char *b, const char *symbol) {
+static obi_err open_recording(obi_source *s, const char *a, const char *b, const char *symbol, int venue) {
   char msg[1200] = "";
-  if (recsource_open(&s->rec, a, b, -1, on_event, on_message_end, s, msg, sizeof msg)) {
+  if (recsource_open(&s->rec, a, b, venue, on_event, on_message_end, s, msg, sizeof msg)) {
     snprintf(s->err, sizeof s->err, "%s", msg);
     return OBI_EINVAL;
   }
@@ -150,14 +150,15 @@ static obi_err open_recording(obi_source *s, const char *a, const char *b, const
   return OBI_OK;
 }
 
-obi_err source_open(obi_source **out, const char *a, const char *b, const char *symbol, char *why, size_t why_len) {
+obi_err source_open(obi_source **out, const char *a, const char *b, const char *symbol, int venue, char *why,
+                    size_t why_len) {
   obi_source *s = calloc(1, sizeof *s);
   *out = NULL;
   if (!s) return OBI_ENOMEM;
   s->paths[0] = a, s->paths[1] = b;
   obi_err err;
   if (rec_detect(a) == 1 || (b && rec_detect(b) == 1)) {
-    err = open_recording(s, a, b, symbol);
+    err = open_recording(s, a, b, symbol, venue);
   } else if (!b) {
     snprintf(s->err, sizeof s->err, "%s: neither a feed recording nor a LOBSTER message file with its orderbook file",
              a);

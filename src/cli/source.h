@@ -36,9 +36,11 @@ typedef struct {
 
 /* Opens a LOBSTER pair (b: the orderbook file) or a recording (b: its REST responses, or NULL);
  * symbol picks the recording's instrument (NULL: the recording must hold exactly one with a
- * book) and names a LOBSTER instrument (NULL: from the file name). A recording is scanned once
+ * book) and names a LOBSTER instrument (NULL: from the file name); venue (feed_venue) is the
+ * recording's venue when its URL does not tell (a local server), -1 otherwise. A recording is scanned once
  * first (symbols and their decimals). Returns OBI_OK, or an error with why ("file: reason"). */
-obi_err source_open(obi_source **out, const char *a, const char *b, const char *symbol, char *why, size_t why_len);
+obi_err source_open(obi_source **out, const char *a, const char *b, const char *symbol, int venue, char *why,
+                    size_t why_len);
 
 /* A live session of one symbol (live.h) at venue (feed_venue), with the scale given (a model's
  * prices must be in the units it was trained in; a value with more decimals is a malformed

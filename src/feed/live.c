@@ -48,6 +48,7 @@ typedef struct { /* one snapshot request; the slot is free again when its respon
 struct live {
   live_config cfg;
   feed_event_fn user_on_event;
+  void (*user_on_message_end)(void *ctx);
   void *user_ctx;
   feed *f;
   ws_client *c;
@@ -304,6 +305,11 @@ static void on_event(void *ctx, int sym, const obi_event *ev, const obi_book *bo
   if (l->user_on_event) l->user_on_event(l->user_ctx, sym, ev, book);
 }
 
+static void on_message_end(void *ctx) {
+  live *l = ctx;
+  if (l->user_on_message_end) l->user_on_message_end(l->user_ctx);
+}
+
 static void on_message(void *ctx, int64_t recv_ns, const char *text, size_t len) {
   live *l = ctx;
   if (l->fatal) return;
@@ -371,8 +377,10 @@ obi_err live_new(live **out, const live_config *cfg) {
   /* the feed: our event callback counts rebuilt books and passes every event on */
   feed_config fc = cfg->feed;
   l->user_on_event = fc.on_event;
+  l->user_on_message_end = fc.on_message_end;
   l->user_ctx = fc.ctx;
   fc.on_event = on_event;
+  fc.on_message_end = on_message_end;
   fc.ctx = l;
   if (!fc.snapshot_limit && is_binance(cfg->venue)) fc.snapshot_limit = cfg->venue == FEED_BINANCE_SPOT ? 5000 : 1000;
   if ((err = feed_new(&l->f, cfg->venue, &fc))) goto fail;
