@@ -254,27 +254,34 @@ static obi_err consume(const mock *m, const char *topic, const char *group, sink
   return rc;
 }
 
-/* Reads the whole topic with a plain reader (partitions assigned, no group: no join wait) into
- * k, and returns the number of records the partitions' logs hold (the sum of high - low
- * watermarks), or -1: the producer's result, duplicates included, seen from the broker. */
-static int64_t read_topic(const mock *m, const char *topic, sink *k, int until) {
+/* A plain reader of every partition of topic from its beginning (assigned, no group join), or NULL. */
+static rd_kafka_t *open_reader(const mock *m, const char *topic, const char *group) {
   char errstr[256];
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   if (rd_kafka_conf_set(conf, "bootstrap.servers", m->brokers, errstr, sizeof errstr) ||
-      rd_kafka_conf_set(conf, "group.id", "reader", errstr, sizeof errstr) ||
+      rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof errstr) ||
       rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr) ||
       rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr)) {
     rd_kafka_conf_destroy(conf);
-    return -1;
+    return NULL;
   }
   rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-  if (!rk) return -1;
+  if (!rk) return NULL;
   rd_kafka_poll_set_consumer(rk);
   rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(PARTITIONS);
   for (int i = 0; i < PARTITIONS; i++)
     rd_kafka_topic_partition_list_add(parts, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
   rd_kafka_assign(rk, parts);
   rd_kafka_topic_partition_list_destroy(parts);
+  return rk;
+}
+
+/* Reads the whole topic with a plain reader (partitions assigned, no group: no join wait) into
+ * k, and returns the number of records the partitions' logs hold (the sum of high - low
+ * watermarks), or -1: the producer's result, duplicates included, seen from the broker. */
+static int64_t read_topic(const mock *m, const char *topic, sink *k, int until) {
+  rd_kafka_t *rk = open_reader(m, topic, "reader");
+  if (!rk) return -1;
   time_t deadline = time(NULL) + 20;
   while (k->total < until && time(NULL) < deadline) {
     rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 100);
@@ -816,23 +823,8 @@ typedef struct {
  * into out, in log order; the number read, or -1 when one does not decode or the log was not read
  * to its end. */
 static int64_t read_predictions(const mock *m, const char *topic, pred_list *out) {
-  char errstr[256];
-  rd_kafka_conf_t *conf = rd_kafka_conf_new();
-  if (rd_kafka_conf_set(conf, "bootstrap.servers", m->brokers, errstr, sizeof errstr) ||
-      rd_kafka_conf_set(conf, "group.id", "prediction-reader", errstr, sizeof errstr) ||
-      rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr) ||
-      rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr)) {
-    rd_kafka_conf_destroy(conf);
-    return -1;
-  }
-  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+  rd_kafka_t *rk = open_reader(m, topic, "prediction-reader");
   if (!rk) return -1;
-  rd_kafka_poll_set_consumer(rk);
-  rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(PARTITIONS);
-  for (int i = 0; i < PARTITIONS; i++)
-    rd_kafka_topic_partition_list_add(parts, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
-  rd_kafka_assign(rk, parts);
-  rd_kafka_topic_partition_list_destroy(parts);
   int64_t held = 0, got = 0, bad = 0;
   for (int i = 0; i < PARTITIONS; i++) {
     int64_t lo, hi;
