@@ -172,9 +172,14 @@ obi_err source_open(obi_source **out, const char *a, const char *b, const char *
     snprintf(in->venue, sizeof in->venue, "lobster");
     if (symbol) {
       snprintf(in->symbol, sizeof in->symbol, "%s", symbol);
-    } else { /* AMZN from AMZN_2012-06-21_..._message_10.csv */
+    } else { /* AMZN from AMZN_2012-06-21_..._message_10.csv; else the name up to its first '_' or '.' */
       char day[64];
       cli_source_day(a, day, sizeof day);
+      if (!day[0]) {
+        const char *base = strrchr(a, '/');
+        snprintf(day, sizeof day, "%s", base ? base + 1 : a);
+        day[strcspn(day, ".")] = 0;
+      }
       day[strcspn(day, "_")] = 0;
       snprintf(in->symbol, sizeof in->symbol, "%.31s", day);
     }
