@@ -15,6 +15,7 @@
  * the events it is older than are buffered first. Every feed runs book_check after each
  * message (check_books). */
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <strings.h>
 #include <time.h>
@@ -710,4 +711,56 @@ void live_config_errors_and_urls(void) {
   CHECK(!strcmp(live_url(l), "wss://advanced-trade-ws.coinbase.com"));
   live_free(l);
   live_free(NULL);
+}
+
+/* `obi live --binance-futures` and `--coinbase-advanced` as child processes against the loopback
+ * markets: synced, every scripted update applied, the final best prices those of the true book. */
+static void cli_venue(const char *flag, int venue, const char *symbol, int binance, int applied) {
+  ws_server *s;
+  CHECK_EQ(ws_server_start(&s, NULL, NULL), 0);
+  const char *syms[1] = {symbol};
+  ws_server_market(s, venue, syms, 1, 17);
+  if (binance) {
+    for (int i = 0; i < 3; i++) ws_server_market_event(s, 0);
+    ws_server_market_gate(s, 0);
+  } else {
+    ws_server_wait_subscribe(s, 3);
+    ws_server_market_snapshot(s, 0);
+  }
+  for (int i = 0; i < 20; i++) ws_server_market_event(s, 0);
+  int port = ws_server_port(s);
+  char args[512];
+  if (binance)
+    snprintf(args, sizeof args,
+             "live %s %s --endpoint ws://127.0.0.1:%d --rest-endpoint http://127.0.0.1:%d "
+             "--duration 1.5 --json",
+             flag, symbol, port, port);
+  else
+    snprintf(args, sizeof args, "live %s %s --endpoint ws://127.0.0.1:%d --duration 1.5 --json", flag, symbol, port);
+  int rc = test_run_obi(args);
+  int pending = ws_server_pending(s);
+  long long bp, bq, ap, aq;
+  int nb = ws_server_market_book(s, 0, 0, &bp, &bq, 1), na = ws_server_market_book(s, 0, 1, &ap, &aq, 1);
+  ws_server_stop(s);
+  CHECK_EQ(rc, 0);
+  CHECK_EQ(pending, 0);
+  json_t *o = json_loads(test_out, 0, NULL), *e = json_array_get(json_object_get(o, "symbols"), 0);
+  CHECK(e != NULL);
+  CHECK(!strcmp(json_string_value(json_object_get(o, "venue")), feed_venue_name(venue)));
+  CHECK(json_is_true(json_object_get(e, "synced")));
+  CHECK_EQ(json_integer_value(json_object_get(e, "updates_applied")), applied);
+  const char *bid = json_string_value(json_object_get(e, "best_bid")),
+             *ask = json_string_value(json_object_get(e, "best_ask"));
+  CHECK(nb == 1 && na == 1 && bid && ask);
+  if (bid && ask) {
+    CHECK_EQ(llround(strtod(bid, NULL) * 100), bp); /* the market's prices are ticks of 0.01 */
+    CHECK_EQ(llround(strtod(ask, NULL) * 100), ap);
+  }
+  json_decref(o);
+}
+
+void live_cli_futures_and_advanced(void) {
+  /* futures: the event whose u equals the snapshot's lastUpdateId is applied too (U <= lastUpdateId <= u) */
+  cli_venue("--binance-futures", WS_MARKET_BINANCE_FUTURES, "BTCUSDT", 1, 21);
+  cli_venue("--coinbase-advanced", WS_MARKET_COINBASE_ADVANCED, "BTC-USD", 0, 20);
 }

@@ -205,6 +205,7 @@
   X(live_binance_futures_pu_gap_resyncs) \
   X(live_record_replay_same_books) \
   X(live_cli_json_summary) \
+  X(live_cli_futures_and_advanced) \
   X(live_coinbase_exchange_disconnect_resyncs) \
   X(live_coinbase_advanced_sequence_gap_resubscribes) \
   X(kafka_record_round_trip_and_bad_records) \

@@ -110,9 +110,14 @@ static int cmd_live(int argc, char **argv) {
     char *end;
     if (!strcmp(o, "--json"))
       json = 1;
-    else if ((!strcmp(o, "--binance") || !strcmp(o, "--coinbase")) && v) {
-      if (venue >= 0) return cli_usage_error(&cmd_live_def, "one venue at a time: --binance or --coinbase");
-      venue = o[2] == 'b' ? FEED_BINANCE_SPOT : FEED_COINBASE_EXCHANGE;
+    else if ((!strcmp(o, "--binance") || !strcmp(o, "--binance-futures") || !strcmp(o, "--coinbase") ||
+              !strcmp(o, "--coinbase-advanced")) &&
+             v) {
+      if (venue >= 0) return cli_usage_error(&cmd_live_def, "one venue at a time");
+      venue = !strcmp(o, "--binance")           ? FEED_BINANCE_SPOT
+              : !strcmp(o, "--binance-futures") ? FEED_BINANCE_FUTURES
+              : !strcmp(o, "--coinbase")        ? FEED_COINBASE_EXCHANGE
+                                                : FEED_COINBASE_ADVANCED;
       list = v, i++;
     } else if (!strcmp(o, "--endpoint") && v)
       endpoint = v, i++;
@@ -126,8 +131,10 @@ static int cmd_live(int argc, char **argv) {
     } else
       return cli_usage_error(&cmd_live_def, "unknown option or missing value: '%s'", o);
   }
-  if (venue < 0) return cli_usage_error(&cmd_live_def, "needs --binance SYMBOLS or --coinbase PRODUCTS");
-  if (venue == FEED_COINBASE_EXCHANGE && rest)
+  if (venue < 0)
+    return cli_usage_error(&cmd_live_def, "needs --binance SYMBOLS, --binance-futures SYMBOLS, --coinbase PRODUCTS or "
+                                          "--coinbase-advanced PRODUCTS");
+  if ((venue == FEED_COINBASE_EXCHANGE || venue == FEED_COINBASE_ADVANCED) && rest)
     return cli_usage_error(&cmd_live_def, "--rest-endpoint is for Binance (the depth snapshot)");
   char buf[4096];
   const char *names[64];
@@ -203,11 +210,13 @@ static int cmd_live(int argc, char **argv) {
 
 const cli_command cmd_live_def = {
     "live", cmd_live, "watch a live Binance or Coinbase feed: books, updates, gaps, resyncs",
-    "usage: obi live --binance SYMBOLS [--endpoint URL] [--rest-endpoint URL] [--duration S] [--json]\n"
-    "       obi live --coinbase PRODUCTS [--endpoint URL] [--duration S] [--json]\n\n"
-    "Runs a live feed session (docs/feeds.md, \"Live session\"): Binance spot (SYMBOLS like\n"
-    "btcusdt,ethusdt; diff-depth stream synchronised with REST depth snapshots) or Coinbase Exchange\n"
-    "(PRODUCTS like BTC-USD; level2_batch and matches). Every second it prints per symbol whether the\n"
+    "usage: obi live --binance|--binance-futures SYMBOLS [--endpoint URL] [--rest-endpoint URL] [--duration S]\n"
+    "                [--json]\n"
+    "       obi live --coinbase|--coinbase-advanced PRODUCTS [--endpoint URL] [--duration S] [--json]\n\n"
+    "Runs a live feed session (docs/feeds.md, \"Live session\"): Binance spot or USD-M futures (SYMBOLS\n"
+    "like btcusdt,ethusdt; diff-depth stream synchronised with REST depth snapshots), Coinbase Exchange\n"
+    "(PRODUCTS like BTC-USD; level2_batch and matches) or Coinbase Advanced Trade (level2,\n"
+    "market_trades, heartbeats). Every second it prints per symbol whether the\n"
     "book is synced, the best bid and ask, the levels per side, the updates applied, gaps and resyncs.\n"
     "Stops after --duration seconds or on Ctrl-C / SIGTERM, closing the connection, and prints a\n"
     "summary; --json prints only the summary, as one JSON object. --endpoint / --rest-endpoint replace\n"
