@@ -33,6 +33,7 @@
   X(features_columns_and_config) \
   X(features_causality_property) \
   X(features_microprice_hand_chain) \
+  X(features_snapshot_is_no_order_flow) \
   X(labels_parse_horizons) \
   X(labels_hand_series) \
   X(labels_alpha_from_training_rows_only) \

@@ -149,6 +149,7 @@ struct feat_engine {
   int64_t prev_p[2][FEAT_OFI_LEVELS], prev_q[2][FEAT_OFI_LEVELS];
   int prev_n[2];
   int64_t prev_best[2]; /* best prices after the previous event (0: none) */
+  int in_snapshot;      /* between SNAPSHOT_BEGIN and SNAPSHOT_END: a book being rebuilt */
 
   ev_record *ring;
   uint64_t ring_head, ring_tail;
@@ -501,6 +502,26 @@ static int is_trade(int type) { return type == OBI_EV_EXEC || type == OBI_EV_EXE
 
 void feat_update(feat_engine *e, const obi_event *ev, const obi_book *book) {
   const feat_config *c = &e->cfg;
+  /* A snapshot (SNAPSHOT_BEGIN, the levels from the worst, SNAPSHOT_END: a feed's book cleared
+   * and rebuilt, at the start or after a gap) is no flow of orders: its events add no order flow
+   * imbalance, no queue intensity and no mid change, and the states between them are no state
+   * the venue had. The rebuilt book becomes the reference at SNAPSHOT_END; a move of the mid
+   * across the snapshot is the next event's. Trades while one is open (a feed waiting for its
+   * snapshot) still count, with no OFI. */
+  if (ev->type == OBI_EV_SNAPSHOT_BEGIN) e->in_snapshot = 1;
+  int rebuilding = e->in_snapshot;
+  if (rebuilding && !is_trade(ev->type)) {
+    e->ready = 0;
+    if (ev->type == OBI_EV_SNAPSHOT_END) {
+      e->in_snapshot = 0;
+      for (int s = 0; s < 2; s++) {
+        e->prev_n[s] = (int)book_top(book, s, e->prev_p[s], e->prev_q[s], FEAT_OFI_LEVELS);
+        e->prev_best[s] = e->prev_n[s] ? e->prev_p[s][0] : 0;
+      }
+      e->ready = e->prev_n[0] > 0 && e->prev_n[1] > 0;
+    }
+    return;
+  }
   int64_t t = ev->ts_ns > e->now || e->events == 0 ? ev->ts_ns : e->now;
   if (t != e->now && e->events > 0) { /* decay every intensity to the new time */
     double dt = (double)(t - e->now) * 1e-9, f = exp(-dt / c->intensity_tau_s);
@@ -521,7 +542,8 @@ void feat_update(feat_engine *e, const obi_event *ev, const obi_book *book) {
     int64_t pa = m < e->prev_n[1] ? e->prev_p[1][m] : INT64_MAX, qa = m < e->prev_n[1] ? e->prev_q[1][m] : 0;
     int64_t pb2 = m < n[0] ? p[0][m] : INT64_MIN, qb2 = m < n[0] ? q[0][m] : 0;
     int64_t pa2 = m < n[1] ? p[1][m] : INT64_MAX, qa2 = m < n[1] ? q[1][m] : 0;
-    rec.ofi[m] = (pb2 >= pb ? qb2 : 0) - (pb2 <= pb ? qb : 0) - (pa2 <= pa ? qa2 : 0) + (pa2 >= pa ? qa : 0);
+    rec.ofi[m] =
+        rebuilding ? 0 : (pb2 >= pb ? qb2 : 0) - (pb2 <= pb ? qb : 0) - (pa2 <= pa ? qa2 : 0) + (pa2 >= pa ? qa : 0);
     rec.depth[m] = qb2 + qa2;
   }
 
