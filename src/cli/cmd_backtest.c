@@ -111,6 +111,7 @@ static int simulate(const bt_args *a, bt_config *cfg, model_signal *ms, obi_back
   cli_progress_done(&prog);
   int rc = EXIT_OK;
   if (err != OBI_EEOF) rc = cli_input_error("%s", err == OBI_ENOMEM ? "out of memory" : source_error(r));
+  source_warn_skipped(r);
   source_close(r);
   if (rc)
     bt_free(bt);

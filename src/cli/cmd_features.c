@@ -28,6 +28,8 @@
 typedef struct {
   const char *msg_path, *book_path, *out, *symbol; /* book_path: NULL for a recording without REST responses */
   int tick_given, venue;                           /* venue: of a recording whose URL does not tell, or -1 */
+  uint64_t skipped;                                /* lines of a recording the feed rejected (pass 1) */
+  char first_skipped[1100];
   feat_sampler sample;
   label_horizon horizons[MAX_HORIZONS];
   int nh;
@@ -254,6 +256,7 @@ static int run_features(features_args *a) {
   if (replay_open(a, &r)) return EXIT_BAD_INPUT;
   cli_progress_start(&prog, "features pass 1/2", a->quiet || a->json);
   uint64_t events = 0;
+  const char *first_skipped;
   int group_end;
   int64_t next_ts;
   while ((err = source_next(r, &ev, &group_end, &next_ts)) == OBI_OK) {
@@ -269,6 +272,9 @@ static int run_features(features_args *a) {
     rc = cli_input_error("%s", source_error(r));
     goto done;
   }
+  a->skipped = source_skipped(r, &first_skipped);
+  snprintf(a->first_skipped, sizeof a->first_skipped, "%s", first_skipped);
+  if (!a->quiet && !a->json) source_warn_skipped(r);
   source_close(r);
   r = NULL;
   if (rows.n == 0) {
@@ -441,7 +447,10 @@ static int run_features(features_args *a) {
   json_string(js, in->symbol);
   fprintf(js, ", \"venue\": \"%s\", \"kind\": \"%s\", \"size_scale\": %g},\n", in->venue,
           in->recording ? "recording" : "lobster", in->size_scale);
-  fprintf(js, "  \"signed_trades\": %s,\n", a->fc.signed_trades ? "true" : "false");
+  fprintf(js, "  \"signed_trades\": %s,\n  \"skipped_lines\": %llu,\n  \"first_skipped_line\": ",
+          a->fc.signed_trades ? "true" : "false", (unsigned long long)a->skipped);
+  json_string(js, a->first_skipped);
+  fprintf(js, ",\n");
   fprintf(js, "  \"files\": {\"features\": ");
   json_string(js, paths.features);
   fprintf(js, ", \"labels\": ");

@@ -777,6 +777,7 @@ static int run_once(app *a, const serve_args *sa, bt_config *base, double t_star
   }
   /* the book as the pass ended, when it ended between updates */
   if (a->store && last_was_end && last_end_ts != INT64_MIN) store_snapshot(a, source_book(r), last_end_ts);
+  source_warn_skipped(r);
   source_close(r);
   bt_free(bt);
   return rc;
@@ -1024,7 +1025,7 @@ static int cmd_serve(int argc, char **argv) {
                    .bind = "127.0.0.1",
                    .live_venue = -1,
                    .venue = -1};
-  const char *pos[2];
+  const char *pos[2] = {NULL, NULL};
   int np = 0;
   for (int i = 1; i < argc; i++) {
     const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -123,7 +123,7 @@ static obi_err open_recording(obi_source *s, const char *a, const char *b, const
   int pd = -1, sd = -1;
   if (s->sym >= 0) feed_symbol_decimals(f, s->sym, &pd, &sd);
   if (s->sym < 0 || pd < 0 || sd < 0) {
-    size_t used = (size_t)snprintf(s->err, sizeof s->err, "%s: %s; symbols with a book:", a,
+    size_t used = (size_t)snprintf(s->err, sizeof s->err, "%s: %s; symbols with a book:", s->rec.ws_path,
                                    s->sym == -2 ? "several symbols, give --symbol"
                                    : symbol     ? "no book for that symbol in the recording"
                                                 : "no symbol has a book");
@@ -269,6 +269,21 @@ double source_progress(const obi_source *s) {
   return s->lob ? lobster_progress(s->lob) : s->live ? 0 : recsource_progress(&s->rec);
 }
 const char *source_error(const obi_source *s) { return s->lob ? lobster_error(s->lob) : s->err; }
+uint64_t source_skipped(const obi_source *s, const char **first) {
+  *first = s->counts.errors_reported ? s->counts.first_error : "";
+  return s->counts.errors_reported;
+}
+
+void source_warn_skipped(const obi_source *s) {
+  const char *first;
+  uint64_t n = source_skipped(s, &first);
+  if (n)
+    fprintf(stderr,
+            "obi: %llu malformed or unusable line%s of the recording skipped (as obi replay counts them); the "
+            "first: %s\n",
+            (unsigned long long)n, n == 1 ? "" : "s", first);
+}
+
 uint64_t source_resyncs(const obi_source *s) {
   return s->f && s->sym >= 0 ? feed_symbol_get_stats(s->f, s->sym)->resyncs : 0;
 }

@@ -59,6 +59,12 @@ const source_info *source_get_info(const obi_source *s);
 /* Input progress in [0, 1]. */
 double source_progress(const obi_source *s);
 const char *source_error(const obi_source *s);
+/* Lines of a recording the feed rejected so far (malformed JSON, bad fields: skipped, as obi replay
+ * counts them), *first the first one with its file and line; 0 for LOBSTER (which stops instead)
+ * and live sessions (live_stats count theirs). */
+uint64_t source_skipped(const obi_source *s, const char **first);
+/* Prints the count and the first of them to stderr when there are any. */
+void source_warn_skipped(const obi_source *s);
 /* Books rebuilt after a gap or a reconnect so far (feeds; 0 for LOBSTER). */
 uint64_t source_resyncs(const obi_source *s);
 /* The first file's path and, for the sidecar, the second's (NULL for a recording without one). */
