@@ -764,3 +764,51 @@ void live_cli_futures_and_advanced(void) {
   cli_venue("--binance-futures", WS_MARKET_BINANCE_FUTURES, "BTCUSDT", 1, 21);
   cli_venue("--coinbase-advanced", WS_MARKET_COINBASE_ADVANCED, "BTC-USD", 0, 20);
 }
+
+/* `obi record --binance-futures` from the loopback futures market, then `obi replay` of its files:
+ * the fapi snapshot URL, the aggTrade stream, and a replayed book equal to the market's. */
+void live_record_binance_futures(void) {
+  ws_server *s;
+  CHECK_EQ(ws_server_start(&s, NULL, NULL), 0);
+  const char *syms[1] = {"BTCUSDT"};
+  ws_server_market(s, WS_MARKET_BINANCE_FUTURES, syms, 1, 19);
+  for (int i = 0; i < 3; i++) ws_server_market_event(s, 0);
+  ws_server_market_gate(s, 0);
+  for (int i = 0; i < 25; i++) {
+    ws_server_market_event(s, 0);
+    if (i % 6 == 0) ws_server_market_trade(s, 0);
+  }
+  int port = ws_server_port(s);
+  char args[2048], out[512], http[512];
+  snprintf(out, sizeof out, "%s/fut.jsonl.zst", test_tmpdir());
+  snprintf(http, sizeof http, "%s/fut.jsonl.http.zst", test_tmpdir());
+  snprintf(args, sizeof args,
+           "record --binance-futures btcusdt --endpoint ws://127.0.0.1:%d --rest-endpoint http://127.0.0.1:%d "
+           "--out '%s' --duration 0.7 --quiet --json",
+           port, port, out);
+  CHECK_EQ(test_run_obi(args), 0);
+  CHECK_STR_CONTAINS(test_out, "\"venue\":\"binance-futures\"");
+  CHECK_STR_CONTAINS(test_out, "@aggTrade");
+  int recorded_all = ws_server_pending(s) == 0;
+  long long bp, bq, ap, aq;
+  int nb = ws_server_market_book(s, 0, 0, &bp, &bq, 1), na = ws_server_market_book(s, 0, 1, &ap, &aq, 1);
+  ws_server_stop(s);
+  CHECK(recorded_all && nb == 1 && na == 1);
+  snprintf(args, sizeof args, "replay '%s' '%s' --venue binance-futures --json", out, http);
+  CHECK_EQ(test_run_obi(args), 0);
+  json_t *o = json_loads(test_out, 0, NULL), *e = json_array_get(json_object_get(o, "symbols"), 0);
+  CHECK(e != NULL);
+  CHECK_STR_CONTAINS(json_string_value(json_object_get(o, "url")) ? json_string_value(json_object_get(o, "url")) : "",
+                     "btcusdt@aggTrade");
+  CHECK(json_is_true(json_object_get(e, "synced")));
+  CHECK_EQ(json_integer_value(json_object_get(e, "gaps")), 0);
+  CHECK_EQ(json_integer_value(json_object_get(e, "trades")), 5);
+  const char *bid = json_string_value(json_object_get(e, "best_bid")),
+             *ask = json_string_value(json_object_get(e, "best_ask"));
+  CHECK(bid && ask);
+  if (bid && ask) {
+    CHECK_EQ(llround(strtod(bid, NULL) * 100), bp);
+    CHECK_EQ(llround(strtod(ask, NULL) * 100), ap);
+  }
+  json_decref(o);
+}

@@ -207,6 +207,7 @@
   X(live_record_replay_same_books) \
   X(live_cli_json_summary) \
   X(live_cli_futures_and_advanced) \
+  X(live_record_binance_futures) \
   X(live_coinbase_exchange_disconnect_resyncs) \
   X(live_coinbase_advanced_sequence_gap_resubscribes) \
   X(kafka_record_round_trip_and_bad_records) \

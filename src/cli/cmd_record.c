@@ -38,6 +38,7 @@ typedef struct {
 
 typedef struct {
   int venue;
+  int futures; /* Binance USD-M futures (fstream / fapi) instead of spot */
   char **symbols;
   int n_symbols;
   char ws_url[8192], rest_base[2048], subscribe[8192];
@@ -246,11 +247,17 @@ static void on_state(void *ctx, ws_state st, const char *reason) {
 
 static void start_snapshot(recorder *r);
 
+/* The REST depth snapshot of symbol i: spot /api/v3/depth (limit 5000), futures /fapi/v1/depth (limit 1000). */
+static void snapshot_url(const recorder *r, int i, char *url, size_t cap) {
+  snprintf(url, cap, "%s/%s?symbol=%s&limit=%d", r->rest_base, r->futures ? "fapi/v1/depth" : "api/v3/depth",
+           r->symbols[i], r->futures ? 1000 : 5000);
+}
+
 static void on_snapshot(void *ctx, obi_err err, const ws_http_response *resp) {
   recorder *r = ctx;
   r->snap_inflight = 0;
   char url[2300];
-  snprintf(url, sizeof url, "%s/api/v3/depth?symbol=%s&limit=5000", r->rest_base, r->symbols[r->snap_req]);
+  snapshot_url(r, r->snap_req, url, sizeof url);
   if (err || resp->status != 200) {
     r->snapshot_failures++;
     if (!r->quiet) {
@@ -280,7 +287,7 @@ static void on_snapshot(void *ctx, obi_err err, const ws_http_response *resp) {
 static void start_snapshot(recorder *r) {
   if (!r->snap_pending || r->snap_inflight || !r->connected || mono_ns() < r->snap_retry_at) return;
   char url[2300];
-  snprintf(url, sizeof url, "%s/api/v3/depth?symbol=%s&limit=5000", r->rest_base, r->symbols[r->snap_next]);
+  snapshot_url(r, r->snap_next, url, sizeof url);
   if (ws_client_http_get(r->c, url, 10000, 0, on_snapshot, r) == OBI_OK)
     r->snap_inflight = 1, r->snap_req = r->snap_next;
   else
@@ -325,7 +332,10 @@ static void strip_slash(char *s) {
 static int build_urls(recorder *r, const char *endpoint, const char *rest, const char *channels) {
   if (r->venue == VENUE_BINANCE) {
     char root[2048];
-    snprintf(root, sizeof root, "%s", endpoint ? endpoint : "wss://stream.binance.com:9443");
+    snprintf(root, sizeof root, "%s",
+             endpoint     ? endpoint
+             : r->futures ? "wss://fstream.binance.com"
+                          : "wss://stream.binance.com:9443");
     strip_slash(root);
     size_t n = (size_t)snprintf(r->ws_url, sizeof r->ws_url, "%s/stream?streams=", root);
     for (int i = 0; i < r->n_symbols && n < sizeof r->ws_url; i++) {
@@ -333,11 +343,14 @@ static int build_urls(recorder *r, const char *endpoint, const char *rest, const
       size_t k = 0;
       for (; r->symbols[i][k] && k < sizeof lower - 1; k++) lower[k] = (char)tolower((unsigned char)r->symbols[i][k]);
       lower[k] = 0;
-      n += (size_t)snprintf(r->ws_url + n, sizeof r->ws_url - n, "%s%s@depth@100ms/%s@trade", i ? "/" : "", lower,
-                            lower);
+      n += (size_t)snprintf(r->ws_url + n, sizeof r->ws_url - n, "%s%s@depth@100ms/%s@%s", i ? "/" : "", lower, lower,
+                            r->futures ? "aggTrade" : "trade");
     }
     if (n >= sizeof r->ws_url) return -1;
-    snprintf(r->rest_base, sizeof r->rest_base, "%s", rest ? rest : "https://api.binance.com");
+    snprintf(r->rest_base, sizeof r->rest_base, "%s",
+             rest         ? rest
+             : r->futures ? "https://fapi.binance.com"
+                          : "https://api.binance.com");
     strip_slash(r->rest_base);
     ws_url u;
     if (ws_url_parse(&u, r->rest_base) || strncmp(r->rest_base, "http", 4)) return -1;
@@ -367,9 +380,9 @@ static void print_summary(recorder *r, int json, double seconds) {
   if (json) {
     printf("{\"venue\":\"%s\",\"url\":\"%s\",\"seconds\":%.3f,\"messages\":%llu,\"bytes\":%llu,\"sent\":%llu,"
            "\"connects\":%llu,\"snapshots\":%llu,\"snapshot_failures\":%llu,\"files\":[",
-           r->venue == VENUE_BINANCE ? "binance" : "coinbase", r->ws_url, seconds, (unsigned long long)r->messages,
-           (unsigned long long)r->bytes, (unsigned long long)r->sent, (unsigned long long)r->connects,
-           (unsigned long long)r->snapshots, (unsigned long long)r->snapshot_failures);
+           r->venue == VENUE_BINANCE ? (r->futures ? "binance-futures" : "binance") : "coinbase", r->ws_url, seconds,
+           (unsigned long long)r->messages, (unsigned long long)r->bytes, (unsigned long long)r->sent,
+           (unsigned long long)r->connects, (unsigned long long)r->snapshots, (unsigned long long)r->snapshot_failures);
     for (int i = 0; i < r->n_files; i++) printf("%s\"%s\"", i ? "," : "", r->files[i]);
     printf("]}\n");
   } else if (!r->quiet) {
@@ -401,12 +414,13 @@ static int cmd_record(int argc, char **argv) {
       json = 1;
     else if (!strcmp(o, "--quiet"))
       r.quiet = 1;
-    else if ((!strcmp(o, "--binance") || !strcmp(o, "--coinbase")) && v) {
+    else if ((!strcmp(o, "--binance") || !strcmp(o, "--binance-futures") || !strcmp(o, "--coinbase")) && v) {
       if (r.venue) {
-        rc = cli_usage_error(&cmd_record_def, "one venue at a time: --binance or --coinbase");
+        rc = cli_usage_error(&cmd_record_def, "one venue at a time: --binance, --binance-futures or --coinbase");
         goto done;
       }
       r.venue = o[2] == 'b' ? VENUE_BINANCE : VENUE_COINBASE;
+      r.futures = !strcmp(o, "--binance-futures");
       list = v, i++;
     } else if (!strcmp(o, "--out") && v)
       out = v, i++;
@@ -548,7 +562,7 @@ done:
 
 const cli_command cmd_record_def = {
     "record", cmd_record, "record a live Binance or Coinbase feed to zstd files",
-    "usage: obi record --binance SYMBOLS --out FILE [--endpoint URL] [--rest-endpoint URL]\n"
+    "usage: obi record --binance|--binance-futures SYMBOLS --out FILE [--endpoint URL] [--rest-endpoint URL]\n"
     "       obi record --coinbase PRODUCTS --out FILE [--endpoint URL] [--channels LIST]\n"
     "                  [--rotate-mb N] [--rotate-minutes N] [--duration S] [--ca-file PEM] [--json] [--quiet]\n\n"
     "Connects to the exchange's WebSocket feed and writes every message with its receive time,\n"
@@ -561,6 +575,8 @@ const cli_command cmd_record_def = {
     "snapshot /api/v3/depth?symbol=X&limit=5000 of each symbol. --endpoint is the stream server's root\n"
     "(default wss://stream.binance.com:9443; /stream?streams=... is added), --rest-endpoint the REST\n"
     "root (default https://api.binance.com).\n"
+    "Binance USD-M futures (--binance-futures): the same with <symbol>@aggTrade, the snapshot\n"
+    "/fapi/v1/depth?symbol=X&limit=1000, and the roots wss://fstream.binance.com and https://fapi.binance.com.\n"
     "Coinbase Exchange: PRODUCTS like BTC-USD,ETH-USD; subscribes to --channels (default\n"
     "level2,matches; Coinbase now asks for authentication on level2: use level2_batch,matches for the\n"
     "public feed). --endpoint default wss://ws-feed.exchange.coinbase.com.\n\n"
