@@ -258,7 +258,7 @@ void source_serve_live_binance_market(void) {
   int port = ws_server_port(s);
   snprintf(args, sizeof args,
            "record --binance btcusdt --endpoint ws://127.0.0.1:%d --rest-endpoint http://127.0.0.1:%d --out '%s' "
-           "--duration 1 --quiet",
+           "--duration 1.5 --quiet",
            port, port, rec);
   CHECK_EQ(test_run_obi(args), 0);
   CHECK_EQ(ws_server_pending(s), 0);
@@ -288,7 +288,7 @@ void source_serve_live_binance_market(void) {
   port = ws_server_port(s);
   snprintf(args, sizeof args,
            "serve --model %s/m.safetensors --features %s/f.npy --binance btcusdt --endpoint ws://127.0.0.1:%d "
-           "--rest-endpoint http://127.0.0.1:%d --port 0 --duration 2 --store sqlite:%s/live.db",
+           "--rest-endpoint http://127.0.0.1:%d --port 0 --duration 3 --store sqlite:%s/live.db",
            dir, dir, port, port, dir);
   rc = test_run_obi(args);
   static char serve_said[2048];
