@@ -556,6 +556,7 @@ static int cmd_backtest(int argc, char **argv) {
 const cli_command cmd_backtest_def = {
     "backtest", cmd_backtest, "trade a model on a replayed source through the simulated exchange",
     "usage: obi backtest --model MODEL --features TRAIN.npy MESSAGES ORDERBOOK | WS_RECORDING [REST] [--symbol S]\n"
+    "                    [--venue NAME]\n"
     "                    [--strategy FILE.json] [--risk FILE.json] [--fees MAKER_BPS,TAKER_BPS]\n"
     "                    [--extra-cost BPS] [--lot N]\n"
     "                    [--latency feed=D,entry=D,response=D] [--queue trades|linear|power:N]\n"

@@ -1117,15 +1117,19 @@ static int cmd_serve(int argc, char **argv) {
 
 const cli_command cmd_serve_def = {
     "serve", cmd_serve, "run the pipeline live on a replay and serve it over HTTP (API, SSE, metrics, dashboard)",
-    "usage: obi serve --model MODEL --features TRAIN.npy MESSAGES ORDERBOOK | WS_RECORDING [REST] [--symbol S]\n"
-    "                 [--port 8080] [--bind 127.0.0.1]\n"
+    "usage: obi serve --model MODEL --features TRAIN.npy SOURCE [--port 8080] [--bind 127.0.0.1]\n"
     "                 [--speed X] [--loop] [--strategy FILE.json] [--risk FILE.json] [--fees M,T]\n"
     "                 [--latency feed=D,entry=D,response=D] [--queue MODEL] [--token-file FILE]\n"
     "                 [--alert-psi 0.25] [--alert-accuracy A] [--web DIR] [--threads N]\n"
     "                 [--duration S] [--state FILE] [--store URL [--run-id ID]]\n"
     "                 [--kafka BROKERS [--kafka-topic-prefix obi]] [--quiet]\n\n"
+    "SOURCE: MESSAGES ORDERBOOK (LOBSTER), WS_RECORDING [REST_RECORDING] [--symbol S] [--venue NAME]\n"
+    "(one symbol of a feed recording), or a live feed: --binance S | --binance-futures S | --coinbase P |\n"
+    "--coinbase-advanced P [--endpoint URL] [--rest-endpoint URL], with a model trained on a recording of\n"
+    "that venue (its prices must be in the units the model was trained in).\n\n"
     "Replays the source at --speed (1 real time, 0 as fast as possible; --loop starts again at the\n"
-    "end) through the book, the features and the model, paper-trades it with the backtest's strategy,\n"
+    "end; a live feed runs as it comes) through the book, the features and the model, paper-trades it with the "
+    "backtest's strategy,\n"
     "risk manager and simulated exchange, and serves it (docs/api.md): GET /health, /ready,\n"
     "/v1/instruments, /v1/book/{symbol}?depth=N, /v1/features/{symbol}, /v1/predict/{symbol},\n"
     "POST /v1/predict, GET /v1/stream (Server-Sent Events), /metrics (Prometheus), POST /admin/model\n"
