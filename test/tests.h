@@ -191,6 +191,7 @@
   X(store_sqlite_cli_ingest_market) \
   X(store_pg_cli_ingest_market) \
   X(source_recording_rows_equal_the_feed_books) \
+  X(source_recording_book_cut_at_known_levels) \
   X(source_recording_through_the_pipeline) \
   X(source_serve_live_binance_market) \
   X(live_config_errors_and_urls) \
