@@ -252,12 +252,8 @@ static int run_backtest(bt_args *a) {
   }
   const source_info *in = source_get_info(src);
   const char *first = source_path(src, 0); /* a recording's WebSocket file, whatever the order given */
-  if (in->recording != sc.recording || (in->recording && in->price_scale != sc.fc.price_scale)) {
-    rc =
-        cli_input_error("%s: the model's features (%s) were computed from %s with prices in units of 1/%g; this source "
-                        "is %s with 1/%g",
-                        a->msg, a->features, sc.recording ? "a feed recording" : "LOBSTER data", sc.fc.price_scale,
-                        in->recording ? "a feed recording" : "LOBSTER data", in->price_scale);
+  if (sidecar_fits_source(&sc, in->recording, in->price_scale, a->msg, a->features, why, sizeof why)) {
+    rc = cli_input_error("%s", why);
     source_close(src);
     goto done;
   }

@@ -826,12 +826,8 @@ static int run_serve(serve_args *sa) {
     }
     const source_info *in = source_get_info(src);
     snprintf(a->symbol, sizeof a->symbol, "%s", in->symbol[0] ? in->symbol : "UNKNOWN");
-    int mismatch = in->recording != a->sc.recording || (in->recording && in->price_scale != a->sc.fc.price_scale);
-    if (mismatch)
-      cli_input_error("%s: the model's features (%s) were computed from %s with prices in units of 1/%g; this source "
-                      "is %s with 1/%g",
-                      sa->msg, sa->features, a->sc.recording ? "a feed recording" : "LOBSTER data",
-                      a->sc.fc.price_scale, in->recording ? "a feed recording" : "LOBSTER data", in->price_scale);
+    int mismatch = sidecar_fits_source(&a->sc, in->recording, in->price_scale, sa->msg, sa->features, why, sizeof why);
+    if (mismatch) cli_input_error("%s", why);
     source_close(src);
     if (mismatch) goto done;
   }

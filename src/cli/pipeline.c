@@ -43,6 +43,17 @@ int ms_predict(void *ctx, const obi_event *ev, const obi_book *book, int64_t row
   return ms_row(s, book, full, x) && model_step(s->m, x, probs);
 }
 
+int sidecar_fits_source(const sidecar *sc, int recording, double price_scale, const char *source, const char *features,
+                        char *why, size_t why_len) {
+  if (recording == sc->recording && (!recording || price_scale == sc->fc.price_scale)) return 0;
+  snprintf(why, why_len,
+           "%s: the model's features (%s) were computed from %s with prices in units of 1/%g; this source is %s "
+           "with 1/%g",
+           source, features, sc->recording ? "a feed recording" : "LOBSTER data", sc->fc.price_scale,
+           recording ? "a feed recording" : "LOBSTER data", price_scale);
+  return -1;
+}
+
 int read_sidecar(const char *features, sidecar *sc, char *why, size_t why_len) {
   char p[4200];
   dataset_sibling(p, sizeof p, features, ".json", "features.json");

@@ -49,6 +49,12 @@ typedef struct {
 
 int read_sidecar(const char *features, sidecar *sc, char *why, size_t why_len);
 
+/* 0 when a model trained on sc's features can read the source of in (the same kind of source and,
+ * for a recording, the same price scale); -1 with why ("SOURCE: the model's features (FEATURES)
+ * were computed from ..."). */
+int sidecar_fits_source(const sidecar *sc, int recording, double price_scale, const char *source, const char *features,
+                        char *why, size_t why_len);
+
 /* "feed=1ms,entry=lognormal:200us:0.5,response=300us" (any subset) into c's latencies; -1 with why. */
 int parse_latencies(sim_config *c, const char *spec, char *why, size_t why_len);
 
