@@ -8,11 +8,11 @@
 
 #include "cli.h"
 #include "obi/features.h"
-#include "obi/lobster.h"
 #include "obi/npy.h"
 #include "obi/recording.h"
 #include "obi/store.h"
 #include "recsource.h"
+#include "source.h"
 
 typedef struct {
   const char *store, *symbol, *features, *trades, *predictions, *run, *model, *sample;
@@ -84,8 +84,7 @@ static void on_feed_event(void *ctx, int symbol_index, const obi_event *ev, cons
 
 /* After each message: a message is one update, so the books are consistent only here. The
  * clock sees one step per message (its last event). */
-static void after_message(void *ctx, int64_t recv_ns) {
-  (void)recv_ns;
+static void on_message_end(void *ctx) {
   market_ingest *m = ctx;
   for (int i = 0; i < m->nsym; i++) {
     ingest_symbol *is = &m->sym[i];
@@ -112,11 +111,11 @@ static int symbols_init(market_ingest *m, int n) {
 static int ingest_recording(obi_store *s, const ingest_args *a, market_ingest *m) {
   rec_source src;
   char msg[1200] = "";
-  if (recsource_open(&src, a->files[0], a->nfiles > 1 ? a->files[1] : NULL, a->venue, on_feed_event, NULL, m, msg,
-                     sizeof msg))
+  if (recsource_open(&src, a->files[0], a->nfiles > 1 ? a->files[1] : NULL, a->venue, on_feed_event, on_message_end, m,
+                     msg, sizeof msg))
     return cli_input_error("%s", msg);
   int rc = EXIT_OK;
-  m->f = src.f, src.after = after_message, src.after_ctx = m;
+  m->f = src.f;
   int n = feed_symbol_count(src.f);
   if ((rc = symbols_init(m, n))) goto done;
   for (int i = 0; i < n; i++) { /* the instrument as the venue names it, with its learned scale */
@@ -144,46 +143,41 @@ done:
 }
 
 static int ingest_lobster(obi_store *s, const ingest_args *a, market_ingest *m) {
-  lobster_replay *r;
-  char why[1200];
-  if (lobster_open(&r, a->files[0], a->files[1], NULL, why, sizeof why)) return cli_input_error("%s", why);
+  char day[64];
+  cli_source_day(a->files[0], day, sizeof day);
+  if (!a->symbol && !day[0])
+    return cli_usage_error(&cmd_ingest_def, "%s: no symbol in the file name; give --symbol", a->files[0]);
+  obi_source *r;
+  char why[1400];
+  if (source_open(&r, a->files[0], a->files[1], a->symbol, -1, why, sizeof why)) return cli_input_error("%s", why);
   int rc = symbols_init(m, 1);
   if (rc) goto done;
   ingest_symbol *is = &m->sym[0];
-  if (a->symbol) {
-    snprintf(is->name, sizeof is->name, "%s", a->symbol);
-  } else { /* AMZN from AMZN_2012-06-21_..._message_10.csv */
-    char day[64];
-    cli_source_day(a->files[0], day, sizeof day);
-    day[strcspn(day, "_")] = 0;
-    if (!day[0]) {
-      rc = cli_usage_error(&cmd_ingest_def, "%s: no symbol in the file name; give --symbol", a->files[0]);
-      goto done;
-    }
-    snprintf(is->name, sizeof is->name, "%.31s", day);
-  }
-  store_instrument in = {.tick_size = 1e-4, .lot_size = 1, .venue = "lobster"}; /* prices in 1e-4 dollars */
+  const source_info *info = source_get_info(r);
+  snprintf(is->name, sizeof is->name, "%s", info->symbol); /* --symbol, or AMZN from AMZN_2012-06-21_... */
+  store_instrument in = {.tick_size = 1 / info->price_scale, .lot_size = 1 / info->size_scale}; /* 1e-4 $, 1 share */
   memcpy(in.symbol, is->name, sizeof in.symbol);
+  snprintf(in.venue, sizeof in.venue, "%s", info->venue);
   if (store_put_instrument(s, &in) == OBI_OK) m->instruments++;
   cli_progress progress;
   cli_progress_start(&progress, "ingest", a->quiet || a->json);
   obi_event ev;
   obi_err e;
+  int group_end;
+  int64_t next;
   uint64_t n = 0;
-  while ((e = lobster_next(r, &ev)) == OBI_OK) {
-    if ((++n & 0xffff) == 0) cli_progress_update(&progress, lobster_progress(r), n);
+  while ((e = source_next(r, &ev, &group_end, &next)) == OBI_OK) {
+    if ((++n & 0xffff) == 0) cli_progress_update(&progress, source_progress(r), n);
     put_trade(m, is, &ev);
-    int64_t next;
-    int group_end = !lobster_peek_time(r, &next) || next != ev.ts_ns;
-    if (feat_sampler_take(&is->clock, &ev, lobster_book(r), group_end)) {
-      uint32_t n_levels = (uint32_t)lobster_levels(r), known[2] = {n_levels, n_levels}; /* the file's N levels */
-      put_snapshot(m, is, &ev, lobster_book(r), known);
+    if (feat_sampler_take(&is->clock, &ev, source_book(r), group_end)) {
+      uint32_t n_levels = (uint32_t)info->tracked_levels, known[2] = {n_levels, n_levels}; /* the file's N levels */
+      put_snapshot(m, is, &ev, source_book(r), known);
     }
   }
   cli_progress_done(&progress);
-  if (e != OBI_EEOF) rc = cli_input_error("%s", lobster_error(r));
+  if (e != OBI_EEOF) rc = cli_input_error("%s", source_error(r));
 done:
-  lobster_close(r);
+  source_close(r);
   return rc;
 }
 

@@ -58,8 +58,6 @@ struct rec_pass {
   const char *ws_path, *http_path;
   rec_counts *c;
   cli_progress *progress;
-  recsource_after_fn after;
-  void *after_ctx;
   uint64_t n;
 };
 
@@ -135,17 +133,16 @@ static obi_err pass_step(rec_pass *p, char *msg, size_t msg_len) {
   if (fe && c->errors_reported++ == 0)
     snprintf(c->first_error, sizeof c->first_error, "%s:%llu: %s", name, (unsigned long long)rec_line_no(p->m.in[from]),
              feed_last_error(f));
-  if (p->after) p->after(p->after_ctx, l.recv_ns);
   return OBI_OK;
 }
 
 /* A whole pass. Returns OBI_OK or an error that stopped it (msg set). */
 static obi_err replay_pass(feed *f, const char *ws_path, const char *http_path, rec_counts *c, cli_progress *progress,
-                           recsource_after_fn after, void *after_ctx, char *msg, size_t msg_len) {
+                           char *msg, size_t msg_len) {
   rec_pass *p;
   obi_err err = pass_open(&p, f, ws_path, http_path, c, msg, msg_len);
   if (err) return err;
-  p->progress = progress, p->after = after, p->after_ctx = after_ctx;
+  p->progress = progress;
   while ((err = pass_step(p, msg, msg_len)) == OBI_OK) continue;
   pass_close(p);
   return err == OBI_EEOF ? OBI_OK : err;
@@ -208,7 +205,7 @@ obi_err recsource_open(rec_source *s, const char *ws_path, const char *http_path
   rec_counts counts;
   obi_err rc = OBI_OK;
   if (feed_new(&scan, (feed_venue)venue, &cfg) ||
-      replay_pass(scan, ws_path, http_path, &counts, NULL, NULL, NULL, msg, sizeof msg)) {
+      replay_pass(scan, ws_path, http_path, &counts, NULL, msg, sizeof msg)) {
     rc = FAIL("%s", msg[0] ? msg : "out of memory");
     goto done;
   }
@@ -235,14 +232,12 @@ done:
 #undef FAIL
 
 obi_err recsource_replay(rec_source *s, rec_counts *c, cli_progress *progress, char *msg, size_t msg_len) {
-  return replay_pass(s->f, s->ws_path, s->http_path, c, progress, s->after, s->after_ctx, msg, msg_len);
+  return replay_pass(s->f, s->ws_path, s->http_path, c, progress, msg, msg_len);
 }
 
 obi_err recsource_start(rec_source *s, rec_counts *c, char *msg, size_t msg_len) {
   pass_close(s->pass);
-  obi_err err = pass_open(&s->pass, s->f, s->ws_path, s->http_path, c, msg, msg_len);
-  if (!err) s->pass->after = s->after, s->pass->after_ctx = s->after_ctx;
-  return err;
+  return pass_open(&s->pass, s->f, s->ws_path, s->http_path, c, msg, msg_len);
 }
 
 obi_err recsource_step(rec_source *s, char *msg, size_t msg_len) {

@@ -17,10 +17,6 @@ typedef struct {
   uint64_t errors_reported;
 } rec_counts;
 
-/* Called after each line of the recording went through the feed: the events of one message
- * have all been delivered, so the books are between updates (a consistent state). */
-typedef void (*recsource_after_fn)(void *ctx, int64_t recv_ns);
-
 typedef struct rec_pass rec_pass;
 
 typedef struct {
@@ -28,21 +24,20 @@ typedef struct {
   int venue;                       /* feed_venue */
   char url[2048];                  /* the WebSocket URL of the first connection */
   feed *f;                         /* every symbol added with its learned scale */
-  recsource_after_fn after;        /* may be set after recsource_open; NULL: none */
-  void *after_ctx;
-  rec_pass *pass; /* the stepwise replay (recsource_start) */
+  rec_pass *pass;                  /* the stepwise replay (recsource_start) */
 } rec_source;
 
 /* Checks two files given in either order (http may be NULL), tells the venue (venue < 0: from
- * the URL), runs the scanning pass and creates s->f with on_event and on_message_end (ctx; either may be NULL). Returns
- * OBI_OK, or an error with why saying what is wrong and where. */
+ * the URL), runs the scanning pass and creates s->f with on_event and on_message_end (feed.h;
+ * ctx; either may be NULL: on_message_end marks where a message's events end). Returns OBI_OK,
+ * or an error with why saying what is wrong and where. */
 obi_err recsource_open(rec_source *s, const char *ws, const char *http, int venue, feed_event_fn on_event,
                        void (*on_message_end)(void *), void *ctx, char *why, size_t why_len);
 /* One replay through s->f. Lines the feed rejects are counted in c (the first described);
  * OBI_OK, or an error that stops the replay (unreadable file, out of memory) described in msg. */
 obi_err recsource_replay(rec_source *s, rec_counts *c, cli_progress *progress, char *msg, size_t msg_len);
 /* The same a line at a time: recsource_start opens the files (c receives the counts as they
- * grow), each recsource_step sends one line through s->f (then calls s->after) and returns
+ * grow), each recsource_step sends one line through s->f and returns
  * OBI_OK, OBI_EEOF at the end, or an error that stops the replay, described in msg. */
 obi_err recsource_start(rec_source *s, rec_counts *c, char *msg, size_t msg_len);
 obi_err recsource_step(rec_source *s, char *msg, size_t msg_len);
