@@ -133,9 +133,7 @@ static int ingest_recording(obi_store *s, const ingest_args *a, market_ingest *m
   rec_counts counts;
   if (recsource_replay(&src, &counts, &progress, msg, sizeof msg)) rc = cli_input_error("%s", msg);
   cli_progress_done(&progress);
-  if (!rc && counts.errors_reported)
-    fprintf(stderr, "obi: %llu malformed or unusable lines skipped; the first: %s\n",
-            (unsigned long long)counts.errors_reported, counts.first_error);
+  if (!rc) recsource_warn_skipped(&counts);
 done:
   recsource_close(&src);
   m->f = NULL;

@@ -235,6 +235,15 @@ obi_err recsource_replay(rec_source *s, rec_counts *c, cli_progress *progress, c
   return replay_pass(s->f, s->ws_path, s->http_path, c, progress, msg, msg_len);
 }
 
+void recsource_warn_skipped(const rec_counts *c) {
+  uint64_t n = c->errors_reported;
+  if (n)
+    fprintf(stderr,
+            "obi: %llu malformed or unusable line%s of the recording skipped (as obi replay counts them); the "
+            "first: %s\n",
+            (unsigned long long)n, n == 1 ? "" : "s", c->first_error);
+}
+
 obi_err recsource_start(rec_source *s, rec_counts *c, char *msg, size_t msg_len) {
   pass_close(s->pass);
   return pass_open(&s->pass, s->f, s->ws_path, s->http_path, c, msg, msg_len);

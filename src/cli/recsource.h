@@ -36,6 +36,9 @@ obi_err recsource_open(rec_source *s, const char *ws, const char *http, int venu
 /* One replay through s->f. Lines the feed rejects are counted in c (the first described);
  * OBI_OK, or an error that stops the replay (unreadable file, out of memory) described in msg. */
 obi_err recsource_replay(rec_source *s, rec_counts *c, cli_progress *progress, char *msg, size_t msg_len);
+/* The lines counted in c that the feed rejected, and the first of them, on stderr (nothing when
+ * there are none). */
+void recsource_warn_skipped(const rec_counts *c);
 /* The same a line at a time: recsource_start opens the files (c receives the counts as they
  * grow), each recsource_step sends one line through s->f and returns
  * OBI_OK, OBI_EEOF at the end, or an error that stops the replay, described in msg. */

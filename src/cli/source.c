@@ -274,15 +274,7 @@ uint64_t source_skipped(const obi_source *s, const char **first) {
   return s->counts.errors_reported;
 }
 
-void source_warn_skipped(const obi_source *s) {
-  const char *first;
-  uint64_t n = source_skipped(s, &first);
-  if (n)
-    fprintf(stderr,
-            "obi: %llu malformed or unusable line%s of the recording skipped (as obi replay counts them); the "
-            "first: %s\n",
-            (unsigned long long)n, n == 1 ? "" : "s", first);
-}
+void source_warn_skipped(const obi_source *s) { recsource_warn_skipped(&s->counts); }
 
 uint64_t source_resyncs(const obi_source *s) {
   return s->f && s->sym >= 0 ? feed_symbol_get_stats(s->f, s->sym)->resyncs : 0;
