@@ -100,6 +100,16 @@ static obi_err fill(obi_source *s) {
   return OBI_OK;
 }
 
+/* A feed's symbol: prices in units of 10^-pd (one unit the tick), sizes of 10^-sd, signed trades,
+ * the book already cut at its known levels. */
+static void feed_info(obi_source *s, int venue, int pd, int sd) {
+  source_info *in = &s->info;
+  in->recording = 1, in->signed_trades = 1, in->tracked_levels = 0, in->tick = 1;
+  in->price_scale = pow(10, pd), in->size_scale = pow(10, sd);
+  snprintf(in->symbol, sizeof in->symbol, "%s", feed_symbol_name(s->f, s->sym));
+  snprintf(in->venue, sizeof in->venue, "%s", feed_venue_name(venue));
+}
+
 static obi_err open_recording(obi_source *s, const char *a, const char *b, const char *symbol, int venue) {
   char msg[1200] = "";
   if (recsource_open(&s->rec, a, b, venue, on_event, on_message_end, s, msg, sizeof msg)) {
@@ -135,11 +145,7 @@ static obi_err open_recording(obi_source *s, const char *a, const char *b, const
     }
     return OBI_EINVAL;
   }
-  source_info *in = &s->info;
-  in->recording = 1, in->signed_trades = 1, in->tracked_levels = 0, in->tick = 1;
-  in->price_scale = pow(10, pd), in->size_scale = pow(10, sd);
-  snprintf(in->symbol, sizeof in->symbol, "%s", feed_symbol_name(f, s->sym));
-  snprintf(in->venue, sizeof in->venue, "%s", feed_venue_name(s->rec.venue));
+  feed_info(s, s->rec.venue, pd, sd);
   s->paths[0] = s->rec.ws_path, s->paths[1] = s->rec.http_path;
   if (book_init(&s->book, 0)) return OBI_ENOMEM;
   s->book_ok = 1;
@@ -220,11 +226,8 @@ obi_err source_open_live(obi_source **out, int venue, const char *symbol, const 
   }
   s->f = live_feed(s->live);
   s->sym = 0;
-  source_info *in = &s->info;
-  in->recording = 1, in->live = 1, in->signed_trades = 1, in->tracked_levels = 0, in->tick = 1;
-  in->price_scale = pow(10, price_decimals), in->size_scale = pow(10, size_decimals);
-  snprintf(in->symbol, sizeof in->symbol, "%s", feed_symbol_name(s->f, 0));
-  snprintf(in->venue, sizeof in->venue, "%s", feed_venue_name(venue));
+  feed_info(s, venue, price_decimals, size_decimals);
+  s->info.live = 1;
   s->paths[0] = live_url(s->live);
   *out = s;
   return OBI_OK;
