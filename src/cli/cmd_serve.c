@@ -43,7 +43,6 @@
 #include "obi/backtest.h"
 #include "obi/feed.h"
 #include "obi/kafka.h"
-#include "obi/lobster.h"
 #include "obi/serve.h"
 #include "obi/store.h"
 #include "pipeline.h"
